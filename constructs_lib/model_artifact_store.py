@@ -1,0 +1,117 @@
+"""ModelArtifactStore: the encrypted, versioned, access-logged S3 home of every model archive."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct, IConstruct
+
+from constructs_lib.compliance import acknowledge
+from constructs_lib.errors import ValidationError
+
+#: The rule packs besides AwsSolutions; they share rule names, prefixed with the pack.
+_CONTROL_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+_REPLICATION_REASON = (
+    "Cross-region replication is a disaster-recovery choice of the deploying organisation; within the region "
+    "every object version is kept (versioning, retained in prod) and archives can be rebuilt by modelctl."
+)
+
+
+class ModelArtifactStore(Construct):
+    """A customer-managed KMS key, a model-artifact bucket encrypted with it, and its access-log bucket.
+
+    The artifact bucket is versioned (a rejected or overwritten archive keeps every byte), SSL-only, blocks all
+    public access, logs every request to the access-log bucket, and expires noncurrent versions after
+    ``noncurrent_version_expiration``. Multi-model endpoints each read one prefix of it (see ``ModelPrefix``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: cdk.RemovalPolicy,
+        noncurrent_version_expiration: cdk.Duration,
+        access_log_expiration: cdk.Duration | None = None,
+    ) -> None:
+        """Create the store.
+
+        :param removal_policy: ``RETAIN`` for production (key and buckets survive stack deletion);
+            ``DESTROY`` lets a development stack be torn down. Buckets are never auto-emptied.
+        :param noncurrent_version_expiration: how long a replaced or deleted archive version is kept.
+        :param access_log_expiration: how long access logs are kept. Default: 365 days.
+        """
+        super().__init__(scope, construct_id)
+        days = noncurrent_version_expiration.to_days()
+        if not cdk.Token.is_unresolved(days) and days < 1:
+            raise ValidationError(
+                f"ModelArtifactStore {self.node.path}: noncurrent_version_expiration must be at least 1 day, got {days}"
+            )
+        log_expiration = access_log_expiration or cdk.Duration.days(365)
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Model artifacts of {cdk.Stack.of(self).stack_name}",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        """The customer-managed key that encrypts every model archive."""
+
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            # S3 server access logging delivers only to buckets encrypted with SSE-S3, never SSE-KMS.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=log_expiration,
+                    noncurrent_version_expiration=cdk.Duration.days(30),
+                )
+            ],
+            removal_policy=removal_policy,
+        )
+        """Receives the artifact bucket's server access logs."""
+        # No acknowledgment for the log bucket's own logging: cdk-nag exempts a bucket that is a log target.
+        for pack in _CONTROL_PACKS:
+            acknowledge(
+                _resource(self.access_log_bucket),
+                f"{pack}-S3DefaultEncryptionKMS",
+                "S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.",
+            )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="model-artifacts/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=noncurrent_version_expiration,
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+            removal_policy=removal_policy,
+        )
+        """The model-artifact bucket: one prefix per multi-model endpoint."""
+
+        for bucket in (self.access_log_bucket, self.bucket):
+            for pack in _CONTROL_PACKS:
+                acknowledge(_resource(bucket), f"{pack}-S3BucketReplicationEnabled", _REPLICATION_REASON)
+
+
+def _resource(bucket: s3.Bucket) -> IConstruct:
+    """The bucket's CfnBucket: acknowledgments go on the resource that causes the finding, not its wrapper."""
+    return bucket.node.default_child or bucket

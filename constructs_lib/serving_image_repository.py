@@ -1,0 +1,61 @@
+"""ServingImageRepository: the ECR repository for custom (bring-your-own) serving images."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr as ecr
+from constructs import Construct
+
+from constructs_lib.errors import ValidationError
+
+
+class ServingImageRepository(Construct):
+    """An ECR repository for serving images: scan on push, immutable tags, bounded history.
+
+    Tags are immutable so that a model's ``Image`` always means the same bytes: an endpoint that is rolled back
+    gets the image it ran before, not whatever was pushed last under the same tag.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: cdk.RemovalPolicy,
+        max_image_count: int = 100,
+        untagged_image_expiration: cdk.Duration | None = None,
+    ) -> None:
+        """Create the repository.
+
+        :param removal_policy: ``RETAIN`` in production; the repository is never emptied automatically.
+        :param max_image_count: how many images are kept; older ones expire. Default: 100.
+        :param untagged_image_expiration: when untagged layers (failed or superseded pushes) expire.
+            Default: 14 days.
+        """
+        super().__init__(scope, construct_id)
+        if max_image_count < 1:
+            raise ValidationError(
+                f"ServingImageRepository {self.node.path}: max_image_count must be at least 1, got {max_image_count}"
+            )
+        self.repository = ecr.Repository(
+            self,
+            "Resource",
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            lifecycle_rules=[
+                ecr.LifecycleRule(
+                    description="Expire untagged images",
+                    tag_status=ecr.TagStatus.UNTAGGED,
+                    max_image_age=untagged_image_expiration or cdk.Duration.days(14),
+                    rule_priority=1,
+                ),
+                ecr.LifecycleRule(
+                    description=f"Keep the newest {max_image_count} images",
+                    tag_status=ecr.TagStatus.ANY,
+                    max_image_count=max_image_count,
+                    rule_priority=2,
+                ),
+            ],
+            removal_policy=removal_policy,
+        )
+        """The ECR repository."""

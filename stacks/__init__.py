@@ -1,0 +1,1 @@
+"""Composition of constructs into per-environment stages and stacks."""

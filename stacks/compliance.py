@@ -1,0 +1,57 @@
+"""The compliance rule packs every stage is checked against, and reading their verdict."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+import cdk_nag
+from constructs import IConstruct
+
+#: The report every validation plugin (cdk-nag packs, CDK's built-in CloudFormation validator) writes into.
+VALIDATION_REPORT = "validation-report.json"
+
+
+def add_compliance_checks(scope: IConstruct) -> None:
+    """Check ``scope`` with the AwsSolutions, HIPAA Security, NIST 800-53 R5 and PCI DSS 3.2.1 packs.
+
+    cdk-nag 3.x runs as a policy-validation plugin; its findings are written to ``validation-report.json`` in
+    the cloud assembly, and ``unacknowledged_findings`` reads them back.
+    """
+    cdk.Validations.of(scope).add_plugins(
+        cdk_nag.AwsSolutionsChecks(scope, verbose=True),
+        cdk_nag.HIPAASecurityChecks(scope, verbose=True),
+        cdk_nag.NIST80053R5Checks(scope, verbose=True),
+        cdk_nag.PCIDSS321Checks(scope, verbose=True),
+    )
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One unacknowledged finding: the rule and the construct path it fired on."""
+
+    rule: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.path}"
+
+
+def unacknowledged_findings(assembly_directory: str | Path) -> list[Finding]:
+    """Every failed rule of every validation plugin in the assembly at ``assembly_directory``, sorted.
+
+    The app reads the report itself because, when the CDK CLI runs a Python app, a failed validation only
+    sets the exit code of the jsii Node process, and the app would otherwise exit 0.
+    """
+    report = json.loads((Path(assembly_directory) / VALIDATION_REPORT).read_text())
+    return sorted(
+        {
+            Finding(violation["ruleName"], construct["constructPath"])
+            for plugin in report.get("pluginReports", [])
+            for violation in plugin.get("violations", [])
+            if violation.get("severity", "error") == "error"
+            for construct in violation.get("violatingConstructs", [])
+        }
+    )

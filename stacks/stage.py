@@ -1,0 +1,28 @@
+"""One Stage per environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from stacks.config import EnvironmentConfig
+from stacks.model_store_stack import ModelStoreStack
+
+
+class ModelHostingStage(cdk.Stage):
+    """An environment: the stateful ModelStore stack (and, later, the stateless Hosting stack)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope, construct_id, env=cdk.Environment(account=config.account, region=config.region), **kwargs
+        )
+        self.config = config
+        self.model_store = ModelStoreStack(
+            self,
+            "ModelStore",
+            config=config,
+            description=f"SageMaker hosting ({config.name}): model artifacts, KMS key, serving-image repository",
+            termination_protection=config.retain_stateful_resources,
+        )

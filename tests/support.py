@@ -1,0 +1,45 @@
+"""Helpers shared by the tests: apps that read cdk.json's context, and compliance findings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+from stacks.compliance import Finding, unacknowledged_findings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cdk_context(**overrides: Any) -> dict[str, Any]:
+    """cdk.json's context (feature flags) plus ``overrides``: a bare ``cdk.App()`` does not read cdk.json."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update(overrides)
+    return context
+
+
+def make_app(**overrides: Any) -> cdk.App:
+    """An App with the project's feature flags, as ``cdk synth`` would build it."""
+    return cdk.App(context=cdk_context(**overrides))
+
+
+def compliance_findings(app: cdk.App) -> list[Finding]:
+    """Synthesize ``app`` and return every unacknowledged finding, as ``make synth`` would report it.
+
+    The app must be built with ``@aws-cdk/core:failSynthOnValidationErrors`` false, or synthesis raises
+    instead of reporting.
+    """
+    return unacknowledged_findings(app.synth().directory)
+
+
+def acknowledgments(root: IConstruct) -> Iterator[Finding]:
+    """Every acknowledgment attached anywhere under ``root``, as (rule, construct path)."""
+    for construct in root.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                for key in entry.data:
+                    yield Finding(key.removeprefix("Annotation::"), construct.node.path)

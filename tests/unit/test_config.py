@@ -1,0 +1,65 @@
+"""Environment configuration: each bad value is refused with a message naming environment, field and value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.config import ENVIRONMENTS, ConfigError, EnvironmentConfig, select_environments
+
+
+def _dev(**changes: Any) -> EnvironmentConfig:
+    return ENVIRONMENTS[0].replace(**changes)
+
+
+def test_three_environments_in_order() -> None:
+    assert [e.name for e in ENVIRONMENTS] == ["dev", "staging", "prod"]
+    assert [e.stage_id for e in ENVIRONMENTS] == ["Dev", "Staging", "Prod"]
+
+
+def test_region_must_be_known() -> None:
+    with pytest.raises(ConfigError, match=r"environment 'dev': field 'region': 'eu-west-9' is not an AWS region"):
+        _dev(region="eu-west-9")
+
+
+@pytest.mark.parametrize("account", ["12345678901", "1234567890123", "12345678901a", ""])
+def test_account_must_be_twelve_digits(account: str) -> None:
+    with pytest.raises(ConfigError, match=rf"environment 'dev': field 'account': '{account}' must be a 12-digit"):
+        _dev(account=account)
+
+
+def test_unknown_environment_name_from_context() -> None:
+    with pytest.raises(
+        ConfigError, match=r"environment 'qa' \(passed with -c env=\) is unknown; known .*dev, staging, prod"
+    ):
+        select_environments("qa")
+
+
+def test_selecting_one_or_all_environments() -> None:
+    assert select_environments(None) == ENVIRONMENTS
+    assert [e.name for e in select_environments("prod")] == ["prod"]
+
+
+def test_prod_must_retain_stateful_resources() -> None:
+    prod = ENVIRONMENTS[2]
+    with pytest.raises(ConfigError, match=r"environment 'prod': field 'retain_stateful_resources': False must be True"):
+        prod.replace(retain_stateful_resources=False)
+
+
+def test_noncurrent_version_expiration_at_least_one_day() -> None:
+    with pytest.raises(ConfigError, match=r"environment 'dev': field 'noncurrent_version_expiration_days': 0 must be"):
+        _dev(noncurrent_version_expiration_days=0)
+
+
+def test_environment_name_shape() -> None:
+    with pytest.raises(ConfigError, match=r"environment 'Dev!': field 'name'"):
+        _dev(name="Dev!")
+
+
+def test_ssm_path_is_per_environment() -> None:
+    assert [e.ssm_path for e in ENVIRONMENTS] == [
+        "/sagemaker-hosting/dev",
+        "/sagemaker-hosting/staging",
+        "/sagemaker-hosting/prod",
+    ]

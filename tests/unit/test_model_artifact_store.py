@@ -1,0 +1,118 @@
+"""ModelArtifactStore: encryption with the CMK, versioning, SSL-only, logging, lifecycle, retention."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import ModelArtifactStore, ValidationError
+from tests.support import make_app
+
+
+def _template(removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN, days: int = 30) -> Template:
+    stack = cdk.Stack(make_app(), "Store")
+    ModelArtifactStore(
+        stack, "Artifacts", removal_policy=removal_policy, noncurrent_version_expiration=cdk.Duration.days(days)
+    )
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return _template()
+
+
+def _key_id(template: Template) -> str:
+    return next(iter(template.find_resources("AWS::KMS::Key")))
+
+
+def _bucket_ids(template: Template) -> tuple[str, str]:
+    buckets = template.find_resources("AWS::S3::Bucket")
+    artifact = next(k for k, v in buckets.items() if "LoggingConfiguration" in v["Properties"])
+    logs = next(k for k in buckets if k != artifact)
+    return artifact, logs
+
+
+def test_key_is_customer_managed_with_rotation(template: Template) -> None:
+    template.resource_count_is("AWS::KMS::Key", 1)
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_artifact_bucket_uses_the_cmk(template: Template) -> None:
+    artifact, _ = _bucket_ids(template)
+    props = template.find_resources("AWS::S3::Bucket")[artifact]["Properties"]
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": [_key_id(template), "Arn"]},
+    }
+    assert rule["BucketKeyEnabled"] is True
+
+
+def test_artifact_bucket_versioned_private_and_logged(template: Template) -> None:
+    artifact, logs = _bucket_ids(template)
+    props = template.find_resources("AWS::S3::Bucket")[artifact]["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": logs},
+        "LogFilePrefix": "model-artifacts/",
+    }
+
+
+def test_noncurrent_versions_expire_after_configured_days() -> None:
+    template = _template(days=17)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 17}, "Status": "Enabled"})]
+                )
+            }
+        },
+    )
+
+
+def test_both_buckets_refuse_plain_http(template: Template) -> None:
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
+
+
+def test_access_log_bucket_is_sse_s3(template: Template) -> None:
+    _, logs = _bucket_ids(template)
+    props = template.find_resources("AWS::S3::Bucket")[logs]["Properties"]
+    algorithm = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert algorithm == {"SSEAlgorithm": "AES256"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"), [(cdk.RemovalPolicy.RETAIN, "Retain"), (cdk.RemovalPolicy.DESTROY, "Delete")]
+)
+def test_removal_policy_applies_to_key_and_buckets(policy: cdk.RemovalPolicy, expected: str) -> None:
+    template = _template(removal_policy=policy)
+    for resource_type in ("AWS::KMS::Key", "AWS::S3::Bucket"):
+        for resource in template.find_resources(resource_type).values():
+            assert resource["DeletionPolicy"] == expected
+            assert resource["UpdateReplacePolicy"] == expected
+    # Never auto-emptied: no custom resource that deletes objects.
+    assert not template.find_resources("Custom::S3AutoDeleteObjects")
+
+
+def test_expiration_below_one_day_is_refused() -> None:
+    stack = cdk.Stack(make_app(), "Store")
+    with pytest.raises(ValidationError, match=r"ModelArtifactStore Store/Bad: noncurrent_version_expiration .* got 0"):
+        ModelArtifactStore(
+            stack, "Bad", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=cdk.Duration.days(0)
+        )

@@ -1,0 +1,1 @@
+"""Developer tools that read a synthesized cloud assembly (never the Python configuration)."""

@@ -1,0 +1,50 @@
+"""Reading a synthesized cloud assembly (cdk.out): its stages, their stacks and templates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    """One stack template inside a stage of the assembly."""
+
+    stage: str
+    stack_name: str
+    template_path: Path
+
+    def template(self) -> dict[str, Any]:
+        """The parsed CloudFormation template."""
+        loaded: dict[str, Any] = json.loads(self.template_path.read_text())
+        return loaded
+
+    def resource_count(self) -> int:
+        """Resources in the template, CDK metadata excluded."""
+        resources = self.template().get("Resources", {})
+        return sum(1 for r in resources.values() if r.get("Type") != "AWS::CDK::Metadata")
+
+
+def _manifest(directory: Path) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text())
+    return manifest
+
+
+def synthesized_stacks(outdir: Path) -> Iterator[SynthesizedStack]:
+    """Every stack of every stage in ``outdir``, in manifest order."""
+    for artifact_id, artifact in _manifest(outdir).get("artifacts", {}).items():
+        if artifact.get("type") != "cdk:cloud-assembly":
+            continue
+        stage_dir = outdir / artifact["properties"]["directoryName"]
+        stage = artifact.get("displayName") or artifact_id.removeprefix("assembly-")
+        for stack in _manifest(stage_dir).get("artifacts", {}).values():
+            if stack.get("type") == "aws:cloudformation:stack":
+                props = stack["properties"]
+                yield SynthesizedStack(
+                    stage=stage,
+                    stack_name=props.get("stackName", stack.get("displayName", "")),
+                    template_path=stage_dir / props["templateFile"],
+                )
