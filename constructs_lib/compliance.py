@@ -23,3 +23,29 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
             f"acknowledgment of {rule_id!r} on {scope.node.path!r} needs a specific reason, got {reason!r}"
         )
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def nag_resource_id(scope: IConstruct, value: str) -> str:
+    """How cdk-nag writes ``value`` (an ARN, maybe with tokens) in a granular id such as ``IAM5[Resource::...]``.
+
+    Literals stay as they are; ``Ref`` becomes ``<Name>`` and ``Fn::GetAtt`` becomes ``<LogicalId.Attribute>``.
+    Only same-stack values can be rendered: a cross-stack reference is replaced by the CDK at synthesis, after
+    constructs are built, so an acknowledgment could not name it.
+    """
+    resolved = cdk.Stack.of(scope).resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and set(resolved) == {"Fn::Join"} and resolved["Fn::Join"][0] == "":
+        return "".join(_render_part(scope, part) for part in resolved["Fn::Join"][1])
+    raise ValueError(f"cannot predict cdk-nag's rendering of {resolved!r} on {scope.node.path}")
+
+
+def _render_part(scope: IConstruct, part: object) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, dict) and set(part) == {"Ref"}:
+        return f"<{part['Ref']}>"
+    if isinstance(part, dict) and set(part) == {"Fn::GetAtt"}:
+        logical_id, attribute = part["Fn::GetAtt"]
+        return f"<{logical_id}.{attribute}>"
+    raise ValueError(f"cannot predict cdk-nag's rendering of {part!r} on {scope.node.path}")

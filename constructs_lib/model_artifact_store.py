@@ -34,6 +34,7 @@ class ModelArtifactStore(Construct):
         removal_policy: cdk.RemovalPolicy,
         noncurrent_version_expiration: cdk.Duration,
         access_log_expiration: cdk.Duration | None = None,
+        bucket_name: str | None = None,
     ) -> None:
         """Create the store.
 
@@ -41,6 +42,8 @@ class ModelArtifactStore(Construct):
             ``DESTROY`` lets a development stack be torn down. Buckets are never auto-emptied.
         :param noncurrent_version_expiration: how long a replaced or deleted archive version is kept.
         :param access_log_expiration: how long access logs are kept. Default: 365 days.
+        :param bucket_name: a fixed name for the artifact bucket, so that other stacks can reference it by name
+            instead of through a cross-stack export. Default: a generated name.
         """
         super().__init__(scope, construct_id)
         days = noncurrent_version_expiration.to_days()
@@ -88,6 +91,7 @@ class ModelArtifactStore(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,

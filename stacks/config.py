@@ -7,12 +7,15 @@ Every error names the environment, the field and the bad value.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aws_cdk import region_info
 
 from constructs_lib.errors import ValidationError
+from constructs_lib.production_variant import ProductionVariant
 
 #: Root of the SSM parameter paths that tools (modelctl) use to discover what each environment deployed.
 SSM_ROOT = "/sagemaker-hosting"
@@ -24,6 +27,61 @@ _KNOWN_REGIONS = frozenset(region.name for region in region_info.RegionInfo.regi
 
 class ConfigError(ValidationError):
     """A configuration value is wrong; the message says where and why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageConfig:
+    """Where a serving image comes from: exactly one of the three fields."""
+
+    registry_uri: str | None = None
+    """A full ECR image URI, e.g. a SageMaker first-party image (XGBoost, scikit-learn) of the region."""
+
+    deep_learning_container: tuple[str, str] | None = None
+    """An AWS Deep Learning Container as (repository, tag), e.g. ("pytorch-inference", "2.3.0-cpu-py311")."""
+
+    model_store_tag: str | None = None
+    """A tag of the environment's own serving-image repository (ModelStore stack)."""
+
+    def __post_init__(self) -> None:
+        given = [f.name for f in fields(self) if getattr(self, f.name) is not None]
+        if len(given) != 1:
+            raise ConfigError(
+                f"image: give exactly one of registry_uri, deep_learning_container, model_store_tag; got {given}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumerConfig:
+    """An application role allowed to invoke some models of an endpoint."""
+
+    name: str
+    """CamelCase name of the role's construct, e.g. ``ChicagoAnalytics``."""
+
+    models: tuple[str, ...]
+    """TargetModel patterns relative to the endpoint's prefix, e.g. ``("Chicago_IL*",)``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiModelEndpointConfig:
+    """One multi-model endpoint of an environment."""
+
+    name: str
+    """Lowercase name; the endpoint is called ``<environment>-<name>`` and serves ``models/<that>/``."""
+
+    image: ImageConfig
+    """The serving image."""
+
+    variants: tuple[ProductionVariant, ...]
+    """1-10 production variants."""
+
+    model_cache_enabled: bool = True
+    """Keep loaded models cached in the containers."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Container environment variables."""
+
+    consumers: tuple[ConsumerConfig, ...] = ()
+    """Example application roles, each granted its TargetModel patterns only."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +103,9 @@ class EnvironmentConfig:
     noncurrent_version_expiration_days: int = 90
     """How long replaced or deleted model-archive versions are kept, in days."""
 
+    multi_model_endpoints: tuple[MultiModelEndpointConfig, ...] = ()
+    """The multi-model endpoints of the Hosting stack."""
+
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ENV_NAME.match(self.name):
             raise ConfigError(
@@ -58,6 +119,10 @@ class EnvironmentConfig:
             self._fail("retain_stateful_resources", False, "must be True in prod: model artifacts must survive")
         if self.noncurrent_version_expiration_days < 1:
             self._fail("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, "must be >= 1")
+        names = [e.name for e in self.multi_model_endpoints]
+        for name in names:
+            if names.count(name) > 1:
+                self._fail("multi_model_endpoints", name, "names more than one endpoint")
 
     def _fail(self, field: str, value: Any, why: str) -> None:
         raise ConfigError(f"environment {self.name!r}: field {field!r}: {value!r} {why}")
@@ -66,6 +131,15 @@ class EnvironmentConfig:
     def stage_id(self) -> str:
         """The construct id of this environment's stage (``Dev``, ``Staging``, ``Prod``)."""
         return self.name.capitalize()
+
+    @property
+    def artifact_bucket_name(self) -> str:
+        """The model-artifact bucket's name: fixed, so that other stacks reference it without cross-stack exports."""
+        return f"sagemaker-models-{self.name}-{self.account}-{self.region}"
+
+    def endpoint_name(self, endpoint: str) -> str:
+        """The deployed name of endpoint ``endpoint``: prefixed with the environment, unique in a shared account."""
+        return f"{self.name}-{endpoint}"
 
     @property
     def ssm_path(self) -> str:
@@ -79,6 +153,32 @@ class EnvironmentConfig:
         return EnvironmentConfig(**values)
 
 
+@contextmanager
+def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
+    """Re-raise a construct's ValidationError as a ConfigError that names the environment and the endpoint."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except ValidationError as error:
+        raise ConfigError(f"environment {environment!r}, endpoint {endpoint!r}: {error}") from error
+
+
+# SageMaker's first-party XGBoost image for eu-west-1: account and repository from the SageMaker Python SDK's
+# image table (sagemaker-core 2.27.0, sagemaker/core/image_uri_config/xgboost.json, "inference", 1.7-1).
+_XGBOOST_EU_WEST_1 = ImageConfig(registry_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1")
+
+
+def _home_values(instance_type: str, instances: int) -> MultiModelEndpointConfig:
+    """The seeds' example: one XGBoost home-value model per city, all behind one endpoint."""
+    return MultiModelEndpointConfig(
+        name="home-values",
+        image=_XGBOOST_EU_WEST_1,
+        variants=(ProductionVariant(instance_type=instance_type, initial_instance_count=instances),),
+        consumers=(ConsumerConfig(name="ChicagoAnalytics", models=("Chicago_IL*",)),),
+    )
+
+
 ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
     EnvironmentConfig(
         name="dev",
@@ -86,6 +186,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         region="eu-west-1",
         retain_stateful_resources=False,
         noncurrent_version_expiration_days=14,
+        multi_model_endpoints=(_home_values("ml.m5.large", 1),),
     ),
     EnvironmentConfig(
         name="staging",
@@ -93,6 +194,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         region="eu-west-1",
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=30,
+        multi_model_endpoints=(_home_values("ml.m5.xlarge", 1),),
     ),
     EnvironmentConfig(
         name="prod",
@@ -100,6 +202,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         region="eu-west-1",
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=90,
+        multi_model_endpoints=(_home_values("ml.m5.xlarge", 2),),
     ),
 )
 

@@ -32,6 +32,7 @@ class ModelStoreStack(cdk.Stack):
             "Artifacts",
             removal_policy=removal_policy,
             noncurrent_version_expiration=cdk.Duration.days(config.noncurrent_version_expiration_days),
+            bucket_name=config.artifact_bucket_name,
         )
         images = ServingImageRepository(self, "ServingImages", removal_policy=removal_policy)
 

@@ -8,11 +8,12 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
+from stacks.hosting_stack import HostingStack
 from stacks.model_store_stack import ModelStoreStack
 
 
 class ModelHostingStage(cdk.Stage):
-    """An environment: the stateful ModelStore stack (and, later, the stateless Hosting stack)."""
+    """An environment: the stateful ModelStore stack and the stateless Hosting stack that reads from it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(
@@ -25,4 +26,11 @@ class ModelHostingStage(cdk.Stage):
             config=config,
             description=f"SageMaker hosting ({config.name}): model artifacts, KMS key, serving-image repository",
             termination_protection=config.retain_stateful_resources,
+        )
+        self.hosting = HostingStack(
+            self,
+            "Hosting",
+            config=config,
+            model_store=self.model_store,
+            description=f"SageMaker hosting ({config.name}): models, endpoint configs, endpoints",
         )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import ENVIRONMENTS
+from stacks.config import ENVIRONMENTS, ConfigError
 from stacks.stage import ModelHostingStage
+from tests.support import make_app
 
 # Stateful resources: renaming one of these replaces it, and a replaced bucket or key loses every artifact.
 PINNED_LOGICAL_IDS = {
@@ -65,3 +69,69 @@ def test_typed_exports(stages: list[ModelHostingStage]) -> None:
     assert store.bucket is store.artifact_store.bucket
     assert store.key is store.artifact_store.key
     assert store.parameter_path == "/sagemaker-hosting/dev/model-store"
+
+
+# The endpoint keeps its name across updates; replacing it (a new logical id) would mean downtime for clients.
+PINNED_ENDPOINT_ID = "HomeValuesEndpoint749CD10F"
+
+
+@pytest.mark.parametrize(("name", "instances"), [("dev", 1), ("staging", 1), ("prod", 2)])
+def test_hosting_has_the_example_multi_model_endpoint(
+    stages: list[ModelHostingStage], name: str, instances: int
+) -> None:
+    template = Template.from_stack(_stage(stages, name).hosting)
+    endpoints = template.find_resources("AWS::SageMaker::Endpoint")
+    assert list(endpoints) == [PINNED_ENDPOINT_ID]
+    assert endpoints[PINNED_ENDPOINT_ID]["Properties"]["EndpointName"] == f"{name}-home-values"
+    config = next(iter(template.find_resources("AWS::SageMaker::EndpointConfig").values()))["Properties"]
+    assert [v["InitialInstanceCount"] for v in config["ProductionVariants"]] == [instances]
+    assert "KmsKeyId" in config
+    model = next(iter(template.find_resources("AWS::SageMaker::Model").values()))["Properties"]
+    assert model["PrimaryContainer"]["ModelDataUrl"] == (
+        f"s3://{_stage(stages, name).config.artifact_bucket_name}/models/{name}-home-values/"
+    )
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_no_physical_names_on_models_or_endpoint_configs(stages: list[ModelHostingStage], name: str) -> None:
+    template = Template.from_stack(_stage(stages, name).hosting)
+    for model in template.find_resources("AWS::SageMaker::Model").values():
+        assert "ModelName" not in model["Properties"]
+    for config in template.find_resources("AWS::SageMaker::EndpointConfig").values():
+        assert "EndpointConfigName" not in config["Properties"]
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_example_consumer_may_invoke_chicago_models_only(stages: list[ModelHostingStage], name: str) -> None:
+    template = Template.from_stack(_stage(stages, name).hosting)
+    policies = template.find_resources("AWS::IAM::Policy")
+    consumer = next(p for k, p in policies.items() if k.startswith("HomeValuesChicagoAnalytics"))
+    assert consumer["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "sagemaker:InvokeEndpoint",
+            "Condition": {"StringLike": {"sagemaker:TargetModel": ["Chicago_IL*"]}},
+            "Effect": "Allow",
+            "Resource": f"arn:aws:sagemaker:eu-west-1:{_stage(stages, name).account}:endpoint/{name}-home-values",
+        }
+    ]
+
+
+def test_hosting_reads_the_bucket_by_name_not_by_export(stages: list[ModelHostingStage]) -> None:
+    stage = stages[0]
+    text = json.dumps(Template.from_stack(stage.hosting).to_json())
+    assert stage.config.artifact_bucket_name in text
+    assert "ArtifactsBucket" not in text  # no reference to the bucket's logical id in the other stack
+    assert stage.model_store in stage.hosting.dependencies
+
+
+def test_bad_endpoint_config_names_environment_endpoint_field_and_value() -> None:
+    dev = ENVIRONMENTS[0]
+    endpoint = dev.multi_model_endpoints[0]
+    bad_variant = replace(endpoint.variants[0], instance_type="m5.large")
+    bad = dev.replace(multi_model_endpoints=(replace(endpoint, variants=(bad_variant,)),))
+    with pytest.raises(
+        ConfigError,
+        match=r"^environment 'dev', endpoint 'home-values': MultiModelEndpoint Dev/Hosting/HomeValues: "
+        r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker instance type",
+    ):
+        ModelHostingStage(make_app(), "Dev", config=bad)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ENVIRONMENTS, ConfigError, EnvironmentConfig, select_environments
+from stacks.config import ENVIRONMENTS, ConfigError, EnvironmentConfig, ImageConfig, select_environments
 
 
 def _dev(**changes: Any) -> EnvironmentConfig:
@@ -63,3 +63,24 @@ def test_ssm_path_is_per_environment() -> None:
         "/sagemaker-hosting/staging",
         "/sagemaker-hosting/prod",
     ]
+
+
+def test_image_needs_exactly_one_source() -> None:
+    with pytest.raises(ConfigError, match=r"image: give exactly one of .*; got \[\]"):
+        ImageConfig()
+    with pytest.raises(ConfigError, match=r"got \['registry_uri', 'model_store_tag'\]"):
+        ImageConfig(registry_uri="x", model_store_tag="v1")
+
+
+def test_endpoint_names_are_unique_per_environment() -> None:
+    endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
+    with pytest.raises(
+        ConfigError, match=r"environment 'dev': field 'multi_model_endpoints': 'home-values' names more"
+    ):
+        _dev(multi_model_endpoints=(endpoint, endpoint))
+
+
+def test_endpoint_and_bucket_names_carry_the_environment() -> None:
+    dev = ENVIRONMENTS[0]
+    assert dev.endpoint_name("home-values") == "dev-home-values"
+    assert dev.artifact_bucket_name == "sagemaker-models-dev-111111111111-eu-west-1"

@@ -1,0 +1,86 @@
+"""ExecutionRole: the least-privilege role a SageMaker model runs as."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from constructs_lib.compliance import acknowledge, nag_resource_id
+from constructs_lib.sagemaker_limits import check_name
+
+_NO_RESOURCE_SCOPE = "{action} has no resource-level permissions in IAM; AWS offers only Resource '*'."
+
+
+class ExecutionRole(Construct):
+    """The role SageMaker assumes to pull images, read model archives and write logs and metrics.
+
+    It starts with CloudWatch Logs on the endpoint's own log group, ``cloudwatch:PutMetricData`` and
+    ``ecr:GetAuthorizationToken``. Images and prefixes add their grants when bound (``ServingImage.bind``,
+    ``ModelPrefix.grant_read``). Never ``AmazonSageMakerFullAccess``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str) -> None:
+        """Create the role for the endpoint named ``endpoint_name`` (its log group is scoped by that name)."""
+        super().__init__(scope, construct_id)
+        check_name(f"ExecutionRole {self.node.path}", "endpoint_name", endpoint_name, lowercase=True)
+        self.role = iam.Role(
+            self,
+            "Resource",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"SageMaker execution role of endpoint {endpoint_name}",
+        )
+        """The IAM role."""
+        stack = cdk.Stack.of(self)
+        log_group = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+                resources=[log_group],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{log_group}:log-stream:*"],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], resources=["*"])
+        )
+        self._acknowledge_policy(
+            "AwsSolutions-IAM5[Resource::*]",
+            " ".join(
+                _NO_RESOURCE_SCOPE.format(action=a) for a in ("cloudwatch:PutMetricData", "ecr:GetAuthorizationToken")
+            ),
+        )
+        self.acknowledge_wildcard(
+            f"{log_group}:log-stream:*",
+            "SageMaker names the log streams of its own log group per variant and instance at run time.",
+        )
+        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            self._acknowledge_policy(
+                f"{pack}-IAMNoInlinePolicy",
+                "This policy belongs to this one role and is created and deleted with it; a managed policy would "
+                "add an attachment point for other roles without narrowing any permission.",
+            )
+
+    def add_to_policy(self, statement: iam.PolicyStatement) -> None:
+        """Add ``statement`` to the role's policy."""
+        self.role.add_to_principal_policy(statement)
+
+    def acknowledge_wildcard(self, resource: str, reason: str) -> None:
+        """Acknowledge the AwsSolutions-IAM5 finding for the wildcard ARN ``resource`` in this role's policy.
+
+        ``resource`` is the ARN as granted (tokens allowed, same stack only); ``reason`` says why the wildcard
+        cannot be narrowed.
+        """
+        self._acknowledge_policy(f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", reason)
+
+    def _acknowledge_policy(self, rule_id: str, reason: str) -> None:
+        acknowledge(self.role.node.find_child("DefaultPolicy").node.find_child("Resource"), rule_id, reason)

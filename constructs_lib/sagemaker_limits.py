@@ -1,0 +1,121 @@
+"""SageMaker limits that CloudFormation's schema does not enforce, checked at construction.
+
+Sources: botocore's SageMaker service model (patterns anchored here, since botocore's are not) and the SageMaker
+Developer Guide; see shared/reference/sagemaker-facts.md. Unresolved tokens are never validated: their value is
+only known at deploy time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aws_cdk as cdk
+
+from constructs_lib.errors import ValidationError
+
+#: EndpointName, VariantName, ContainerHostname: 1-63 characters, alphanumerics and inner hyphens.
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+#: A loose but useful shape check; the closed enum of ~280 types is cfn-lint's job (E3030).
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.(medium|large|\d*xlarge)$")
+ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+MAX_ENVIRONMENT_ENTRIES = 100
+MAX_ENVIRONMENT_KEY_OR_VALUE = 1024
+#: All keys and values of one CreateModel call together, across every container.
+MAX_ENVIRONMENT_BYTES = 32 * 1024
+MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS = 60, 3600
+MAX_PRODUCTION_VARIANTS = 10
+MIN_VOLUME_GB, MAX_VOLUME_GB = 1, 512
+#: TargetModel: 1-1024 printable characters, no leading whitespace (``\A\S[\p{Print}]*\z``).
+MAX_TARGET_MODEL = 1024
+
+#: GPU multi-model endpoints run only on SageMaker's Triton container and only on these single-GPU types.
+MME_GPU_INSTANCE_TYPES = frozenset(
+    {
+        "ml.p2.xlarge",
+        "ml.p3.2xlarge",
+        *(f"ml.g4dn.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge")),
+        *(f"ml.g5.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge")),
+    }
+)
+_GPU_FAMILY = re.compile(r"^ml\.(p\d|g\d)[a-z0-9-]*\.")
+
+
+def is_token(value: Any) -> bool:
+    """True when ``value`` (a string, number or collection) is only known at deploy time."""
+    return cdk.Token.is_unresolved(value)
+
+
+def fail(owner: str, field: str, value: Any, why: str) -> ValidationError:
+    """The error for ``field`` of ``owner`` (e.g. ``"MultiModelEndpoint Hosting/Mme"``) holding ``value``."""
+    return ValidationError(f"{owner}: {field} {value!r} {why}")
+
+
+def check_name(owner: str, field: str, value: str, *, lowercase: bool = False) -> None:
+    """A SageMaker resource name: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``."""
+    if is_token(value):
+        return
+    if not NAME.match(value):
+        raise fail(owner, field, value, "must be 1-63 letters, digits and inner hyphens")
+    if lowercase and value != value.lower():
+        # Endpoint ARNs carry the lowercased name: IAM policies built from a mixed-case name deny access.
+        raise fail(owner, field, value, "must be lowercase (SageMaker lowercases endpoint names in ARNs)")
+
+
+def check_instance_type(owner: str, field: str, value: str) -> None:
+    """An ``ml.<family>.<size>`` instance type."""
+    if not is_token(value) and not INSTANCE_TYPE.match(value):
+        raise fail(owner, field, value, "is not a SageMaker instance type (ml.<family>.<size>, e.g. ml.m5.xlarge)")
+
+
+def is_gpu_instance_type(instance_type: str) -> bool:
+    """True for NVIDIA GPU families (``ml.p*``, ``ml.g*``)."""
+    return bool(_GPU_FAMILY.match(instance_type))
+
+
+def check_range(owner: str, field: str, value: float | None, low: float, high: float | None = None) -> None:
+    """``low <= value`` (``<= high`` when given); ``None`` means unset and passes."""
+    if value is None or is_token(value):
+        return
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise fail(owner, field, value, f"must be {bound}")
+
+
+def check_timeout(owner: str, field: str, value: cdk.Duration | None) -> int | None:
+    """A SageMaker timeout of 60-3600 seconds, as whole seconds (``None`` when unset)."""
+    if value is None:
+        return None
+    seconds = int(value.to_seconds())
+    check_range(owner, field, seconds, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS)
+    return seconds
+
+
+def check_environment(owner: str, environments: Sequence[tuple[str, Mapping[str, str]]]) -> None:
+    """Container environments: per container at most 100 entries and valid keys; 32 KB across all containers.
+
+    ``environments`` pairs a label for each container (``"container 'tf'"``) with its environment.
+    """
+    total = 0
+    for label, environment in environments:
+        if len(environment) > MAX_ENVIRONMENT_ENTRIES:
+            raise fail(owner, f"environment of {label}", f"{len(environment)} entries", "exceeds 100 entries")
+        for key, value in environment.items():
+            if is_token(key):
+                continue
+            if not ENVIRONMENT_KEY.match(key) or len(key) > MAX_ENVIRONMENT_KEY_OR_VALUE:
+                raise fail(owner, f"environment key of {label}", key, "must match [a-zA-Z_][a-zA-Z0-9_]{0,1023}")
+            if not is_token(value) and len(value) > MAX_ENVIRONMENT_KEY_OR_VALUE:
+                raise fail(owner, f"environment value of {label} for {key}", f"{len(value)} characters", "exceeds 1024")
+            total += len(key.encode()) + (0 if is_token(value) else len(str(value).encode()))
+    if total > MAX_ENVIRONMENT_BYTES:
+        raise fail(owner, "environment", f"{total} bytes", "exceeds 32 KB across all containers")
+
+
+def check_target_pattern(owner: str, field: str, pattern: str) -> None:
+    """An IAM StringLike pattern over TargetModel or TargetContainerHostname values."""
+    if is_token(pattern):
+        return
+    if not pattern or len(pattern) > MAX_TARGET_MODEL or pattern[0].isspace() or not pattern.isprintable():
+        raise fail(owner, field, pattern, "must be 1-1024 printable characters, not starting with whitespace")

@@ -1,0 +1,90 @@
+"""Hosting: the stateless stack of an environment (models, endpoint configs, endpoints, example consumers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib import ModelPrefix, MultiModelEndpoint, ServingImage, acknowledge
+from stacks.config import EnvironmentConfig, ImageConfig, MultiModelEndpointConfig, endpoint_errors
+from stacks.model_store_stack import ModelStoreStack
+
+
+class HostingStack(cdk.Stack):
+    """Everything that can be destroyed and rebuilt without losing an artifact.
+
+    It reads the ModelStore by name (the artifact bucket) and through its key; deleting this stack deletes
+    endpoints, never models.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        model_store: ModelStoreStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.add_stack_dependency(model_store, "endpoints read model archives from the ModelStore bucket")
+        self._config = config
+        self._model_store = model_store
+        # By name, not by reference: no cross-stack export ties the stateful stack to this one.
+        self.artifact_bucket = s3.Bucket.from_bucket_attributes(
+            self, "ArtifactBucket", bucket_name=config.artifact_bucket_name, encryption_key=model_store.key
+        )
+        self.multi_model_endpoints: dict[str, MultiModelEndpoint] = {}
+        """The multi-model endpoints, by configured name."""
+        for endpoint_config in config.multi_model_endpoints:
+            with endpoint_errors(config.name, endpoint_config.name):
+                self.multi_model_endpoints[endpoint_config.name] = self._multi_model_endpoint(endpoint_config)
+
+    def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
+        name = self._config.endpoint_name(endpoint.name)
+        construct_id = _camel(endpoint.name)
+        mme = MultiModelEndpoint(
+            self,
+            construct_id,
+            endpoint_name=name,
+            image=self._serving_image(endpoint.image),
+            model_prefix=ModelPrefix.for_endpoint(
+                bucket=self.artifact_bucket, endpoint_name=name, encryption_key=self._model_store.key
+            ),
+            variants=endpoint.variants,
+            model_cache_enabled=endpoint.model_cache_enabled,
+            environment=endpoint.environment,
+            volume_encryption_key=self._model_store.key,
+            parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
+        )
+        for consumer in endpoint.consumers:
+            role = iam.Role(
+                self,
+                f"{construct_id}{consumer.name}",
+                assumed_by=iam.AccountRootPrincipal(),
+                description=f"May invoke {name} for TargetModel {', '.join(consumer.models)}",
+            )
+            mme.grant_invoke(role, models=consumer.models)
+            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+                acknowledge(
+                    role.node.find_child("DefaultPolicy").node.find_child("Resource"),
+                    f"{pack}-IAMNoInlinePolicy",
+                    "This invoke policy belongs to this one consumer role and lives and dies with it.",
+                )
+        return mme
+
+    def _serving_image(self, image: ImageConfig) -> ServingImage:
+        if image.registry_uri is not None:
+            return ServingImage.from_registry(image.registry_uri)
+        if image.deep_learning_container is not None:
+            return ServingImage.from_deep_learning_container(*image.deep_learning_container)
+        assert image.model_store_tag is not None  # ImageConfig guarantees exactly one source
+        return ServingImage.from_ecr_repository(self._model_store.repository, tag=image.model_store_tag)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))

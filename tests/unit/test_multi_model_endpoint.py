@@ -1,0 +1,494 @@
+"""MultiModelEndpoint: rendered properties, exact IAM, metrics, validation (one test per rule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import (
+    EndpointNetwork,
+    ModelPrefix,
+    MultiModelEndpoint,
+    ProductionVariant,
+    ServingImage,
+    ValidationError,
+)
+from tests.support import make_app
+
+ENV = cdk.Environment(account="111111111111", region="eu-west-1")
+BUCKET = "sagemaker-models-test-111111111111-eu-west-1"
+XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+TRITON = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
+
+
+def _stack() -> cdk.Stack:
+    return cdk.Stack(make_app(), "Hosting", env=ENV)
+
+
+def _mme(stack: cdk.Stack, construct_id: str = "Mme", **overrides: Any) -> MultiModelEndpoint:
+    bucket = s3.Bucket.from_bucket_name(stack, f"{construct_id}Bucket", BUCKET)
+    props: dict[str, Any] = {
+        "endpoint_name": "home-values",
+        "image": ServingImage.from_registry(XGBOOST),
+        "model_prefix": ModelPrefix.for_endpoint(bucket=bucket, endpoint_name="home-values"),
+        "variants": [ProductionVariant(instance_type="ml.m5.xlarge")],
+    }
+    props.update(overrides)
+    return MultiModelEndpoint(stack, construct_id, **props)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> tuple[MultiModelEndpoint, Template]:
+    stack = _stack()
+    key = kms.Key(stack, "Key")
+    bucket = s3.Bucket.from_bucket_attributes(stack, "Bucket", bucket_name=BUCKET, encryption_key=key)
+    mme = MultiModelEndpoint(
+        stack,
+        "Mme",
+        endpoint_name="home-values",
+        image=ServingImage.from_registry(XGBOOST),
+        model_prefix=ModelPrefix.for_endpoint(bucket=bucket, endpoint_name="home-values", encryption_key=key),
+        variants=[
+            ProductionVariant(
+                instance_type="ml.m5.xlarge",
+                initial_instance_count=2,
+                volume_size_in_gb=50,
+                model_data_download_timeout=cdk.Duration.minutes(10),
+                container_startup_health_check_timeout=cdk.Duration.seconds(300),
+            ),
+            ProductionVariant(variant_name="Canary", instance_type="ml.c5.xlarge", initial_variant_weight=0.1),
+        ],
+        environment={"SAGEMAKER_MODEL_SERVER_WORKERS": "2"},
+        volume_encryption_key=key,
+        parameter_path="/sagemaker-hosting/test/endpoints/home-values",
+    )
+    consumer = iam.Role(stack, "Consumer", assumed_by=iam.AccountRootPrincipal())
+    mme.grant_invoke(consumer, models=["Chicago_IL*", "team-a/*"])
+    return mme, Template.from_stack(stack)
+
+
+def test_model_is_multi_model_on_the_prefix(rendered: tuple[MultiModelEndpoint, Template]) -> None:
+    _, template = rendered
+    template.resource_count_is("AWS::SageMaker::Model", 1)
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "ModelName": Match.absent(),
+            "PrimaryContainer": {
+                "Image": XGBOOST,
+                "Mode": "MultiModel",
+                "ModelDataUrl": f"s3://{BUCKET}/models/home-values/",
+                "MultiModelConfig": {"ModelCacheSetting": "Enabled"},
+                "Environment": {"SAGEMAKER_MODEL_SERVER_WORKERS": "2"},
+            },
+            "Containers": Match.absent(),
+            "VpcConfig": Match.absent(),
+            "EnableNetworkIsolation": Match.absent(),
+        },
+    )
+
+
+def test_model_waits_for_its_role_policy(rendered: tuple[MultiModelEndpoint, Template]) -> None:
+    _, template = rendered
+    model = next(iter(template.find_resources("AWS::SageMaker::Model").values()))
+    policy_id = next(
+        iter(
+            template.find_resources(
+                "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("MmeExecutionRole")}}
+            )
+        )
+    )
+    assert policy_id in model["DependsOn"]
+
+
+def test_endpoint_config_has_no_name_and_renders_variants(rendered: tuple[MultiModelEndpoint, Template]) -> None:
+    _, template = rendered
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "EndpointConfigName": Match.absent(),
+            "KmsKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]},
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": {"Fn::GetAtt": [Match.string_like_regexp("^MmeModel"), "ModelName"]},
+                    "InstanceType": "ml.m5.xlarge",
+                    "InitialInstanceCount": 2,
+                    "InitialVariantWeight": 1,
+                    "VolumeSizeInGB": 50,
+                    "ModelDataDownloadTimeoutInSeconds": 600,
+                    "ContainerStartupHealthCheckTimeoutInSeconds": 300,
+                },
+                {
+                    "VariantName": "Canary",
+                    "ModelName": Match.any_value(),
+                    "InstanceType": "ml.c5.xlarge",
+                    "InitialInstanceCount": 1,
+                    "InitialVariantWeight": 0.1,
+                },
+            ],
+        },
+    )
+
+
+def test_endpoint_has_a_stable_name(rendered: tuple[MultiModelEndpoint, Template]) -> None:
+    mme, template = rendered
+    template.has_resource_properties(
+        "AWS::SageMaker::Endpoint",
+        {
+            "EndpointName": "home-values",
+            "EndpointConfigName": {"Fn::GetAtt": [Match.string_like_regexp("^MmeConfig"), "EndpointConfigName"]},
+        },
+    )
+    assert (
+        cdk.Stack.of(mme).resolve(mme.endpoint_arn) == "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/home-values"
+    )
+
+
+def test_outputs_and_parameters(rendered: tuple[MultiModelEndpoint, Template]) -> None:
+    _, template = rendered
+    values = {o["Value"] for o in template.find_outputs("*").values()}
+    assert values == {"home-values", BUCKET, "models/home-values/"}
+    parameters = {
+        p["Properties"]["Name"]: p["Properties"]["Value"]
+        for p in template.find_resources("AWS::SSM::Parameter").values()
+    }
+    assert parameters == {
+        "/sagemaker-hosting/test/endpoints/home-values/endpoint-name": "home-values",
+        "/sagemaker-hosting/test/endpoints/home-values/bucket-name": BUCKET,
+        "/sagemaker-hosting/test/endpoints/home-values/prefix": "models/home-values/",
+    }
+
+
+def _policy_statements(template: Template, role_prefix: str) -> list[dict[str, Any]]:
+    policies = template.find_resources("AWS::IAM::Policy")
+    matching = [p for k, p in policies.items() if k.startswith(role_prefix)]
+    assert len(matching) == 1, list(policies)
+    statements: list[dict[str, Any]] = matching[0]["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_execution_role_is_least_privilege(rendered: tuple[MultiModelEndpoint, Template]) -> None:
+    _, template = rendered
+    role = next(
+        iter(
+            template.find_resources(
+                "AWS::IAM::Role",
+                {
+                    "Properties": {
+                        "AssumeRolePolicyDocument": {
+                            "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]
+                        }
+                    }
+                },
+            ).values()
+        )
+    )
+    assert "ManagedPolicyArns" not in role["Properties"]
+    log_group = "arn:aws:logs:eu-west-1:111111111111:log-group:/aws/sagemaker/Endpoints/home-values"
+    statements = _policy_statements(template, "MmeExecutionRole")
+    key_arn = statements[-1]["Resource"]
+    assert statements == [
+        {
+            "Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            "Effect": "Allow",
+            "Resource": log_group,
+        },
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": log_group + ":log-stream:*",
+        },
+        {"Action": ["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], "Effect": "Allow", "Resource": "*"},
+        {
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Effect": "Allow",
+            "Resource": "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost",
+        },
+        {
+            "Action": "s3:GetObject",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:s3:::{BUCKET}/models/home-values/*",
+        },
+        {
+            "Action": "s3:ListBucket",
+            "Condition": {"StringLike": {"s3:prefix": ["models/home-values/*"]}},
+            "Effect": "Allow",
+            "Resource": f"arn:aws:s3:::{BUCKET}",
+        },
+        {
+            "Action": "kms:Decrypt",
+            "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+            "Effect": "Allow",
+            "Resource": key_arn,
+        },
+    ]
+    assert key_arn["Fn::GetAtt"][0].startswith("Key")
+    assert key_arn["Fn::GetAtt"][1] == "Arn"
+
+
+def test_grant_invoke_is_scoped_by_target_model(rendered: tuple[MultiModelEndpoint, Template]) -> None:
+    _, template = rendered
+    assert _policy_statements(template, "ConsumerDefaultPolicy") == [
+        {
+            "Action": "sagemaker:InvokeEndpoint",
+            "Condition": {"StringLike": {"sagemaker:TargetModel": ["Chicago_IL*", "team-a/*"]}},
+            "Effect": "Allow",
+            "Resource": "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/home-values",
+        }
+    ]
+
+
+def test_grant_on_an_imported_endpoint() -> None:
+    stack = _stack()
+    imported = MultiModelEndpoint.from_endpoint_name(stack, "Imported", "other-mme")
+    role = iam.Role(stack, "App", assumed_by=iam.AccountRootPrincipal())
+    imported.grant_invoke(role, models=["*"])
+    statements = _policy_statements(Template.from_stack(stack), "AppDefaultPolicy")
+    assert statements[0]["Condition"] == {"StringLike": {"sagemaker:TargetModel": ["*"]}}
+    assert statements[0]["Resource"] == "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/other-mme"
+    assert statements[0]["Action"] == "sagemaker:InvokeEndpoint"
+
+
+def test_cache_can_be_disabled_and_network_configured() -> None:
+    stack = _stack()
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    _mme(stack, model_cache_enabled=False, network=EndpointNetwork(vpc=vpc), enable_network_isolation=True)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "PrimaryContainer": Match.object_like({"MultiModelConfig": {"ModelCacheSetting": "Disabled"}}),
+            "EnableNetworkIsolation": True,
+            "VpcConfig": {
+                "Subnets": [
+                    {"Ref": Match.string_like_regexp("PrivateSubnet1")},
+                    {"Ref": Match.string_like_regexp("PrivateSubnet2")},
+                ],
+                "SecurityGroupIds": [{"Fn::GetAtt": [Match.string_like_regexp("MmeSecurityGroup"), "GroupId"]}],
+            },
+        },
+    )
+    ec2_statement = next(
+        s for s in _policy_statements(template, "MmeExecutionRole") if "ec2:CreateNetworkInterface" in s["Action"]
+    )
+    assert ec2_statement["Resource"] == "*"
+
+
+METRICS = [
+    ("metric_invocations", "AWS/SageMaker", "Invocations", "Sum", None),
+    ("metric_invocations_per_instance", "AWS/SageMaker", "InvocationsPerInstance", "Sum", None),
+    ("metric_model_latency", "AWS/SageMaker", "ModelLatency", "Average", cloudwatch.Unit.MICROSECONDS),
+    ("metric_overhead_latency", "AWS/SageMaker", "OverheadLatency", "Average", cloudwatch.Unit.MICROSECONDS),
+    ("metric_invocation_4xx_errors", "AWS/SageMaker", "Invocation4XXErrors", "Sum", None),
+    ("metric_invocation_5xx_errors", "AWS/SageMaker", "Invocation5XXErrors", "Sum", None),
+    ("metric_model_cache_hit", "AWS/SageMaker", "ModelCacheHit", "Average", None),
+    ("metric_loaded_model_count", "/aws/sagemaker/Endpoints", "LoadedModelCount", "Sum", None),
+    (
+        "metric_model_loading_wait_time",
+        "AWS/SageMaker",
+        "ModelLoadingWaitTime",
+        "Average",
+        cloudwatch.Unit.MICROSECONDS,
+    ),
+    ("metric_model_downloading_time", "AWS/SageMaker", "ModelDownloadingTime", "Average", cloudwatch.Unit.MICROSECONDS),
+    ("metric_model_loading_time", "AWS/SageMaker", "ModelLoadingTime", "Average", cloudwatch.Unit.MICROSECONDS),
+    ("metric_model_unloading_time", "AWS/SageMaker", "ModelUnloadingTime", "Average", cloudwatch.Unit.MICROSECONDS),
+    ("metric_model_unloads", "AWS/SageMaker", "ModelUnloadingTime", "SampleCount", None),
+    ("metric_cpu_utilization", "/aws/sagemaker/Endpoints", "CPUUtilization", "Average", cloudwatch.Unit.PERCENT),
+    ("metric_memory_utilization", "/aws/sagemaker/Endpoints", "MemoryUtilization", "Average", cloudwatch.Unit.PERCENT),
+    ("metric_disk_utilization", "/aws/sagemaker/Endpoints", "DiskUtilization", "Average", cloudwatch.Unit.PERCENT),
+    ("metric_gpu_utilization", "/aws/sagemaker/Endpoints", "GPUUtilization", "Average", cloudwatch.Unit.PERCENT),
+]
+
+
+@pytest.mark.parametrize(("method", "namespace", "name", "statistic", "unit"), METRICS)
+def test_metric_helpers(
+    rendered: tuple[MultiModelEndpoint, Template],
+    method: str,
+    namespace: str,
+    name: str,
+    statistic: str,
+    unit: cloudwatch.Unit | None,
+) -> None:
+    mme, _ = rendered
+    metric: cloudwatch.Metric = getattr(mme, method)()
+    assert (metric.namespace, metric.metric_name, metric.statistic, metric.unit) == (namespace, name, statistic, unit)
+    assert metric.dimensions == {"EndpointName": "home-values", "VariantName": "AllTraffic"}
+    assert getattr(mme, method)(variant_name="Canary").dimensions["VariantName"] == "Canary"
+
+
+# -- validation: one test per rule ----------------------------------------------------------------------------
+
+
+def _refused(match: str, **overrides: Any) -> None:
+    with pytest.raises(ValidationError, match=match):
+        _mme(_stack(), **overrides)
+
+
+def test_endpoint_name_pattern() -> None:
+    _refused(r"MultiModelEndpoint Hosting/Mme: endpoint_name 'home_values' must be 1-63", endpoint_name="home_values")
+
+
+def test_endpoint_name_length() -> None:
+    _refused(r"endpoint_name '" + "a" * 64 + "' must be 1-63", endpoint_name="a" * 64)
+
+
+def test_endpoint_name_lowercase() -> None:
+    _refused(r"endpoint_name 'HomeValues' must be lowercase", endpoint_name="HomeValues")
+
+
+def test_variant_name_pattern() -> None:
+    _refused(
+        r"variant_name of variant 'all traffic' 'all traffic' must be 1-63",
+        variants=[ProductionVariant(variant_name="all traffic", instance_type="ml.m5.large")],
+    )
+
+
+def test_variant_names_unique() -> None:
+    _refused(
+        r"variant_name 'A' is used by more than one variant",
+        variants=[ProductionVariant(variant_name="A", instance_type="ml.m5.large")] * 2,
+    )
+
+
+def test_at_least_one_variant() -> None:
+    _refused(r"variants '0 variants' must number between 1 and 10", variants=[])
+
+
+def test_at_most_ten_variants() -> None:
+    variants = [ProductionVariant(variant_name=f"v{i}", instance_type="ml.m5.large") for i in range(11)]
+    _refused(r"variants '11 variants' must number between 1 and 10", variants=variants)
+
+
+def test_instance_type_shape() -> None:
+    _refused(
+        r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker instance type",
+        variants=[ProductionVariant(instance_type="m5.large")],
+    )
+
+
+def test_initial_instance_count_at_least_one() -> None:
+    _refused(
+        r"initial_instance_count of variant 'AllTraffic' 0 must be at least 1",
+        variants=[ProductionVariant(instance_type="ml.m5.large", initial_instance_count=0)],
+    )
+
+
+def test_weight_not_negative() -> None:
+    _refused(
+        r"initial_variant_weight of variant 'AllTraffic' -0.5 must be at least 0",
+        variants=[ProductionVariant(instance_type="ml.m5.large", initial_variant_weight=-0.5)],
+    )
+
+
+def test_volume_size_range() -> None:
+    _refused(
+        r"volume_size_in_gb of variant 'AllTraffic' 513 must be between 1 and 512",
+        variants=[ProductionVariant(instance_type="ml.m5.large", volume_size_in_gb=513)],
+    )
+
+
+@pytest.mark.parametrize("seconds", [59, 3601])
+def test_download_timeout_range(seconds: int) -> None:
+    _refused(
+        rf"model_data_download_timeout of variant 'AllTraffic' {seconds} must be between 60 and 3600",
+        variants=[
+            ProductionVariant(instance_type="ml.m5.large", model_data_download_timeout=cdk.Duration.seconds(seconds))
+        ],
+    )
+
+
+@pytest.mark.parametrize("seconds", [30, 7200])
+def test_health_check_timeout_range(seconds: int) -> None:
+    _refused(
+        rf"container_startup_health_check_timeout of variant 'AllTraffic' {seconds} must be between 60 and 3600",
+        variants=[
+            ProductionVariant(
+                instance_type="ml.m5.large", container_startup_health_check_timeout=cdk.Duration.seconds(seconds)
+            )
+        ],
+    )
+
+
+def test_environment_entry_count() -> None:
+    _refused(r"environment of the container '101 entries' exceeds 100", environment={f"K{i}": "v" for i in range(101)})
+
+
+def test_environment_key_pattern() -> None:
+    _refused(r"environment key of the container '1BAD' must match", environment={"1BAD": "v"})
+
+
+def test_environment_total_size() -> None:
+    _refused(r"environment '\d+ bytes' exceeds 32 KB", environment={f"K{i}": "v" * 1000 for i in range(40)})
+
+
+def test_gpu_needs_triton() -> None:
+    _refused(
+        r"instance_type of variant 'AllTraffic' 'ml.g5.xlarge' is a GPU type: GPU multi-model needs a Triton",
+        variants=[ProductionVariant(instance_type="ml.g5.xlarge")],
+    )
+
+
+def test_gpu_must_be_single_gpu_type() -> None:
+    _refused(
+        r"'ml.g5.12xlarge' is not a single-GPU type for multi-model",
+        image=ServingImage.from_registry(TRITON),
+        variants=[ProductionVariant(instance_type="ml.g5.12xlarge")],
+    )
+
+
+def test_gpu_with_triton_on_a_single_gpu_type_is_accepted() -> None:
+    stack = _stack()
+    _mme(stack, image=ServingImage.from_registry(TRITON), variants=[ProductionVariant(instance_type="ml.g4dn.xlarge")])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.g4dn.xlarge"})]},
+    )
+
+
+@pytest.mark.parametrize("prefix", ["models/mme", "/models/mme/", "models//mme/", "models/../mme/", ""])
+def test_prefix_form(prefix: str) -> None:
+    bucket = s3.Bucket.from_bucket_name(_stack(), "B", BUCKET)
+    with pytest.raises(ValidationError, match=rf"ModelPrefix: prefix '{prefix}' must be S3-safe segments"):
+        ModelPrefix(bucket=bucket, prefix=prefix)
+
+
+@pytest.mark.parametrize(
+    ("models", "match"),
+    [
+        ([], r"models \[\] must list at least one pattern"),
+        ("Chicago_IL*", r"models 'Chicago_IL\*' must list at least one pattern"),
+        ([" leading"], r"models pattern ' leading' must be 1-1024 printable"),
+        (["s3://bucket/x.tar.gz"], r"models pattern 's3://bucket/x.tar.gz' must be relative"),
+        (["x" * 1025], r"must be 1-1024 printable"),
+    ],
+)
+def test_grant_invoke_patterns(models: Any, match: str) -> None:
+    stack = _stack()
+    mme = _mme(stack)
+    with pytest.raises(ValidationError, match=match):
+        mme.grant_invoke(iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal()), models=models)
+
+
+def test_tokens_are_not_validated() -> None:
+    stack = _stack()
+    count = cdk.Token.as_number(cdk.CfnParameter(stack, "Count", type="Number").value_as_number)
+    instance_type = cdk.CfnParameter(stack, "Type").value_as_string
+    _mme(stack, variants=[ProductionVariant(instance_type=instance_type, initial_instance_count=count)])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [
+                Match.object_like({"InstanceType": {"Ref": "Type"}, "InitialInstanceCount": {"Ref": "Count"}})
+            ]
+        },
+    )
