@@ -25,6 +25,16 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
 
 
+#: The rule packs besides AwsSolutions. They share rule names, each prefixed with its pack.
+CONTROL_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+
+
+def acknowledge_control_rule(scope: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge ``rule`` (e.g. ``IAMNoInlinePolicy``) of every control pack on ``scope``, for ``reason``."""
+    for pack in CONTROL_PACKS:
+        acknowledge(scope, f"{pack}-{rule}", reason)
+
+
 def nag_resource_id(scope: IConstruct, value: str) -> str:
     """How cdk-nag writes ``value`` (an ARN, maybe with tokens) in a granular id such as ``IAM5[Resource::...]``.
 

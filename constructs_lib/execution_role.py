@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from constructs_lib.compliance import acknowledge, nag_resource_id
+from constructs_lib.compliance import acknowledge, acknowledge_control_rule, nag_resource_id
 from constructs_lib.sagemaker_limits import check_name
 
 _NO_RESOURCE_SCOPE = "{action} has no resource-level permissions in IAM; AWS offers only Resource '*'."
@@ -63,12 +63,12 @@ class ExecutionRole(Construct):
             f"{log_group}:log-stream:*",
             "SageMaker names the log streams of its own log group per variant and instance at run time.",
         )
-        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-            self._acknowledge_policy(
-                f"{pack}-IAMNoInlinePolicy",
-                "This policy belongs to this one role and is created and deleted with it; a managed policy would "
-                "add an attachment point for other roles without narrowing any permission.",
-            )
+        acknowledge_control_rule(
+            self._default_policy(),
+            "IAMNoInlinePolicy",
+            "This policy belongs to this one role and is created and deleted with it; a managed policy would "
+            "add an attachment point for other roles without narrowing any permission.",
+        )
 
     def add_to_policy(self, statement: iam.PolicyStatement) -> None:
         """Add ``statement`` to the role's policy."""
@@ -83,4 +83,7 @@ class ExecutionRole(Construct):
         self._acknowledge_policy(f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", reason)
 
     def _acknowledge_policy(self, rule_id: str, reason: str) -> None:
-        acknowledge(self.role.node.find_child("DefaultPolicy").node.find_child("Resource"), rule_id, reason)
+        acknowledge(self._default_policy(), rule_id, reason)
+
+    def _default_policy(self) -> IConstruct:
+        return self.role.node.find_child("DefaultPolicy").node.find_child("Resource")

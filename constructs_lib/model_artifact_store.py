@@ -7,11 +7,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from constructs_lib.compliance import acknowledge
+from constructs_lib.compliance import acknowledge_control_rule
 from constructs_lib.errors import ValidationError
 
-#: The rule packs besides AwsSolutions; they share rule names, prefixed with the pack.
-_CONTROL_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 _REPLICATION_REASON = (
     "Cross-region replication is a disaster-recovery choice of the deploying organisation; within the region "
     "every object version is kept (versioning, retained in prod) and archives can be rebuilt by modelctl."
@@ -81,12 +79,11 @@ class ModelArtifactStore(Construct):
         )
         """Receives the artifact bucket's server access logs."""
         # No acknowledgment for the log bucket's own logging: cdk-nag exempts a bucket that is a log target.
-        for pack in _CONTROL_PACKS:
-            acknowledge(
-                _resource(self.access_log_bucket),
-                f"{pack}-S3DefaultEncryptionKMS",
-                "S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.",
-            )
+        acknowledge_control_rule(
+            _resource(self.access_log_bucket),
+            "S3DefaultEncryptionKMS",
+            "S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.",
+        )
 
         self.bucket = s3.Bucket(
             self,
@@ -112,8 +109,7 @@ class ModelArtifactStore(Construct):
         """The model-artifact bucket: one prefix per multi-model endpoint."""
 
         for bucket in (self.access_log_bucket, self.bucket):
-            for pack in _CONTROL_PACKS:
-                acknowledge(_resource(bucket), f"{pack}-S3BucketReplicationEnabled", _REPLICATION_REASON)
+            acknowledge_control_rule(_resource(bucket), "S3BucketReplicationEnabled", _REPLICATION_REASON)
 
 
 def _resource(bucket: s3.Bucket) -> IConstruct:

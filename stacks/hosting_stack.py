@@ -9,7 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib import ModelPrefix, MultiModelEndpoint, ServingImage, acknowledge
+from constructs_lib import ModelPrefix, MultiModelEndpoint, ServingImage
+from constructs_lib.compliance import acknowledge_control_rule
 from stacks.config import EnvironmentConfig, ImageConfig, MultiModelEndpointConfig, endpoint_errors
 from stacks.model_store_stack import ModelStoreStack
 
@@ -69,12 +70,11 @@ class HostingStack(cdk.Stack):
                 description=f"May invoke {name} for TargetModel {', '.join(consumer.models)}",
             )
             mme.grant_invoke(role, models=consumer.models)
-            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                acknowledge(
-                    role.node.find_child("DefaultPolicy").node.find_child("Resource"),
-                    f"{pack}-IAMNoInlinePolicy",
-                    "This invoke policy belongs to this one consumer role and lives and dies with it.",
-                )
+            acknowledge_control_rule(
+                role.node.find_child("DefaultPolicy").node.find_child("Resource"),
+                "IAMNoInlinePolicy",
+                "This invoke policy belongs to this one consumer role and lives and dies with it.",
+            )
         return mme
 
     def _serving_image(self, image: ImageConfig) -> ServingImage:
