@@ -208,6 +208,36 @@ def model_network(
     )
 
 
+def create_model(
+    scope: Construct,
+    *,
+    role: ExecutionRole,
+    network: EndpointNetwork | None,
+    enable_network_isolation: bool,
+    primary_container: sagemaker.CfnModel.ContainerDefinitionProperty | None = None,
+    containers: Sequence[sagemaker.CfnModel.ContainerDefinitionProperty] | None = None,
+    inference_execution_mode: str | None = None,
+) -> sagemaker.CfnModel:
+    """The SageMaker model, without a name (every change replaces it), created after its role's policy."""
+    model = sagemaker.CfnModel(
+        scope,
+        "Model",
+        execution_role_arn=role.role.role_arn,
+        primary_container=primary_container,
+        containers=list(containers) if containers else None,
+        inference_execution_config=(
+            sagemaker.CfnModel.InferenceExecutionConfigProperty(mode=inference_execution_mode)
+            if inference_execution_mode
+            else None
+        ),
+        vpc_config=model_network(scope, role, network),
+        enable_network_isolation=enable_network_isolation or None,
+    )
+    # CreateModel checks that the role can reach the images and model data: the policy must exist first.
+    model.node.add_dependency(role)
+    return model
+
+
 def create_endpoint(
     scope: Construct,
     *,
@@ -264,6 +294,7 @@ __all__ = [
     "EndpointNetwork",
     "EndpointResources",
     "create_endpoint",
+    "create_model",
     "model_network",
     "publish_endpoint",
     "validate_endpoint",

@@ -69,12 +69,17 @@ class ModelPrefix:
             resource_arns=[self.bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{self.prefix}*"]}},
         )
-        if self.encryption_key is not None:
-            region = cdk.Stack.of(self.bucket).region
-            iam.Grant.add_to_principal(
-                grantee=grantee,
-                actions=["kms:Decrypt"],
-                resource_arns=[self.encryption_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-            )
+        grant_decrypt_through_s3(grantee, bucket=self.bucket, encryption_key=self.encryption_key)
         return grant
+
+
+def grant_decrypt_through_s3(grantee: iam.IGrantable, *, bucket: s3.IBucket, encryption_key: kms.IKey | None) -> None:
+    """``kms:Decrypt`` on the bucket's key, only for requests S3 makes on the grantee's behalf."""
+    if encryption_key is None:
+        return
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["kms:Decrypt"],
+        resource_arns=[encryption_key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"s3.{cdk.Stack.of(bucket).region}.amazonaws.com"}},
+    )

@@ -17,7 +17,7 @@ from constructs_lib.endpoint_base import (
     EndpointBase,
     EndpointNetwork,
     create_endpoint,
-    model_network,
+    create_model,
     publish_endpoint,
     validate_endpoint,
 )
@@ -141,10 +141,11 @@ class MultiModelEndpoint(MultiModelEndpointBase):
             "A multi-model endpoint loads any archive under its prefix on demand, named by the request's TargetModel.",
         )
 
-        self.model = sagemaker.CfnModel(
+        self.model = create_model(
             self,
-            "Model",
-            execution_role_arn=self.execution_role.role.role_arn,
+            role=self.execution_role,
+            network=network,
+            enable_network_isolation=enable_network_isolation,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=image_uri,
                 mode="MultiModel",
@@ -154,12 +155,8 @@ class MultiModelEndpoint(MultiModelEndpointBase):
                     model_cache_setting="Enabled" if model_cache_enabled else "Disabled"
                 ),
             ),
-            vpc_config=model_network(self, self.execution_role, network),
-            enable_network_isolation=enable_network_isolation or None,
         )
         """The SageMaker model (generated name)."""
-        # CreateModel checks that the role can reach the image and the prefix: the policy must exist first.
-        self.model.node.add_dependency(self.execution_role)
 
         resources = create_endpoint(
             self,

@@ -15,6 +15,7 @@ from typing import Any
 from aws_cdk import region_info
 
 from constructs_lib.errors import ValidationError
+from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
 
 #: Root of the SSM parameter paths that tools (modelctl) use to discover what each environment deployed.
@@ -85,6 +86,57 @@ class MultiModelEndpointConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContainerConfig:
+    """One container of a multi-container endpoint."""
+
+    hostname: str
+    """``ContainerHostname``: what Direct-mode clients pass as ``TargetContainerHostname``."""
+
+    image: ImageConfig
+    """The serving image."""
+
+    model_data_key: str | None = None
+    """The container's ``model.tar.gz``, relative to the endpoint's prefix ``models/<endpoint>/``."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Container environment, e.g. ``SAGEMAKER_PROGRAM`` or ``HF_MODEL_ID`` / ``HF_TASK``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerConsumerConfig:
+    """An application role allowed to invoke some containers (Direct) or the whole pipeline (Serial)."""
+
+    name: str
+    """CamelCase name of the role's construct."""
+
+    containers: tuple[str, ...] | None = None
+    """Hostname patterns it may invoke (Direct); ``None`` for a Serial pipeline."""
+
+    denied: tuple[str, ...] = ()
+    """Hostname patterns explicitly denied to it, whatever else it is granted (Direct)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiContainerEndpointConfig:
+    """One multi-container endpoint of an environment."""
+
+    name: str
+    """Lowercase name; the endpoint is called ``<environment>-<name>``."""
+
+    mode: InferenceMode
+    """Direct (``TargetContainerHostname``) or Serial (a pipeline)."""
+
+    containers: tuple[ContainerConfig, ...]
+    """1-15 containers, in pipeline order for Serial."""
+
+    variants: tuple[ProductionVariant, ...]
+    """1-10 production variants (CPU types for Direct)."""
+
+    consumers: tuple[ContainerConsumerConfig, ...] = ()
+    """Example application roles."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     """Everything that differs between environments."""
 
@@ -106,6 +158,9 @@ class EnvironmentConfig:
     multi_model_endpoints: tuple[MultiModelEndpointConfig, ...] = ()
     """The multi-model endpoints of the Hosting stack."""
 
+    multi_container_endpoints: tuple[MultiContainerEndpointConfig, ...] = ()
+    """The multi-container endpoints of the Hosting stack."""
+
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ENV_NAME.match(self.name):
             raise ConfigError(
@@ -119,10 +174,10 @@ class EnvironmentConfig:
             self._fail("retain_stateful_resources", False, "must be True in prod: model artifacts must survive")
         if self.noncurrent_version_expiration_days < 1:
             self._fail("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, "must be >= 1")
-        names = [e.name for e in self.multi_model_endpoints]
+        names = [e.name for e in self.multi_model_endpoints] + [e.name for e in self.multi_container_endpoints]
         for name in names:
             if names.count(name) > 1:
-                self._fail("multi_model_endpoints", name, "names more than one endpoint")
+                self._fail("endpoints", name, "names more than one endpoint")
 
     def _fail(self, field: str, value: Any, why: str) -> None:
         raise ConfigError(f"environment {self.name!r}: field {field!r}: {value!r} {why}")
@@ -179,6 +234,60 @@ def _home_values(instance_type: str, instances: int) -> MultiModelEndpointConfig
     )
 
 
+def _dlc(repository: str, tag: str) -> ImageConfig:
+    return ImageConfig(deep_learning_container=(repository, tag))
+
+
+def _mnist(instances: int) -> MultiContainerEndpointConfig:
+    """The seeds' MNIST example: a TensorFlow and a PyTorch model side by side, each invoked by hostname."""
+    return MultiContainerEndpointConfig(
+        name="mnist",
+        mode=InferenceMode.DIRECT,
+        containers=(
+            ContainerConfig(
+                hostname="tensorflow-mnist",
+                image=_dlc("tensorflow-inference", "2.19.0-cpu-py312"),
+                model_data_key="tensorflow-mnist/model.tar.gz",
+            ),
+            ContainerConfig(
+                hostname="pytorch-mnist",
+                image=_dlc("pytorch-inference", "2.6.0-cpu-py312"),
+                model_data_key="pytorch-mnist/model.tar.gz",
+                environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+            ),
+        ),
+        variants=(ProductionVariant(instance_type="ml.c5.xlarge", initial_instance_count=instances),),
+        consumers=(
+            ContainerConsumerConfig(name="TensorflowClient", containers=("tensorflow-mnist",), denied=("pytorch-*",)),
+        ),
+    )
+
+
+# SageMaker's first-party scikit-learn image for eu-west-1 (same source as the XGBoost image: sklearn.json, 1.2-1).
+_SKLEARN_EU_WEST_1 = ImageConfig(
+    registry_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+)
+
+
+def _churn_pipeline(instances: int) -> MultiContainerEndpointConfig:
+    """A serial inference pipeline: scikit-learn preprocessing, then an XGBoost model."""
+    return MultiContainerEndpointConfig(
+        name="churn-pipeline",
+        mode=InferenceMode.SERIAL,
+        containers=(
+            ContainerConfig(
+                hostname="preprocess",
+                image=_SKLEARN_EU_WEST_1,
+                model_data_key="preprocess/model.tar.gz",
+                environment={"SAGEMAKER_PROGRAM": "preprocess.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+            ),
+            ContainerConfig(hostname="xgboost", image=_XGBOOST_EU_WEST_1, model_data_key="xgboost/model.tar.gz"),
+        ),
+        variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=instances),),
+        consumers=(ContainerConsumerConfig(name="ChurnScoring"),),
+    )
+
+
 ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
     EnvironmentConfig(
         name="dev",
@@ -187,6 +296,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         retain_stateful_resources=False,
         noncurrent_version_expiration_days=14,
         multi_model_endpoints=(_home_values("ml.m5.large", 1),),
+        multi_container_endpoints=(_mnist(1), _churn_pipeline(1)),
     ),
     EnvironmentConfig(
         name="staging",
@@ -195,6 +305,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=30,
         multi_model_endpoints=(_home_values("ml.m5.xlarge", 1),),
+        multi_container_endpoints=(_mnist(1), _churn_pipeline(1)),
     ),
     EnvironmentConfig(
         name="prod",
@@ -203,6 +314,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=90,
         multi_model_endpoints=(_home_values("ml.m5.xlarge", 2),),
+        multi_container_endpoints=(_mnist(2), _churn_pipeline(2)),
     ),
 )
 

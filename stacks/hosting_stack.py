@@ -9,9 +9,22 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib import ModelPrefix, MultiModelEndpoint, ServingImage
+from constructs_lib import (
+    Container,
+    ModelArchive,
+    ModelPrefix,
+    MultiContainerEndpoint,
+    MultiModelEndpoint,
+    ServingImage,
+)
 from constructs_lib.compliance import acknowledge_control_rule
-from stacks.config import EnvironmentConfig, ImageConfig, MultiModelEndpointConfig, endpoint_errors
+from stacks.config import (
+    EnvironmentConfig,
+    ImageConfig,
+    MultiContainerEndpointConfig,
+    MultiModelEndpointConfig,
+    endpoint_errors,
+)
 from stacks.model_store_stack import ModelStoreStack
 
 
@@ -44,6 +57,11 @@ class HostingStack(cdk.Stack):
         for endpoint_config in config.multi_model_endpoints:
             with endpoint_errors(config.name, endpoint_config.name):
                 self.multi_model_endpoints[endpoint_config.name] = self._multi_model_endpoint(endpoint_config)
+        self.multi_container_endpoints: dict[str, MultiContainerEndpoint] = {}
+        """The multi-container endpoints, by configured name."""
+        for mce_config in config.multi_container_endpoints:
+            with endpoint_errors(config.name, mce_config.name):
+                self.multi_container_endpoints[mce_config.name] = self._multi_container_endpoint(mce_config)
 
     def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
         name = self._config.endpoint_name(endpoint.name)
@@ -63,19 +81,64 @@ class HostingStack(cdk.Stack):
             parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
         )
         for consumer in endpoint.consumers:
-            role = iam.Role(
-                self,
-                f"{construct_id}{consumer.name}",
-                assumed_by=iam.AccountRootPrincipal(),
-                description=f"May invoke {name} for TargetModel {', '.join(consumer.models)}",
+            role = self._consumer_role(
+                f"{construct_id}{consumer.name}", f"May invoke {name} for TargetModel {', '.join(consumer.models)}"
             )
             mme.grant_invoke(role, models=consumer.models)
-            acknowledge_control_rule(
-                role.node.find_child("DefaultPolicy").node.find_child("Resource"),
-                "IAMNoInlinePolicy",
-                "This invoke policy belongs to this one consumer role and lives and dies with it.",
-            )
+            self._acknowledge_inline_policy(role)
         return mme
+
+    def _multi_container_endpoint(self, endpoint: MultiContainerEndpointConfig) -> MultiContainerEndpoint:
+        name = self._config.endpoint_name(endpoint.name)
+        construct_id = _camel(endpoint.name)
+        prefix = ModelPrefix.for_endpoint(bucket=self.artifact_bucket, endpoint_name=name)
+        mce = MultiContainerEndpoint(
+            self,
+            construct_id,
+            endpoint_name=name,
+            mode=endpoint.mode,
+            containers=[
+                Container(
+                    hostname=container.hostname,
+                    image=self._serving_image(container.image),
+                    model_data=(
+                        ModelArchive(
+                            bucket=self.artifact_bucket,
+                            key=prefix.prefix + container.model_data_key,
+                            encryption_key=self._model_store.key,
+                        )
+                        if container.model_data_key
+                        else None
+                    ),
+                    environment=container.environment,
+                )
+                for container in endpoint.containers
+            ],
+            variants=endpoint.variants,
+            volume_encryption_key=self._model_store.key,
+            parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
+        )
+        for consumer in endpoint.consumers:
+            scope = ", ".join(consumer.containers) if consumer.containers else "the whole pipeline"
+            role = self._consumer_role(f"{construct_id}{consumer.name}", f"May invoke {name}: {scope}")
+            mce.grant_invoke(role, containers=consumer.containers)
+            if consumer.denied:
+                mce.deny_invoke(role, containers=consumer.denied)
+            self._acknowledge_inline_policy(role)
+        return mce
+
+    def _consumer_role(self, construct_id: str, description: str) -> iam.Role:
+        """An example application role, assumable from this account."""
+        return iam.Role(self, construct_id, assumed_by=iam.AccountRootPrincipal(), description=description)
+
+    @staticmethod
+    def _acknowledge_inline_policy(role: iam.Role) -> None:
+        """Called after the grants, which create the role's default (inline) policy."""
+        acknowledge_control_rule(
+            role.node.find_child("DefaultPolicy").node.find_child("Resource"),
+            "IAMNoInlinePolicy",
+            "This invoke policy belongs to this one consumer role and lives and dies with it.",
+        )
 
     def _serving_image(self, image: ImageConfig) -> ServingImage:
         if image.registry_uri is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
@@ -71,6 +72,14 @@ def test_typed_exports(stages: list[ModelHostingStage]) -> None:
     assert store.parameter_path == "/sagemaker-hosting/dev/model-store"
 
 
+def _resource(template: Template, resource_type: str, logical_id_prefix: str) -> dict[str, Any]:
+    """The properties of the one resource of ``resource_type`` whose logical id starts with the prefix."""
+    matches = [r for k, r in template.find_resources(resource_type).items() if k.startswith(logical_id_prefix)]
+    assert len(matches) == 1, f"{len(matches)} {resource_type} starting with {logical_id_prefix}"
+    properties: dict[str, Any] = matches[0]["Properties"]
+    return properties
+
+
 # The endpoint keeps its name across updates; replacing it (a new logical id) would mean downtime for clients.
 PINNED_ENDPOINT_ID = "HomeValuesEndpoint749CD10F"
 
@@ -81,12 +90,11 @@ def test_hosting_has_the_example_multi_model_endpoint(
 ) -> None:
     template = Template.from_stack(_stage(stages, name).hosting)
     endpoints = template.find_resources("AWS::SageMaker::Endpoint")
-    assert list(endpoints) == [PINNED_ENDPOINT_ID]
     assert endpoints[PINNED_ENDPOINT_ID]["Properties"]["EndpointName"] == f"{name}-home-values"
-    config = next(iter(template.find_resources("AWS::SageMaker::EndpointConfig").values()))["Properties"]
+    config = _resource(template, "AWS::SageMaker::EndpointConfig", "HomeValuesConfig")
     assert [v["InitialInstanceCount"] for v in config["ProductionVariants"]] == [instances]
     assert "KmsKeyId" in config
-    model = next(iter(template.find_resources("AWS::SageMaker::Model").values()))["Properties"]
+    model = _resource(template, "AWS::SageMaker::Model", "HomeValuesModel")
     assert model["PrimaryContainer"]["ModelDataUrl"] == (
         f"s3://{_stage(stages, name).config.artifact_bucket_name}/models/{name}-home-values/"
     )

@@ -36,6 +36,5 @@ def test_only_the_callers_own_role_is_left_to_acknowledge(env: cdk.Environment |
     findings = compliance_findings(app)
     # Everything the endpoint creates is clean or acknowledged; the caller's role is the caller's to review.
     assert findings == [
-        Finding(f"{pack}-IAMNoInlinePolicy", "S/Hosting/Consumer/DefaultPolicy/Resource")
-        for pack in CONTROL_PACKS
+        Finding(f"{pack}-IAMNoInlinePolicy", "S/Hosting/Consumer/DefaultPolicy/Resource") for pack in CONTROL_PACKS
     ]

@@ -1,0 +1,353 @@
+"""MultiContainerEndpoint: up to 15 containers behind one endpoint, invoked directly or as a serial pipeline."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from constructs_lib import sagemaker_limits as limits
+from constructs_lib.endpoint_base import (
+    INSTANCE_NAMESPACE,
+    EndpointBase,
+    EndpointNetwork,
+    create_endpoint,
+    create_model,
+    publish_endpoint,
+    validate_endpoint,
+)
+from constructs_lib.execution_role import ExecutionRole
+from constructs_lib.model_archive import ModelArchive
+from constructs_lib.model_prefix import ModelPrefix
+from constructs_lib.production_variant import ProductionVariant
+from constructs_lib.serving_image import ServingImage
+
+MAX_CONTAINERS = 15
+_HOSTNAME_CONDITION = "sagemaker:TargetContainerHostname"
+
+
+class InferenceMode(Enum):
+    """How requests reach the containers."""
+
+    DIRECT = "Direct"
+    """Each request names one container (``TargetContainerHostname``); only that container runs."""
+
+    SERIAL = "Serial"
+    """An inference pipeline: every request runs through all containers in order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Container:
+    """One container of a multi-container endpoint."""
+
+    image: ServingImage
+    """The serving image."""
+
+    hostname: str | None = None
+    """``ContainerHostname``: required for every container in Direct mode; all or none in Serial mode."""
+
+    model_data: ModelArchive | ModelPrefix | None = None
+    """A ``.tar.gz`` archive (single model), or a prefix: a MultiModel container (Serial pipelines only)."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Environment, e.g. ``HF_MODEL_ID``, ``HF_TASK``, ``SAGEMAKER_PROGRAM``."""
+
+    @property
+    def is_multi_model(self) -> bool:
+        """True when the container serves every archive under a prefix."""
+        return isinstance(self.model_data, ModelPrefix)
+
+
+class MultiContainerEndpointBase(EndpointBase):
+    """A multi-container endpoint, created or imported: hostname-scoped grants and per-container metrics."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        variant_names: Sequence[str],
+        mode: InferenceMode,
+        hostnames: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id, endpoint_name=endpoint_name, variant_names=variant_names)
+        self.mode = mode
+        """Direct or Serial."""
+        self.hostnames = tuple(hostnames)
+        """The containers' hostnames, in order."""
+
+    @property
+    def _owner(self) -> str:
+        return f"MultiContainerEndpoint {self.node.path}"
+
+    def grant_invoke(self, grantee: iam.IGrantable, *, containers: Sequence[str] | None = None) -> iam.Grant:
+        """Let ``grantee`` invoke this endpoint.
+
+        Direct mode: ``containers`` lists hostname patterns (``*`` allowed) and is required (``["*"]`` for
+        all); the grant carries a ``StringLike`` condition on ``sagemaker:TargetContainerHostname``. A pattern
+        that matches no container is refused. Serial mode: the whole pipeline; ``containers`` must be omitted.
+
+        Only ``sagemaker:InvokeEndpoint`` is granted (async and streaming requests cannot be scoped to a container).
+        ``sagemaker:TargetContainerHostname`` is documented in the SageMaker Developer Guide but absent from the
+        Service Authorization Reference: policy linters may call it unknown.
+        """
+        if self.mode is InferenceMode.SERIAL:
+            if containers is not None:
+                raise limits.fail(
+                    self._owner, "containers", containers, "cannot be scoped: a Serial pipeline runs them all"
+                )
+            return self._grant_invoke(grantee)
+        return self._grant_invoke(grantee, condition_key=_HOSTNAME_CONDITION, patterns=self._patterns(containers))
+
+    def deny_invoke(self, grantee: iam.IGrantable, *, containers: Sequence[str]) -> None:
+        """Add an explicit Deny to ``grantee``'s policy for the containers matching ``containers`` (Direct only).
+
+        A Deny wins over any Allow, whatever other policies the principal has; use it for a container that only
+        an allow-list of principals may call.
+        """
+        if self.mode is InferenceMode.SERIAL:
+            raise limits.fail(self._owner, "mode", self.mode.value, "has no per-container access to deny")
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[self.endpoint_arn],
+                conditions={"StringLike": {_HOSTNAME_CONDITION: self._patterns(containers)}},
+            )
+        )
+
+    def _patterns(self, containers: Sequence[str] | None) -> list[str]:
+        if containers is None or isinstance(containers, str) or not containers:
+            raise limits.fail(
+                self._owner, "containers", containers, "must list hostname patterns (containers=['*'] for all)"
+            )
+        for pattern in containers:
+            limits.check_target_pattern(self._owner, "containers pattern", pattern)
+            if not limits.is_token(pattern) and not fnmatch.filter(self.hostnames, pattern):
+                raise limits.fail(
+                    self._owner,
+                    "containers pattern",
+                    pattern,
+                    f"matches no container (hostnames: {', '.join(self.hostnames)})",
+                )
+        return list(containers)
+
+    # -- per-container metrics (dimension ContainerName) -----------------------------------------------------
+
+    def metric_container(self, container: str, metric_name: str, **props: Any) -> cloudwatch.Metric:
+        """``metric_name`` of one container, with dimensions EndpointName, VariantName and ContainerName."""
+        if container not in self.hostnames:
+            raise limits.fail(self._owner, "container", container, f"is not one of {', '.join(self.hostnames)}")
+        return self.metric(metric_name, dimensions={"ContainerName": container}, **props)
+
+    def metric_container_invocations(self, container: str, **props: Any) -> cloudwatch.Metric:
+        """Requests to one container (Sum)."""
+        return self.metric_container(container, "Invocations", statistic="Sum", **props)
+
+    def metric_container_invocation_4xx_errors(self, container: str, **props: Any) -> cloudwatch.Metric:
+        """4XX answers of one container (Sum)."""
+        return self.metric_container(container, "Invocation4XXErrors", statistic="Sum", **props)
+
+    def metric_container_invocation_5xx_errors(self, container: str, **props: Any) -> cloudwatch.Metric:
+        """5XX answers of one container (Sum)."""
+        return self.metric_container(container, "Invocation5XXErrors", statistic="Sum", **props)
+
+    def metric_container_latency(self, container: str, **props: Any) -> cloudwatch.Metric:
+        """Time one container took to respond, in microseconds (Average)."""
+        return self.metric_container(container, "ContainerLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
+
+    def metric_container_cpu_utilization(self, container: str, **props: Any) -> cloudwatch.Metric:
+        """CPU utilization of one container, percent (Average)."""
+        return self.metric_container(
+            container, "CPUUtilization", namespace=INSTANCE_NAMESPACE, unit=cloudwatch.Unit.PERCENT, **props
+        )
+
+    def metric_container_memory_utilization(self, container: str, **props: Any) -> cloudwatch.Metric:
+        """Memory utilization of one container, percent (Average)."""
+        return self.metric_container(
+            container, "MemoryUtilization", namespace=INSTANCE_NAMESPACE, unit=cloudwatch.Unit.PERCENT, **props
+        )
+
+
+class MultiContainerEndpoint(MultiContainerEndpointBase):
+    """A SageMaker multi-container endpoint: 1-15 containers, Direct or Serial, on shared instances.
+
+    Renders a ``CfnModel`` with ``Containers`` and ``InferenceExecutionConfig.Mode`` (no name: it is replaced on
+    every change), an endpoint config (no name) and an endpoint with the stable ``endpoint_name``. Direct mode
+    runs on CPU instances only.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        mode: InferenceMode,
+        containers: Sequence[Container],
+        variants: Sequence[ProductionVariant],
+        execution_role: ExecutionRole | None = None,
+        volume_encryption_key: kms.IKey | None = None,
+        network: EndpointNetwork | None = None,
+        enable_network_isolation: bool = False,
+        parameter_path: str | None = None,
+    ) -> None:
+        """Create the model, endpoint config and endpoint.
+
+        :param endpoint_name: stable, lowercase, 1-63 letters, digits and hyphens.
+        :param mode: ``InferenceMode.DIRECT`` or ``InferenceMode.SERIAL``; chosen explicitly (SageMaker would
+            default to Serial).
+        :param containers: 1-15 containers, in pipeline order for Serial.
+        :param variants: 1-10 production variants (CPU instance types in Direct mode).
+        :param execution_role: the role the model runs as. Default: a new least-privilege role.
+        :param volume_encryption_key: KMS key for the instances' ML storage volumes.
+        :param network: run inside a VPC. Default: SageMaker's network.
+        :param enable_network_isolation: forbid the containers any network call.
+        :param parameter_path: publish the endpoint name and hostnames as SSM parameters under this path.
+        """
+        hostnames = [c.hostname for c in containers if c.hostname]
+        super().__init__(
+            scope,
+            construct_id,
+            endpoint_name=endpoint_name,
+            variant_names=[v.variant_name for v in variants] or ["AllTraffic"],
+            mode=mode,
+            hostnames=hostnames,
+        )
+        validate_endpoint(self._owner, endpoint_name=endpoint_name, variants=variants)
+        self._validate_containers(containers, variants)
+
+        self.execution_role = execution_role or ExecutionRole(self, "ExecutionRole", endpoint_name=endpoint_name)
+        """The role the model runs as."""
+        rendered = [self._render(container) for container in containers]
+        self.model = create_model(
+            self,
+            role=self.execution_role,
+            network=network,
+            enable_network_isolation=enable_network_isolation,
+            containers=rendered,
+            inference_execution_mode=mode.value,
+        )
+        """The SageMaker model (generated name)."""
+        resources = create_endpoint(
+            self,
+            model=self.model,
+            endpoint_name=endpoint_name,
+            variants=variants,
+            volume_encryption_key=volume_encryption_key,
+        )
+        self.endpoint_config = resources.config
+        """The endpoint config (generated name)."""
+        self.endpoint = resources.endpoint
+        """The endpoint (stable name)."""
+        publish_endpoint(
+            self,
+            endpoint_name=endpoint_name,
+            parameter_path=parameter_path,
+            values={"mode": mode.value, "containers": ",".join(hostnames) or "-"},
+        )
+
+    def _render(self, container: Container) -> sagemaker.CfnModel.ContainerDefinitionProperty:
+        role = self.execution_role.role
+        # Each image gets its own scope, so that two containers never share construct ids.
+        image_uri = container.image.bind(self._image_scope(container), role)
+        model_data_url = None
+        if isinstance(container.model_data, ModelPrefix):
+            container.model_data.grant_read(role)
+            self.execution_role.acknowledge_wildcard(
+                container.model_data.object_arns,
+                "A multi-model container loads any archive under its prefix on demand, named by TargetModel.",
+            )
+            model_data_url = container.model_data.s3_url
+        elif isinstance(container.model_data, ModelArchive):
+            container.model_data.grant_read(role)
+            model_data_url = container.model_data.s3_url
+        return sagemaker.CfnModel.ContainerDefinitionProperty(
+            image=image_uri,
+            container_hostname=container.hostname,
+            model_data_url=model_data_url,
+            mode="MultiModel" if container.is_multi_model else None,
+            environment=dict(container.environment) or None,
+        )
+
+    def _image_scope(self, container: Container) -> Construct:
+        index = sum(1 for child in self.node.children if child.node.id.startswith("Container"))
+        return Construct(self, f"Container{container.hostname or index}")
+
+    def _validate_containers(self, containers: Sequence[Container], variants: Sequence[ProductionVariant]) -> None:
+        owner = self._owner
+        if not 1 <= len(containers) <= MAX_CONTAINERS:
+            raise limits.fail(owner, "containers", f"{len(containers)} containers", "must number between 1 and 15")
+        named = [c.hostname for c in containers if c.hostname]
+        for hostname in named:
+            limits.check_name(owner, "hostname", hostname)
+            if named.count(hostname) > 1:
+                raise limits.fail(owner, "hostname", hostname, "is used by more than one container")
+        if self.mode is InferenceMode.DIRECT:
+            if len(named) != len(containers):
+                position = next(i for i, c in enumerate(containers) if not c.hostname)
+                raise limits.fail(owner, f"hostname of container {position}", None, "is required in Direct mode")
+            for container in containers:
+                if container.is_multi_model:
+                    raise limits.fail(
+                        owner,
+                        f"model_data of container {container.hostname!r}",
+                        "a prefix",
+                        "is MultiModel, not supported in Direct mode",
+                    )
+            for variant in variants:
+                if not limits.is_token(variant.instance_type) and limits.is_gpu_instance_type(variant.instance_type):
+                    raise limits.fail(
+                        owner,
+                        f"instance_type of variant {variant.variant_name!r}",
+                        variant.instance_type,
+                        "is a GPU type: SageMaker runs Direct multi-container endpoints on CPU only",
+                    )
+        else:
+            if named and len(named) != len(containers):
+                raise limits.fail(
+                    owner, "hostname", f"{len(named)} of {len(containers)} set", "must be set on all containers or none"
+                )
+            multi_model = [i for i, c in enumerate(containers) if c.is_multi_model]
+            if len(multi_model) > 1:
+                raise limits.fail(
+                    owner,
+                    "containers",
+                    f"MultiModel at positions {multi_model}",
+                    "allows at most one MultiModel container",
+                )
+        limits.check_environment(
+            owner,
+            [(f"container {c.hostname or i!r}", dict(c.environment)) for i, c in enumerate(containers)],
+        )
+
+    @staticmethod
+    def from_endpoint_name(
+        scope: Construct,
+        construct_id: str,
+        endpoint_name: str,
+        *,
+        mode: InferenceMode,
+        hostnames: Sequence[str] = (),
+        variant_names: Sequence[str] = ("AllTraffic",),
+    ) -> MultiContainerEndpointBase:
+        """An existing multi-container endpoint, e.g. from another stack, to grant on or to monitor."""
+        limits.check_name(f"MultiContainerEndpoint {construct_id}", "endpoint_name", endpoint_name, lowercase=True)
+        return MultiContainerEndpointBase(
+            scope,
+            construct_id,
+            endpoint_name=endpoint_name,
+            variant_names=variant_names,
+            mode=mode,
+            hostnames=hostnames,
+        )
