@@ -43,3 +43,11 @@ def acknowledgments(root: IConstruct) -> Iterator[Finding]:
             if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
                 for key in entry.data:
                     yield Finding(key.removeprefix("Annotation::"), construct.node.path)
+
+
+def cfn_lint(template: dict[str, Any], region: str = "eu-west-1") -> list[str]:
+    """cfn-lint's findings on ``template`` (``RULE: message``), as ``make test`` runs it (W3005 aside)."""
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(json.dumps(template), config=ManualArgs(regions=[region], ignore_checks=["W3005"]))
+    return [f"{m.rule.id}: {m.message}" for m in matches]

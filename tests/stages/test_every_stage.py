@@ -143,3 +143,39 @@ def test_bad_endpoint_config_names_environment_endpoint_field_and_value() -> Non
         r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker instance type",
     ):
         ModelHostingStage(make_app(), "Dev", config=bad)
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_hosting_has_the_direct_and_serial_examples(stages: list[ModelHostingStage], name: str) -> None:
+    template = Template.from_stack(_stage(stages, name).hosting)
+    mnist = _resource(template, "AWS::SageMaker::Model", "MnistModel")
+    assert mnist["InferenceExecutionConfig"] == {"Mode": "Direct"}
+    assert [c["ContainerHostname"] for c in mnist["Containers"]] == ["tensorflow-mnist", "pytorch-mnist"]
+    pipeline = _resource(template, "AWS::SageMaker::Model", "ChurnPipelineModel")
+    assert pipeline["InferenceExecutionConfig"] == {"Mode": "Serial"}
+    assert [c["ContainerHostname"] for c in pipeline["Containers"]] == ["preprocess", "xgboost"]
+    endpoint_names = {
+        e["Properties"]["EndpointName"] for e in template.find_resources("AWS::SageMaker::Endpoint").values()
+    }
+    assert endpoint_names == {f"{name}-home-values", f"{name}-mnist", f"{name}-churn-pipeline"}
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_mnist_consumer_may_call_tensorflow_and_is_denied_pytorch(stages: list[ModelHostingStage], name: str) -> None:
+    stage = _stage(stages, name)
+    policy = _resource(Template.from_stack(stage.hosting), "AWS::IAM::Policy", "MnistTensorflowClient")
+    arn = f"arn:aws:sagemaker:eu-west-1:{stage.account}:endpoint/{name}-mnist"
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "sagemaker:InvokeEndpoint",
+            "Condition": {"StringLike": {"sagemaker:TargetContainerHostname": ["tensorflow-mnist"]}},
+            "Effect": "Allow",
+            "Resource": arn,
+        },
+        {
+            "Action": "sagemaker:InvokeEndpoint",
+            "Condition": {"StringLike": {"sagemaker:TargetContainerHostname": ["pytorch-*"]}},
+            "Effect": "Deny",
+            "Resource": arn,
+        },
+    ]

@@ -74,9 +74,7 @@ def test_image_needs_exactly_one_source() -> None:
 
 def test_endpoint_names_are_unique_per_environment() -> None:
     endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
-    with pytest.raises(
-        ConfigError, match=r"environment 'dev': field 'endpoints': 'home-values' names more"
-    ):
+    with pytest.raises(ConfigError, match=r"environment 'dev': field 'endpoints': 'home-values' names more"):
         _dev(multi_model_endpoints=(endpoint, endpoint))
 
 
