@@ -1,9 +1,15 @@
 """Reusable constructs for hosting models on SageMaker multi-model and multi-container endpoints."""
 
+from constructs_lib.alarm_factory import AlarmThresholds
+from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.compliance import acknowledge
+from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
+from constructs_lib.endpoint_alarms import EndpointAlarms
 from constructs_lib.endpoint_base import EndpointBase, EndpointNetwork
+from constructs_lib.endpoint_scaling import EndpointScaling
 from constructs_lib.errors import ValidationError
 from constructs_lib.execution_role import ExecutionRole
+from constructs_lib.hosting_dashboard import HostingDashboard
 from constructs_lib.model_archive import ModelArchive
 from constructs_lib.model_artifact_store import ModelArtifactStore
 from constructs_lib.model_prefix import ModelPrefix
@@ -15,14 +21,21 @@ from constructs_lib.multi_container_endpoint import (
 )
 from constructs_lib.multi_model_endpoint import MultiModelEndpoint, MultiModelEndpointBase
 from constructs_lib.production_variant import ProductionVariant
+from constructs_lib.scaling_guard import ScalingGuard, ScalingGuardProvider
 from constructs_lib.serving_image import ServingImage
 from constructs_lib.serving_image_repository import ServingImageRepository
 
 __all__ = [
+    "AlarmThresholds",
+    "AlarmTopic",
+    "BlueGreenDeployment",
     "Container",
+    "EndpointAlarms",
     "EndpointBase",
     "EndpointNetwork",
+    "EndpointScaling",
     "ExecutionRole",
+    "HostingDashboard",
     "InferenceMode",
     "ModelArchive",
     "ModelArtifactStore",
@@ -32,8 +45,11 @@ __all__ = [
     "MultiModelEndpoint",
     "MultiModelEndpointBase",
     "ProductionVariant",
+    "ScalingGuard",
+    "ScalingGuardProvider",
     "ServingImage",
     "ServingImageRepository",
+    "TrafficShift",
     "ValidationError",
     "acknowledge",
 ]

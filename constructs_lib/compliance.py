@@ -27,11 +27,15 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
 
 #: The rule packs besides AwsSolutions. They share rule names, each prefixed with its pack.
 CONTROL_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+#: The packs with Lambda reliability rules (LambdaDLQ, LambdaConcurrency); PCI DSS 3.2.1 has none.
+HIPAA_AND_NIST = ("HIPAA.Security", "NIST.800.53.R5")
 
 
-def acknowledge_control_rule(scope: IConstruct, rule: str, reason: str) -> None:
-    """Acknowledge ``rule`` (e.g. ``IAMNoInlinePolicy``) of every control pack on ``scope``, for ``reason``."""
-    for pack in CONTROL_PACKS:
+def acknowledge_control_rule(
+    scope: IConstruct, rule: str, reason: str, *, packs: tuple[str, ...] = CONTROL_PACKS
+) -> None:
+    """Acknowledge ``rule`` (e.g. ``IAMNoInlinePolicy``) of the control ``packs`` that have it, on ``scope``."""
+    for pack in packs:
         acknowledge(scope, f"{pack}-{rule}", reason)
 
 

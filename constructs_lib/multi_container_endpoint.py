@@ -15,6 +15,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
+from constructs_lib.alarm_factory import error_rate_alarm, model_latency_alarm
+from constructs_lib.deployment_policy import BlueGreenDeployment
 from constructs_lib.endpoint_base import (
     INSTANCE_NAMESPACE,
     EndpointBase,
@@ -201,6 +203,7 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
         network: EndpointNetwork | None = None,
         enable_network_isolation: bool = False,
         parameter_path: str | None = None,
+        deployment: BlueGreenDeployment | None = None,
     ) -> None:
         """Create the model, endpoint config and endpoint.
 
@@ -214,6 +217,9 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
         :param network: run inside a VPC. Default: SageMaker's network.
         :param enable_network_isolation: forbid the containers any network call.
         :param parameter_path: publish the endpoint name and hostnames as SSM parameters under this path.
+        :param deployment: blue/green updates with canary or linear traffic shifting, rolled back automatically
+            by this endpoint's own 5XX and p99 latency alarms (``rollback_alarms``). Default: SageMaker's
+            all-at-once blue/green without rollback alarms.
         """
         hostnames = [c.hostname for c in containers if c.hostname]
         super().__init__(
@@ -226,6 +232,8 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
         )
         validate_endpoint(self._owner, endpoint_name=endpoint_name, variants=variants)
         self._validate_containers(containers, variants)
+        if deployment is not None:
+            deployment.validate(self._owner, variants)
 
         self.execution_role = execution_role or ExecutionRole(self, "ExecutionRole", endpoint_name=endpoint_name)
         """The role the model runs as."""
@@ -250,11 +258,31 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
         """The endpoint config (generated name)."""
         self.endpoint = resources.endpoint
         """The endpoint (stable name)."""
+        self.production_variants = tuple(variants)
+        """The production variants, as configured."""
+        self.rollback_alarms: list[cloudwatch.Alarm] = []
+        """The alarms that roll a blue/green update back (empty without ``deployment``)."""
+        if deployment is not None:
+            self._roll_back_on_own_alarms(deployment, variants[0].variant_name)
         publish_endpoint(
             self,
             endpoint_name=endpoint_name,
             parameter_path=parameter_path,
             values={"mode": mode.value, "containers": ",".join(hostnames) or "-"},
+        )
+
+    def _roll_back_on_own_alarms(self, deployment: BlueGreenDeployment, variant: str) -> None:
+        thresholds = deployment.rollback_thresholds
+        self.rollback_alarms = [
+            error_rate_alarm(self, "RollbackErrorRate", self, variant, thresholds),
+            model_latency_alarm(self, "RollbackModelLatency", self, variant, thresholds),
+        ]
+        self.endpoint.deployment_config = deployment.render([a.alarm_name for a in self.rollback_alarms])
+        # SageMaker reads the alarms' state with the model's role while it shifts traffic.
+        self.execution_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"], resources=[a.alarm_arn for a in self.rollback_alarms]
+            )
         )
 
     def _render(self, container: Container) -> sagemaker.CfnModel.ContainerDefinitionProperty:

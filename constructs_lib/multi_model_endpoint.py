@@ -169,6 +169,8 @@ class MultiModelEndpoint(MultiModelEndpointBase):
         """The endpoint config (generated name)."""
         self.endpoint = resources.endpoint
         """The endpoint (stable name)."""
+        self.production_variants = tuple(variants)
+        """The production variants, as configured."""
         publish_endpoint(
             self,
             endpoint_name=endpoint_name,

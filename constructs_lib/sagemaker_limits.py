@@ -119,3 +119,21 @@ def check_target_pattern(owner: str, field: str, pattern: str) -> None:
         return
     if not pattern or len(pattern) > MAX_TARGET_MODEL or pattern[0].isspace() or not pattern.isprintable():
         raise fail(owner, field, pattern, "must be 1-1024 printable characters, not starting with whitespace")
+
+
+def vcpus(instance_type: str) -> int | None:
+    """vCPUs of an instance type by its size (EC2's rule: large 2, xlarge 4, Nxlarge 4N); None if unknown.
+
+    Used to turn a CPU threshold given as a percent of the whole instance into CPUUtilization's scale,
+    which is 0-100 per vCPU.
+    """
+    if is_token(instance_type):
+        return None
+    size = instance_type.rsplit(".", 1)[-1]
+    if size in ("medium", "large"):
+        return 2
+    if size == "xlarge":
+        return 4
+    if size.endswith("xlarge") and size[: -len("xlarge")].isdigit():
+        return 4 * int(size[: -len("xlarge")])
+    return None

@@ -12,8 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import aws_cdk as cdk
 from aws_cdk import region_info
 
+from constructs_lib.alarm_factory import AlarmThresholds
+from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.errors import ValidationError
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
@@ -52,6 +55,49 @@ class ImageConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScheduleConfig:
+    """A scheduled change of the capacity range, e.g. a smaller dev endpoint at night."""
+
+    name: str
+    """CamelCase name of the scheduled action."""
+
+    cron: str
+    """Application Auto Scaling cron fields: ``minutes hours day-of-month month day-of-week year``."""
+
+    min_capacity: int | None = None
+    """The new lowest instance count (at least 1)."""
+
+    max_capacity: int | None = None
+    """The new highest instance count."""
+
+    time_zone: str = "UTC"
+    """IANA time zone of ``cron``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalingConfig:
+    """Auto scaling of an endpoint's first variant."""
+
+    min_capacity: int
+    """Lowest instance count, at least 1."""
+
+    max_capacity: int
+    """Highest instance count."""
+
+    max_requests_per_second: float | None = None
+    """Requests per second one instance sustains (from a load test); the target is this x safety x 60."""
+
+    safety_factor: float = 0.5
+    """Share of ``max_requests_per_second`` to aim for, (0, 1]."""
+
+    cpu_target_percent: float | None = None
+    """Also track average CPU at this percent of the whole instance."""
+
+    schedules: tuple[ScheduleConfig, ...] = ()
+    """Scheduled capacity changes."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ConsumerConfig:
     """An application role allowed to invoke some models of an endpoint."""
 
@@ -83,6 +129,9 @@ class MultiModelEndpointConfig:
 
     consumers: tuple[ConsumerConfig, ...] = ()
     """Example application roles, each granted its TargetModel patterns only."""
+
+    scaling: ScalingConfig | None = None
+    """Auto scaling; None keeps the initial instance count."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +184,12 @@ class MultiContainerEndpointConfig:
     consumers: tuple[ContainerConsumerConfig, ...] = ()
     """Example application roles."""
 
+    scaling: ScalingConfig | None = None
+    """Auto scaling; None keeps the initial instance count."""
+
+    deployment: BlueGreenDeployment | None = None
+    """Blue/green updates with traffic shifting and automatic rollback; None for all at once."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
@@ -160,6 +215,12 @@ class EnvironmentConfig:
 
     multi_container_endpoints: tuple[MultiContainerEndpointConfig, ...] = ()
     """The multi-container endpoints of the Hosting stack."""
+
+    alarm_thresholds: AlarmThresholds = AlarmThresholds()
+    """When the endpoints' alarms fire."""
+
+    alarm_email: str | None = None
+    """An e-mail address subscribed to the stage's alarm topic."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ENV_NAME.match(self.name):
@@ -224,21 +285,29 @@ def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
 _XGBOOST_EU_WEST_1 = ImageConfig(registry_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1")
 
 
-def _home_values(instance_type: str, instances: int) -> MultiModelEndpointConfig:
+def _home_values(instance_type: str, instances: int, scaling: ScalingConfig) -> MultiModelEndpointConfig:
     """The seeds' example: one XGBoost home-value model per city, all behind one endpoint."""
     return MultiModelEndpointConfig(
         name="home-values",
         image=_XGBOOST_EU_WEST_1,
         variants=(ProductionVariant(instance_type=instance_type, initial_instance_count=instances),),
         consumers=(ConsumerConfig(name="ChicagoAnalytics", models=("Chicago_IL*",)),),
+        scaling=scaling,
     )
+
+
+# Dev runs small at night and on weekends: at most one instance from 20:00 to 07:00 (Europe/Dublin).
+_DEV_NIGHTS = (
+    ScheduleConfig(name="Night", cron="0 20 * * ? *", max_capacity=1, time_zone="Europe/Dublin"),
+    ScheduleConfig(name="Morning", cron="0 7 ? * MON-FRI *", max_capacity=2, time_zone="Europe/Dublin"),
+)
 
 
 def _dlc(repository: str, tag: str) -> ImageConfig:
     return ImageConfig(deep_learning_container=(repository, tag))
 
 
-def _mnist(instances: int) -> MultiContainerEndpointConfig:
+def _mnist(instances: int, deployment: BlueGreenDeployment | None = None) -> MultiContainerEndpointConfig:
     """The seeds' MNIST example: a TensorFlow and a PyTorch model side by side, each invoked by hostname."""
     return MultiContainerEndpointConfig(
         name="mnist",
@@ -260,6 +329,8 @@ def _mnist(instances: int) -> MultiContainerEndpointConfig:
         consumers=(
             ContainerConsumerConfig(name="TensorflowClient", containers=("tensorflow-mnist",), denied=("pytorch-*",)),
         ),
+        scaling=ScalingConfig(min_capacity=instances, max_capacity=instances * 3, cpu_target_percent=60),
+        deployment=deployment,
     )
 
 
@@ -295,7 +366,13 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         region="eu-west-1",
         retain_stateful_resources=False,
         noncurrent_version_expiration_days=14,
-        multi_model_endpoints=(_home_values("ml.m5.large", 1),),
+        multi_model_endpoints=(
+            _home_values(
+                "ml.m5.large",
+                1,
+                ScalingConfig(min_capacity=1, max_capacity=2, max_requests_per_second=20, schedules=_DEV_NIGHTS),
+            ),
+        ),
         multi_container_endpoints=(_mnist(1), _churn_pipeline(1)),
     ),
     EnvironmentConfig(
@@ -304,8 +381,18 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         region="eu-west-1",
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=30,
-        multi_model_endpoints=(_home_values("ml.m5.xlarge", 1),),
-        multi_container_endpoints=(_mnist(1), _churn_pipeline(1)),
+        multi_model_endpoints=(
+            _home_values("ml.m5.xlarge", 1, ScalingConfig(min_capacity=1, max_capacity=3, max_requests_per_second=40)),
+        ),
+        multi_container_endpoints=(
+            _mnist(
+                2,
+                BlueGreenDeployment(
+                    traffic=TrafficShift.LINEAR, size_percent=50, wait_interval=cdk.Duration.minutes(5)
+                ),
+            ),
+            _churn_pipeline(1),
+        ),
     ),
     EnvironmentConfig(
         name="prod",
@@ -313,8 +400,23 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         region="eu-west-1",
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=90,
-        multi_model_endpoints=(_home_values("ml.m5.xlarge", 2),),
-        multi_container_endpoints=(_mnist(2), _churn_pipeline(2)),
+        multi_model_endpoints=(
+            _home_values(
+                "ml.m5.xlarge",
+                2,
+                ScalingConfig(min_capacity=2, max_capacity=8, max_requests_per_second=40, cpu_target_percent=70),
+            ),
+        ),
+        multi_container_endpoints=(
+            _mnist(
+                2,
+                BlueGreenDeployment(
+                    traffic=TrafficShift.CANARY, size_percent=50, wait_interval=cdk.Duration.minutes(10)
+                ),
+            ),
+            _churn_pipeline(2),
+        ),
+        alarm_thresholds=AlarmThresholds(error_rate_percent=0.5, model_latency_p99=cdk.Duration.millis(500)),
     ),
 )
 

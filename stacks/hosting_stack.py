@@ -5,16 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib import (
+    AlarmTopic,
     Container,
+    EndpointAlarms,
+    EndpointScaling,
+    HostingDashboard,
     ModelArchive,
     ModelPrefix,
     MultiContainerEndpoint,
     MultiModelEndpoint,
+    ScalingGuardProvider,
     ServingImage,
 )
 from constructs_lib.compliance import acknowledge_control_rule
@@ -23,6 +30,7 @@ from stacks.config import (
     ImageConfig,
     MultiContainerEndpointConfig,
     MultiModelEndpointConfig,
+    ScalingConfig,
     endpoint_errors,
 )
 from stacks.model_store_stack import ModelStoreStack
@@ -52,16 +60,41 @@ class HostingStack(cdk.Stack):
         self.artifact_bucket = s3.Bucket.from_bucket_attributes(
             self, "ArtifactBucket", bucket_name=config.artifact_bucket_name, encryption_key=model_store.key
         )
+        self.operations_key = kms.Key(
+            self,
+            "OperationsKey",
+            enable_key_rotation=True,
+            description=f"SageMaker hosting ({config.name}): alarm topic and custom-resource logs",
+        )
+        """Encrypts the alarm topic and the scaling guard's log group."""
+        self.operations_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        self.alarm_topic = AlarmTopic(
+            self,
+            "AlarmTopic",
+            encryption_key=self.operations_key,
+            email_addresses=[config.alarm_email] if config.alarm_email else [],
+        )
+        """Every alarm of the stage notifies this topic."""
+        self.scaling_guard = ScalingGuardProvider(self, "ScalingGuardProvider", log_encryption_key=self.operations_key)
+        self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=f"sagemaker-hosting-{config.name}")
+        """One dashboard for the stage, a section per endpoint."""
+
         self.multi_model_endpoints: dict[str, MultiModelEndpoint] = {}
         """The multi-model endpoints, by configured name."""
         for endpoint_config in config.multi_model_endpoints:
             with endpoint_errors(config.name, endpoint_config.name):
-                self.multi_model_endpoints[endpoint_config.name] = self._multi_model_endpoint(endpoint_config)
+                mme = self._multi_model_endpoint(endpoint_config)
+                self._operate(mme, endpoint_config.scaling)
+                self.multi_model_endpoints[endpoint_config.name] = mme
         self.multi_container_endpoints: dict[str, MultiContainerEndpoint] = {}
         """The multi-container endpoints, by configured name."""
         for mce_config in config.multi_container_endpoints:
             with endpoint_errors(config.name, mce_config.name):
-                self.multi_container_endpoints[mce_config.name] = self._multi_container_endpoint(mce_config)
+                mce = self._multi_container_endpoint(mce_config)
+                self._operate(mce, mce_config.scaling)
+                for rollback_alarm in mce.rollback_alarms:
+                    rollback_alarm.add_alarm_action(self.alarm_topic.alarm_action)
+                self.multi_container_endpoints[mce_config.name] = mce
 
     def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
         name = self._config.endpoint_name(endpoint.name)
@@ -117,6 +150,7 @@ class HostingStack(cdk.Stack):
             variants=endpoint.variants,
             volume_encryption_key=self._model_store.key,
             parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
+            deployment=endpoint.deployment,
         )
         for consumer in endpoint.consumers:
             scope = ", ".join(consumer.containers) if consumer.containers else "the whole pipeline"
@@ -126,6 +160,42 @@ class HostingStack(cdk.Stack):
                 mce.deny_invoke(role, containers=consumer.denied)
             self._acknowledge_inline_policy(role)
         return mce
+
+    def _operate(self, endpoint: MultiModelEndpoint | MultiContainerEndpoint, scaling: ScalingConfig | None) -> None:
+        """Scaling from configuration, the endpoint's alarms, and its section of the dashboard."""
+        scalings = []
+        if scaling is not None:
+            scaler = EndpointScaling(
+                endpoint,
+                "Scaling",
+                endpoint=endpoint,
+                min_capacity=scaling.min_capacity,
+                max_capacity=scaling.max_capacity,
+                guard_provider=self.scaling_guard,
+            )
+            if scaling.max_requests_per_second is not None:
+                scaler.scale_on_invocations(
+                    max_requests_per_second=scaling.max_requests_per_second, safety_factor=scaling.safety_factor
+                )
+            if scaling.cpu_target_percent is not None:
+                scaler.scale_on_cpu_utilization(target_percent=scaling.cpu_target_percent)
+            for schedule in scaling.schedules:
+                scaler.scale_on_schedule(
+                    schedule.name,
+                    schedule=appscaling.Schedule.expression(f"cron({schedule.cron})"),
+                    min_capacity=schedule.min_capacity,
+                    max_capacity=schedule.max_capacity,
+                    time_zone=cdk.TimeZone.of(schedule.time_zone),
+                )
+            scalings.append(scaler)
+        alarms = EndpointAlarms(
+            endpoint,
+            "Alarms",
+            endpoint=endpoint,
+            thresholds=self._config.alarm_thresholds,
+            action=self.alarm_topic.alarm_action,
+        )
+        self.dashboard.add_endpoint(endpoint, scaling=scalings, alarms=alarms)
 
     def _consumer_role(self, construct_id: str, description: str) -> iam.Role:
         """An example application role, assumable from this account."""

@@ -51,3 +51,18 @@ def cfn_lint(template: dict[str, Any], region: str = "eu-west-1") -> list[str]:
 
     matches = lint(json.dumps(template), config=ManualArgs(regions=[region], ignore_checks=["W3005"]))
     return [f"{m.rule.id}: {m.message}" for m in matches]
+
+
+def lambda_module(function: str, module: str) -> Any:
+    """Import ``lambda/<function>/<module>.py`` as Lambda would (its folder on sys.path), by a unique name."""
+    import importlib
+    import sys
+
+    folder = str(ROOT / "lambda" / function)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    for sibling in ("handler", "cfn_response", module):
+        loaded = sys.modules.get(sibling)
+        if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(folder):
+            del sys.modules[sibling]  # another function's module of the same name
+    return importlib.import_module(module)

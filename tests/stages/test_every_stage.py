@@ -179,3 +179,48 @@ def test_mnist_consumer_may_call_tensorflow_and_is_denied_pytorch(stages: list[M
             "Resource": arn,
         },
     ]
+
+
+@pytest.mark.parametrize(("name", "low", "high"), [("dev", 1, 2), ("staging", 1, 3), ("prod", 2, 8)])
+def test_home_values_scaling_per_stage(stages: list[ModelHostingStage], name: str, low: int, high: int) -> None:
+    template = Template.from_stack(_stage(stages, name).hosting)
+    target = _resource(template, "AWS::ApplicationAutoScaling::ScalableTarget", "HomeValuesScaling")
+    assert (target["ResourceId"], target["MinCapacity"], target["MaxCapacity"]) == (
+        f"endpoint/{name}-home-values/variant/AllTraffic",
+        low,
+        high,
+    )
+    schedules = [a["ScheduledActionName"] for a in target.get("ScheduledActions", [])]
+    assert schedules == (["Night", "Morning"] if name == "dev" else [])
+    assert _resource(template, "AWS::SageMaker::Endpoint", "HomeValuesEndpoint")["RetainAllVariantProperties"] is True
+
+
+@pytest.mark.parametrize(("name", "latency_us"), [("dev", 1_000_000), ("staging", 1_000_000), ("prod", 500_000)])
+def test_alarm_thresholds_come_from_each_environment(
+    stages: list[ModelHostingStage], name: str, latency_us: int
+) -> None:
+    template = Template.from_stack(_stage(stages, name).hosting)
+    latency = _resource(template, "AWS::CloudWatch::Alarm", "HomeValuesAlarmsModelLatency")
+    assert latency["Threshold"] == latency_us
+    (topic,) = template.find_resources("AWS::SNS::Topic")
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+    dashboard = next(iter(template.find_resources("AWS::CloudWatch::Dashboard").values()))
+    assert dashboard["Properties"]["DashboardName"] == f"sagemaker-hosting-{name}"
+
+
+@pytest.mark.parametrize(("name", "traffic"), [("dev", None), ("staging", "LINEAR"), ("prod", "CANARY")])
+def test_mnist_blue_green_per_stage(stages: list[ModelHostingStage], name: str, traffic: str | None) -> None:
+    endpoint = _resource(Template.from_stack(_stage(stages, name).hosting), "AWS::SageMaker::Endpoint", "MnistEndpoint")
+    if traffic is None:
+        assert "DeploymentConfig" not in endpoint
+    else:
+        config = endpoint["DeploymentConfig"]
+        assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == traffic
+        assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 2
+
+
+def test_multi_model_endpoints_never_get_guardrails(stages: list[ModelHostingStage]) -> None:
+    for stage in stages:
+        endpoint = _resource(Template.from_stack(stage.hosting), "AWS::SageMaker::Endpoint", "HomeValuesEndpoint")
+        assert "DeploymentConfig" not in endpoint

@@ -1,0 +1,145 @@
+"""Alarms on SageMaker endpoint metrics, with thresholds in the metrics' own units (latency: microseconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from constructs import Construct
+
+from constructs_lib import sagemaker_limits as limits
+from constructs_lib.endpoint_base import EndpointBase
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmThresholds:
+    """When an endpoint's alarms fire; one set per environment."""
+
+    error_rate_percent: float = 1.0
+    """5XX errors as a percent of invocations, per period."""
+
+    model_latency_p99: cdk.Duration = cdk.Duration.seconds(1)
+    """p99 ModelLatency (the metric is in microseconds; the alarm converts)."""
+
+    cache_hit_ratio_floor: float = 0.8
+    """Multi-model: alarm when the average ModelCacheHit (0-1) falls below this."""
+
+    model_unloads_per_period: float = 30
+    """Multi-model: alarm when more models than this are unloaded per period (cache thrashing)."""
+
+    model_loading_wait_p99: cdk.Duration = cdk.Duration.seconds(20)
+    """Multi-model: p99 time a request waits for its model to be downloaded and loaded."""
+
+    cpu_percent: float = 85
+    """Average CPU as a percent of the whole instance (converted to CPUUtilization's 0-100 x vCPUs)."""
+
+    memory_percent: float = 85
+    """Average memory utilization, percent."""
+
+    disk_percent: float = 85
+    """Average disk utilization, percent."""
+
+    period: cdk.Duration = cdk.Duration.minutes(5)
+    """The period every alarm evaluates."""
+
+    evaluation_periods: int = 3
+    """Consecutive breaching periods before an alarm fires."""
+
+    def validate(self, owner: str) -> None:
+        """Raise ``ValidationError`` naming ``owner``, the field and the value."""
+        for name in ("error_rate_percent", "cpu_percent", "memory_percent", "disk_percent"):
+            limits.check_range(owner, name, getattr(self, name), 0.001, 100)
+        limits.check_range(owner, "cache_hit_ratio_floor", self.cache_hit_ratio_floor, 0, 1)
+        limits.check_range(owner, "model_unloads_per_period", self.model_unloads_per_period, 1)
+        limits.check_range(owner, "model_latency_p99", self.model_latency_p99.to_milliseconds(), 1)
+        limits.check_range(owner, "model_loading_wait_p99", self.model_loading_wait_p99.to_milliseconds(), 1)
+        limits.check_range(owner, "period", self.period.to_seconds(), 60)
+        limits.check_range(owner, "evaluation_periods", self.evaluation_periods, 1)
+
+
+def microseconds(duration: cdk.Duration) -> int:
+    """A duration in the unit of SageMaker's latency metrics."""
+    return int(duration.to_milliseconds() * 1000)
+
+
+def error_rate(
+    endpoint: EndpointBase, variant: str, period: cdk.Duration, **dimensions: str
+) -> cloudwatch.MathExpression:
+    """5XX errors as a percent of invocations (0 when there is no traffic)."""
+    extra = dimensions or None
+    return cloudwatch.MathExpression(
+        expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+        using_metrics={
+            "errors": endpoint.metric("Invocation5XXErrors", statistic="Sum", variant_name=variant, dimensions=extra),
+            "invocations": endpoint.metric("Invocations", statistic="Sum", variant_name=variant, dimensions=extra),
+        },
+        period=period,
+        label="5XX error rate (%)",
+    )
+
+
+def alarm(
+    scope: Construct,
+    construct_id: str,
+    *,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    thresholds: AlarmThresholds,
+    description: str,
+    below: bool = False,
+) -> cloudwatch.Alarm:
+    """An alarm that treats missing data (no traffic) as fine."""
+    return cloudwatch.Alarm(
+        scope,
+        construct_id,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=thresholds.evaluation_periods,
+        comparison_operator=(
+            cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+            if below
+            else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        ),
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=description,
+    )
+
+
+def error_rate_alarm(
+    scope: Construct, construct_id: str, endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds
+) -> cloudwatch.Alarm:
+    """5XX error rate of a variant above ``thresholds.error_rate_percent``."""
+    return alarm(
+        scope,
+        construct_id,
+        metric=error_rate(endpoint, variant, thresholds.period),
+        threshold=thresholds.error_rate_percent,
+        thresholds=thresholds,
+        description=(
+            f"{endpoint.endpoint_name}/{variant}: 5XX errors above {thresholds.error_rate_percent}% of requests"
+        ),
+    )
+
+
+def model_latency_alarm(
+    scope: Construct, construct_id: str, endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds
+) -> cloudwatch.Alarm:
+    """p99 ModelLatency of a variant above ``thresholds.model_latency_p99`` (threshold in microseconds)."""
+    return alarm(
+        scope,
+        construct_id,
+        metric=endpoint.metric(
+            "ModelLatency",
+            statistic="p99",
+            unit=cloudwatch.Unit.MICROSECONDS,
+            variant_name=variant,
+            period=thresholds.period,
+        ),
+        threshold=microseconds(thresholds.model_latency_p99),
+        thresholds=thresholds,
+        description=(
+            f"{endpoint.endpoint_name}/{variant}: p99 model latency above "
+            f"{thresholds.model_latency_p99.to_milliseconds()} ms"
+        ),
+    )

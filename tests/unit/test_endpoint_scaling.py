@@ -1,0 +1,263 @@
+"""EndpointScaling: targets, policies, schedules, retention of scaled counts, the instance-type guard, validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import (
+    EndpointScaling,
+    ModelPrefix,
+    MultiModelEndpoint,
+    ProductionVariant,
+    ServingImage,
+    ValidationError,
+)
+from constructs_lib.scaling_guard import LAMBDA_RUNTIME
+from tests.support import make_app
+
+TRITON = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
+XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def _mme(instance_type: str = "ml.m5.xlarge", image: str = XGBOOST) -> tuple[cdk.Stack, MultiModelEndpoint]:
+    stack = cdk.Stack(make_app(), "Hosting", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    bucket = s3.Bucket.from_bucket_name(stack, "B", "models")
+    mme = MultiModelEndpoint(
+        stack,
+        "Mme",
+        endpoint_name="mme",
+        image=ServingImage.from_registry(image),
+        model_prefix=ModelPrefix.for_endpoint(bucket=bucket, endpoint_name="mme"),
+        variants=[ProductionVariant(instance_type=instance_type)],
+    )
+    return stack, mme
+
+
+@pytest.fixture(scope="module")
+def scaled() -> Template:
+    stack, mme = _mme()
+    scaling = EndpointScaling(stack, "Scaling", endpoint=mme, min_capacity=2, max_capacity=6)
+    scaling.scale_on_invocations(max_requests_per_second=10, safety_factor=0.5)
+    scaling.scale_on_cpu_utilization(target_percent=70, scale_in_cooldown=cdk.Duration.seconds(600))
+    scaling.scale_on_schedule(
+        "Night",
+        schedule=appscaling.Schedule.expression("cron(0 20 * * ? *)"),
+        max_capacity=2,
+        time_zone=cdk.TimeZone.of("Europe/Dublin"),
+    )
+    return Template.from_stack(stack)
+
+
+def _ids(template: Template, resource_type: str) -> list[str]:
+    return list(template.find_resources(resource_type))
+
+
+def test_scalable_target_uses_the_endpoint_name_and_service_linked_role(scaled: Template) -> None:
+    scaled.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": "endpoint/mme/variant/AllTraffic",
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "MinCapacity": 2,
+            "MaxCapacity": 6,
+            "RoleARN": "arn:aws:iam::111111111111:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+            "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+        },
+    )
+    assert not [r for r in _ids(scaled, "AWS::IAM::Role") if r.startswith("ScalingTarget")]
+
+
+def test_target_is_ordered_after_the_endpoint_and_the_restore(scaled: Template) -> None:
+    target = next(iter(scaled.find_resources("AWS::ApplicationAutoScaling::ScalableTarget").values()))
+    (endpoint,) = _ids(scaled, "AWS::SageMaker::Endpoint")
+    (restore,) = _ids(scaled, "Custom::SageMakerScalingRestore")
+    assert {endpoint, restore} <= set(target["DependsOn"])
+
+
+def test_invocations_target_is_rps_times_safety_times_sixty(scaled: Template) -> None:
+    scaled.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                "TargetValue": 300,
+                "ScaleInCooldown": 300,
+                "ScaleOutCooldown": 300,
+                "DisableScaleIn": False,
+            },
+        },
+    )
+
+
+def test_cpu_target_is_scaled_to_the_instance_vcpus(scaled: Template) -> None:
+    scaled.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "CustomizedMetricSpecification": {
+                        "Namespace": "/aws/sagemaker/Endpoints",
+                        "MetricName": "CPUUtilization",
+                        "Statistic": "Average",
+                        "Dimensions": [
+                            {"Name": "EndpointName", "Value": "mme"},
+                            {"Name": "VariantName", "Value": "AllTraffic"},
+                        ],
+                    },
+                    "TargetValue": 280,  # 70% of 4 vCPUs (ml.m5.xlarge)
+                    "ScaleInCooldown": 600,
+                }
+            )
+        },
+    )
+
+
+def test_scheduled_action(scaled: Template) -> None:
+    scaled.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "ScheduledActions": [
+                {
+                    "ScheduledActionName": "Night",
+                    "Schedule": "cron(0 20 * * ? *)",
+                    "ScalableTargetAction": {"MaxCapacity": 2},
+                    "Timezone": "Europe/Dublin",
+                }
+            ]
+        },
+    )
+
+
+def test_scaled_endpoint_retains_variant_properties(scaled: Template) -> None:
+    scaled.has_resource_properties("AWS::SageMaker::Endpoint", {"RetainAllVariantProperties": True})
+
+
+def test_unscaled_endpoint_does_not() -> None:
+    stack, _ = _mme()
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::Endpoint", {"RetainAllVariantProperties": Match.absent()}
+    )
+
+
+def test_guard_is_ordered_around_the_endpoint(scaled: Template) -> None:
+    endpoint_id, endpoint = next(iter(scaled.find_resources("AWS::SageMaker::Endpoint").items()))
+    (release_id,) = _ids(scaled, "Custom::SageMakerScalingRelease")
+    restore = next(iter(scaled.find_resources("Custom::SageMakerScalingRestore").values()))
+    assert release_id in endpoint["DependsOn"]
+    assert endpoint_id in restore["DependsOn"]
+    assert restore["Properties"]["Snapshot"] == {"Fn::GetAtt": [release_id, "Snapshot"]}
+    scaled.has_resource_properties(
+        "Custom::SageMakerScalingRelease",
+        {
+            "Action": "release",
+            "EndpointName": "mme",
+            "Variants": [{"VariantName": "AllTraffic", "InstanceType": "ml.m5.xlarge"}],
+        },
+    )
+
+
+def test_guard_function_is_scoped_and_on_the_latest_runtime(scaled: Template) -> None:
+    scaled.resource_count_is("AWS::Lambda::Function", 1)
+    scaled.has_resource_properties(
+        "AWS::Lambda::Function", {"Runtime": LAMBDA_RUNTIME.name, "Handler": "handler.handler"}
+    )
+    policy = next(
+        p for k, p in scaled.find_resources("AWS::IAM::Policy").items() if k.startswith("ScalingGuardProviderRole")
+    )
+    actions = {
+        a
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert "application-autoscaling:DeregisterScalableTarget" in actions
+    assert not [a for a in actions if a.endswith("*") or a.startswith(("s3:", "iam:"))]
+
+
+def test_gpu_policy_on_a_gpu_variant() -> None:
+    stack, mme = _mme("ml.g5.xlarge", TRITON)
+    EndpointScaling(stack, "Scaling", endpoint=mme, min_capacity=1, max_capacity=2).scale_on_gpu_utilization(
+        target_percent=60
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "CustomizedMetricSpecification": Match.object_like({"MetricName": "GPUUtilization"}),
+                    "TargetValue": 60,
+                }
+            )
+        },
+    )
+
+
+# -- validation ---------------------------------------------------------------------------------------------
+
+
+def _scaling(**overrides: Any) -> EndpointScaling:
+    instance_type = overrides.pop("instance_type", "ml.m5.xlarge")
+    stack, mme = _mme(instance_type)
+    props: dict[str, Any] = {"endpoint": mme, "min_capacity": 1, "max_capacity": 2}
+    props.update(overrides)
+    return EndpointScaling(stack, "Scaling", **props)
+
+
+def test_min_capacity_at_least_one() -> None:
+    with pytest.raises(ValidationError, match=r"EndpointScaling Hosting/Scaling: min_capacity 0 must be at least 1"):
+        _scaling(min_capacity=0)
+
+
+def test_max_at_least_min() -> None:
+    with pytest.raises(ValidationError, match=r"max_capacity 1 must be at least min_capacity \(2\)"):
+        _scaling(min_capacity=2, max_capacity=1)
+
+
+def test_burstable_instances_are_refused() -> None:
+    with pytest.raises(ValidationError, match=r"instance_type 'ml.t2.medium' is burstable"):
+        _scaling(instance_type="ml.t2.medium")
+
+
+def test_unknown_variant() -> None:
+    with pytest.raises(ValidationError, match=r"variant_name 'Blue' is not one of AllTraffic"):
+        _scaling(variant_name="Blue")
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"target_invocations_per_instance": 100, "max_requests_per_second": 5}])
+def test_exactly_one_invocations_target(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValidationError, match="give exactly one of target_invocations_per_instance"):
+        _scaling().scale_on_invocations(**kwargs)
+
+
+@pytest.mark.parametrize("factor", [0, 1.5])
+def test_safety_factor_range(factor: float) -> None:
+    with pytest.raises(ValidationError, match=rf"safety_factor {factor} must be in \(0, 1\]"):
+        _scaling().scale_on_invocations(max_requests_per_second=5, safety_factor=factor)
+
+
+def test_cpu_target_percent_range() -> None:
+    with pytest.raises(ValidationError, match=r"target_percent 150 must be between 1 and 100"):
+        _scaling().scale_on_cpu_utilization(target_percent=150)
+
+
+def test_gpu_policy_needs_a_gpu() -> None:
+    with pytest.raises(ValidationError, match=r"instance_type 'ml.m5.xlarge' has no GPU to track"):
+        _scaling().scale_on_gpu_utilization(target_percent=50)
+
+
+def test_schedule_needs_a_capacity_and_keeps_min_above_zero() -> None:
+    scaling = _scaling()
+    schedule = appscaling.Schedule.expression("cron(0 20 * * ? *)")
+    with pytest.raises(ValidationError, match="schedule Night None must set min_capacity or max_capacity"):
+        scaling.scale_on_schedule("Night", schedule=schedule)
+    with pytest.raises(ValidationError, match="min_capacity of schedule Night 0 must be at least 1"):
+        scaling.scale_on_schedule("Night", schedule=schedule, min_capacity=0)
+    with pytest.raises(ValidationError, match="max_capacity of schedule Night 1 is below its min_capacity"):
+        scaling.scale_on_schedule("Night", schedule=schedule, min_capacity=2, max_capacity=1)
