@@ -49,7 +49,7 @@ synth: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict app.py stacks constructs_lib tools
+	$(BIN)/mypy --strict app.py stacks constructs_lib tools modelctl
 
 pytest: setup
 	$(BIN)/pytest

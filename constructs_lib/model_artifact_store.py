@@ -107,6 +107,14 @@ class ModelArtifactStore(Construct):
             removal_policy=removal_policy,
         )
         """The model-artifact bucket: one prefix per multi-model endpoint."""
+        # Every upload reaches the artifact guard through EventBridge, so this stateful bucket names no function
+        # of the stateless stack. Set on the resource itself: the L2's event_bridge_enabled adds a
+        # custom-resource Lambda to do what CloudFormation does natively.
+        bucket_resource = self.bucket.node.default_child
+        assert isinstance(bucket_resource, s3.CfnBucket)
+        bucket_resource.add_property_override(
+            "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+        )
 
         for bucket in (self.access_log_bucket, self.bucket):
             acknowledge_control_rule(_resource(bucket), "S3BucketReplicationEnabled", _REPLICATION_REASON)

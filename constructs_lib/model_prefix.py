@@ -22,11 +22,20 @@ class ModelPrefix:
     archive's key relative to it (``Chicago_IL.tar.gz`` or ``team-a/m1.tar.gz``).
     """
 
-    def __init__(self, *, bucket: s3.IBucket, prefix: str, encryption_key: kms.IKey | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: s3.IBucket,
+        prefix: str,
+        encryption_key: kms.IKey | None = None,
+        required_tag: tuple[str, str] | None = None,
+    ) -> None:
         """Describe ``prefix`` of ``bucket``.
 
         :param prefix: ends with ``/``, no leading ``/``, no empty segment, no ``..``.
         :param encryption_key: the bucket's KMS key; readers are granted ``kms:Decrypt`` through S3 only.
+        :param required_tag: readers may get only objects carrying this (key, value) tag, e.g. the artifact
+            guard's ``("guard-verdict", "valid")``: an unchecked or rejected archive can never be loaded.
         """
         if not _PREFIX.match(prefix) or any(part in (".", "..") for part in prefix.split("/")):
             raise ValidationError(
@@ -38,13 +47,22 @@ class ModelPrefix:
         """The key prefix, ending with ``/``."""
         self.encryption_key = encryption_key
         """The key that encrypts the archives, if any."""
+        self.required_tag = required_tag
+        """The tag an object needs before readers may get it, if any."""
 
     @classmethod
     def for_endpoint(
-        cls, *, bucket: s3.IBucket, endpoint_name: str, encryption_key: kms.IKey | None = None
+        cls,
+        *,
+        bucket: s3.IBucket,
+        endpoint_name: str,
+        encryption_key: kms.IKey | None = None,
+        required_tag: tuple[str, str] | None = None,
     ) -> ModelPrefix:
         """The conventional prefix of an endpoint: ``models/<endpoint_name>/``."""
-        return cls(bucket=bucket, prefix=f"models/{endpoint_name}/", encryption_key=encryption_key)
+        return cls(
+            bucket=bucket, prefix=f"models/{endpoint_name}/", encryption_key=encryption_key, required_tag=required_tag
+        )
 
     @property
     def s3_url(self) -> str:
@@ -62,6 +80,7 @@ class ModelPrefix:
             grantee=grantee,
             actions=["s3:GetObject"],
             resource_arns=[self.object_arns],
+            conditions=tag_condition(self.required_tag),
         )
         iam.Grant.add_to_principal(
             grantee=grantee,
@@ -71,6 +90,14 @@ class ModelPrefix:
         )
         grant_decrypt_through_s3(grantee, bucket=self.bucket, encryption_key=self.encryption_key)
         return grant
+
+
+def tag_condition(required_tag: tuple[str, str] | None) -> dict[str, dict[str, str]] | None:
+    """The IAM condition that an object carries ``required_tag`` (None for no condition)."""
+    if required_tag is None:
+        return None
+    key, value = required_tag
+    return {"StringEquals": {f"s3:ExistingObjectTag/{key}": value}}
 
 
 def grant_decrypt_through_s3(grantee: iam.IGrantable, *, bucket: s3.IBucket, encryption_key: kms.IKey | None) -> None:

@@ -16,6 +16,7 @@ import aws_cdk as cdk
 from aws_cdk import region_info
 
 from constructs_lib.alarm_factory import AlarmThresholds
+from constructs_lib.artifact_guard import GuardLimits
 from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.errors import ValidationError
 from constructs_lib.multi_container_endpoint import InferenceMode
@@ -133,6 +134,12 @@ class MultiModelEndpointConfig:
     scaling: ScalingConfig | None = None
     """Auto scaling; None keeps the initial instance count."""
 
+    layout: str = "flat"
+    """The archive layout the container expects (flat, mms, triton): the artifact guard enforces it."""
+
+    warm_up: bool = False
+    """After a valid upload, invoke the new model once with ``NAME.warmup.json`` (if stored beside it)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ContainerConfig:
@@ -222,6 +229,9 @@ class EnvironmentConfig:
     alarm_email: str | None = None
     """An e-mail address subscribed to the stage's alarm topic."""
 
+    guard_limits: GuardLimits = GuardLimits()
+    """What the artifact guard accepts in one archive."""
+
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ENV_NAME.match(self.name):
             raise ConfigError(
@@ -293,6 +303,7 @@ def _home_values(instance_type: str, instances: int, scaling: ScalingConfig) -> 
         variants=(ProductionVariant(instance_type=instance_type, initial_instance_count=instances),),
         consumers=(ConsumerConfig(name="ChicagoAnalytics", models=("Chicago_IL*",)),),
         scaling=scaling,
+        warm_up=True,
     )
 
 

@@ -24,6 +24,7 @@ from constructs_lib import (
     ScalingGuardProvider,
     ServingImage,
 )
+from constructs_lib.artifact_guard import VALID, VERDICT_TAG, ArtifactGuard, GuardedPrefix
 from constructs_lib.compliance import acknowledge_control_rule
 from stacks.config import (
     EnvironmentConfig,
@@ -34,6 +35,9 @@ from stacks.config import (
     endpoint_errors,
 )
 from stacks.model_store_stack import ModelStoreStack
+
+#: Execution roles may read an archive only once the artifact guard tagged it valid.
+VALID_ARCHIVE = (VERDICT_TAG, VALID)
 
 
 class HostingStack(cdk.Stack):
@@ -96,6 +100,36 @@ class HostingStack(cdk.Stack):
                     rollback_alarm.add_alarm_action(self.alarm_topic.alarm_action)
                 self.multi_container_endpoints[mce_config.name] = mce
 
+        # Every upload under a served prefix is checked; the endpoints' roles may read only valid archives.
+        self.operations_key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:GenerateDataKey", "kms:Decrypt")
+        self.artifact_guard = ArtifactGuard(
+            self,
+            "ArtifactGuard",
+            bucket=self.artifact_bucket,
+            encryption_key=model_store.key,
+            topic=self.alarm_topic.topic,
+            queue_key=self.operations_key,
+            guard_limits=config.guard_limits,
+            prefixes=[
+                *(
+                    GuardedPrefix(
+                        prefix=mme.model_prefix.prefix,
+                        endpoint_name=mme.endpoint_name,
+                        layout=endpoint_config.layout,
+                        warm_up=endpoint_config.warm_up,
+                    )
+                    for endpoint_config, mme in zip(
+                        config.multi_model_endpoints, self.multi_model_endpoints.values(), strict=True
+                    )
+                ),
+                *(
+                    GuardedPrefix(prefix=f"models/{mce.endpoint_name}/", endpoint_name=mce.endpoint_name)
+                    for mce in self.multi_container_endpoints.values()
+                ),
+            ],
+        )
+        """Checks every model archive uploaded under a served prefix."""
+
     def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
         name = self._config.endpoint_name(endpoint.name)
         construct_id = _camel(endpoint.name)
@@ -105,7 +139,10 @@ class HostingStack(cdk.Stack):
             endpoint_name=name,
             image=self._serving_image(endpoint.image),
             model_prefix=ModelPrefix.for_endpoint(
-                bucket=self.artifact_bucket, endpoint_name=name, encryption_key=self._model_store.key
+                bucket=self.artifact_bucket,
+                endpoint_name=name,
+                encryption_key=self._model_store.key,
+                required_tag=VALID_ARCHIVE,
             ),
             variants=endpoint.variants,
             model_cache_enabled=endpoint.model_cache_enabled,
@@ -139,6 +176,7 @@ class HostingStack(cdk.Stack):
                             bucket=self.artifact_bucket,
                             key=prefix.prefix + container.model_data_key,
                             encryption_key=self._model_store.key,
+                            required_tag=VALID_ARCHIVE,
                         )
                         if container.model_data_key
                         else None

@@ -1,0 +1,244 @@
+"""ArtifactGuard: checks every model archive uploaded under a served prefix (see lambda/artifact_guard)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_lib import sagemaker_limits as limits
+from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge, acknowledge_control_rule, nag_resource_id
+from constructs_lib.scaling_guard import LAMBDA_DIR, LAMBDA_RUNTIME
+
+#: The tag the guard sets; execution roles may read only archives that carry ``guard-verdict=valid``.
+VERDICT_TAG, VALID = "guard-verdict", "valid"
+SERVED_ROOT = "models/"
+QUARANTINE_PREFIX = "quarantine/"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardedPrefix:
+    """One prefix the guard watches."""
+
+    prefix: str
+    """E.g. ``models/prod-home-values/``; must be under ``models/``."""
+
+    endpoint_name: str
+    """The endpoint serving it (for notifications and warm-up)."""
+
+    layout: str = "flat"
+    """The archive layout its container expects: flat, mms or triton."""
+
+    warm_up: bool = False
+    """After a valid verdict, invoke the new model once with ``NAME.warmup.json`` stored beside it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardLimits:
+    """Bounds on one archive (decompression bombs, runaway archives)."""
+
+    max_uncompressed_gib: int = 50
+    max_entries: int = 100_000
+    max_compression_ratio: float = 200.0
+
+
+class ArtifactGuard(Construct):
+    """Every object created under ``models/`` is checked: valid archives are tagged ``guard-verdict=valid``,
+    rejected ones tagged with the reason, copied to ``quarantine/`` and removed from the served prefix (a
+    delete marker: the bucket keeps every version). Each rejection is a metric
+    (``SageMakerHosting/ArtifactGuard`` ``RejectedArchives``) and a message on ``topic``.
+
+    The bucket must send its events to EventBridge (``ModelArtifactStore`` does).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        prefixes: Sequence[GuardedPrefix],
+        topic: sns.ITopic,
+        queue_key: kms.IKey,
+        guard_limits: GuardLimits | None = None,
+    ) -> None:
+        """Create the function, its event rule and its dead-letter queue.
+
+        :param encryption_key: the bucket's key (the guard reads, tags and copies archives).
+        :param prefixes: the served prefixes and their layouts.
+        :param topic: notified of every rejection.
+        :param queue_key: encrypts the dead-letter queue and the function's logs.
+        """
+        super().__init__(scope, construct_id)
+        owner = f"ArtifactGuard {self.node.path}"
+        if not prefixes:
+            raise limits.fail(owner, "prefixes", [], "must list at least one served prefix")
+        for each in prefixes:
+            if not each.prefix.startswith(SERVED_ROOT) or not each.prefix.endswith("/"):
+                raise limits.fail(owner, "prefix", each.prefix, f"must be under {SERVED_ROOT!r} and end with '/'")
+            if each.layout not in ("flat", "mms", "triton"):
+                raise limits.fail(owner, f"layout of {each.prefix}", each.layout, "must be flat, mms or triton")
+        bounds = guard_limits or GuardLimits()
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=queue_key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        """Events the guard could not handle after retries (inspect and redrive)."""
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=queue_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=LAMBDA_RUNTIME,
+            handler="handler.handler",
+            # The folder links to modelctl's archive_rules.py: the asset copies the file, one implementation.
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_DIR / "artifact_guard"), follow_symlinks=cdk.SymlinkFollowMode.ALWAYS
+            ),
+            timeout=cdk.Duration.minutes(15),
+            memory_size=1024,
+            role=role,
+            log_group=log_group,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=2,
+            environment={
+                "SERVED_PREFIXES": json.dumps(
+                    [
+                        {"prefix": p.prefix, "endpoint": p.endpoint_name, "layout": p.layout, "warmUp": p.warm_up}
+                        for p in prefixes
+                    ],
+                    sort_keys=True,
+                ),
+                "TOPIC_ARN": topic.topic_arn,
+                "MAX_UNCOMPRESSED_BYTES": str(bounds.max_uncompressed_gib * 1024**3),
+                "MAX_ENTRIES": str(bounds.max_entries),
+                "MAX_COMPRESSION_RATIO": str(bounds.max_compression_ratio),
+            },
+            description="Checks model archives under models/: tags valid/rejected, quarantines rejects",
+        )
+        """The guard function."""
+        self.rule = events.Rule(
+            self,
+            "OnUpload",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [bucket.bucket_name]}, "object": {"key": [{"prefix": SERVED_ROOT}]}},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                    max_event_age=cdk.Duration.hours(6),
+                )
+            ],
+        )
+        """Sends every upload under ``models/`` to the function."""
+        self._grant(role, bucket, encryption_key, topic, prefixes)
+        self._acknowledge(role, bucket)
+
+    def _grant(
+        self,
+        role: iam.Role,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        topic: sns.ITopic,
+        prefixes: Sequence[GuardedPrefix],
+    ) -> None:
+        served = bucket.arn_for_objects(f"{SERVED_ROOT}*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging",
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                    # Removal from the served prefix leaves a delete marker; the guard cannot delete versions.
+                    "s3:DeleteObject",
+                ],
+                resources=[served],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:PutObjectTagging"],
+                resources=[bucket.arn_for_objects(f"{QUARANTINE_PREFIX}*")],
+            )
+        )
+        # Without ListBucket a missing object reads as AccessDenied instead of NoSuchKey.
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
+        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        topic.grant_publish(role)
+        warmed = [p.endpoint_name for p in prefixes if p.warm_up]
+        if warmed:
+            stack = cdk.Stack.of(self)
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["sagemaker:InvokeEndpoint"],
+                    resources=[
+                        stack.format_arn(service="sagemaker", resource="endpoint", resource_name=n) for n in warmed
+                    ],
+                )
+            )
+
+    def _acknowledge(self, role: iam.Role, bucket: s3.IBucket) -> None:
+        policy = role.node.find_child("DefaultPolicy").node.find_child("Resource")
+        for resource, why in (
+            (
+                bucket.arn_for_objects(f"{SERVED_ROOT}*"),
+                "The guard must read and tag whatever is uploaded under any served prefix, named at upload time.",
+            ),
+            (
+                bucket.arn_for_objects(f"{QUARANTINE_PREFIX}*"),
+                "Rejected archives are copied to quarantine/ under their original, upload-time names.",
+            ),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", why)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "CDK's grant to send to the KMS-encrypted dead-letter queue; it covers one key, the queue's.",
+        )
+        acknowledge_control_rule(policy, "IAMNoInlinePolicy", "This policy belongs to the guard's own role only.")
+        function = self.function.node.default_child
+        assert function is not None
+        acknowledge_control_rule(
+            function,
+            "LambdaConcurrency",
+            "Uploads are rare and each is one invocation; reserving concurrency would take capacity from the "
+            "account's pool and fails in accounts at the minimum unreserved concurrency.",
+            packs=HIPAA_AND_NIST,
+        )
+        acknowledge_control_rule(
+            function,
+            "LambdaInsideVPC",
+            "The guard calls only S3, SNS and SageMaker APIs; a VPC would add NAT or endpoints without reducing "
+            "what it can reach.",
+        )

@@ -1,0 +1,1 @@
+../../modelctl/archive_rules.py

@@ -1,0 +1,192 @@
+"""The artifact guard: check every archive uploaded under a served prefix, tag it, quarantine rejects.
+
+Plain Python with clients passed in (tested against moto). Idempotent: it works on the event's object
+version, skips a version that already has a verdict, and removes a rejected archive from the served prefix
+only while that version is still the current one (a newer upload has its own event). Nothing is deleted
+outright: removal leaves a delete marker and the bucket keeps every version.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from archive_rules import (
+    ARCHIVE_SUFFIX,
+    QUARANTINE_PREFIX,
+    REASON_TAG,
+    REJECTED,
+    VALID,
+    VERDICT_TAG,
+    WARMUP_SUFFIX,
+    Layout,
+    Limits,
+    check_archive,
+    check_key,
+    tag_value,
+)
+from botocore.exceptions import ClientError
+
+METRIC_NAMESPACE = "SageMakerHosting/ArtifactGuard"
+
+
+@dataclass(frozen=True)
+class ServedPrefix:
+    """A prefix an endpoint serves from, with its archive layout and whether to warm new models up."""
+
+    prefix: str
+    endpoint_name: str
+    layout: Layout = Layout.FLAT
+    warm_up: bool = False
+
+
+def load_prefixes(text: str) -> list[ServedPrefix]:
+    """The ``SERVED_PREFIXES`` environment variable: a JSON list of {prefix, endpoint, layout, warmUp}."""
+    return [
+        ServedPrefix(
+            prefix=item["prefix"],
+            endpoint_name=item["endpoint"],
+            layout=Layout(item.get("layout", "flat")),
+            warm_up=bool(item.get("warmUp", False)),
+        )
+        for item in json.loads(text)
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the guard did with one event."""
+
+    action: str  # valid | rejected | skipped
+    key: str
+    reason: str = ""
+
+
+@dataclass
+class Guard:
+    """The guard with its clients and settings."""
+
+    s3: Any
+    prefixes: list[ServedPrefix]
+    limits: Limits
+    notify: Callable[[str, str], None]
+    """Called with (subject, message) for each rejection."""
+    emit: Callable[[dict[str, Any]], None]
+    """Called with an embedded-metric-format record for each verdict."""
+    runtime: Any = None
+    """sagemaker-runtime client, for warm-up invocations."""
+
+    def handle(self, event: dict[str, Any]) -> Outcome:
+        """Handle one EventBridge "Object Created" event."""
+        detail = event["detail"]
+        bucket, key = detail["bucket"]["name"], detail["object"]["key"]
+        version = detail["object"].get("version-id")
+        served = self._served(key)
+        if served is None:
+            return Outcome("skipped", key, "not under a served prefix")
+        if key.endswith(WARMUP_SUFFIX):
+            return Outcome("skipped", key, "warm-up payload")
+        location = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+        try:
+            existing = self._tags(location)
+        except ClientError as error:
+            if _missing(error):
+                return Outcome("skipped", key, "object version no longer exists")
+            raise
+        if VERDICT_TAG in existing:
+            return Outcome("skipped", key, f"already {existing[VERDICT_TAG]} (duplicate event)")
+
+        problems = check_key(key, served.prefix)
+        if not problems:
+            body = self.s3.get_object(**location)["Body"]
+            try:
+                problems = check_archive(body, layout=served.layout, limits=self.limits).problems
+            finally:
+                body.close()
+        reason = str(problems[0]) if problems else ""
+        verdict = REJECTED if problems else VALID
+        existing.update({VERDICT_TAG: verdict, REASON_TAG: tag_value(reason or "passed every rule")})
+        self.s3.put_object_tagging(
+            **location, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in existing.items()]}
+        )
+        self.emit(_metric(served, key, verdict, reason))
+        if problems:
+            self._quarantine(bucket, key, version, served, reason)
+            return Outcome("rejected", key, reason)
+        if served.warm_up:
+            self._warm_up(bucket, key, served)
+        return Outcome("valid", key)
+
+    def _served(self, key: str) -> ServedPrefix | None:
+        matches = [p for p in self.prefixes if key.startswith(p.prefix)]
+        return max(matches, key=lambda p: len(p.prefix)) if matches else None
+
+    def _tags(self, location: dict[str, str]) -> dict[str, str]:
+        tag_set = self.s3.get_object_tagging(**location)["TagSet"]
+        return {t["Key"]: t["Value"] for t in tag_set}
+
+    def _quarantine(self, bucket: str, key: str, version: str | None, served: ServedPrefix, reason: str) -> None:
+        source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+        quarantined = QUARANTINE_PREFIX + key
+        self.s3.copy_object(Bucket=bucket, Key=quarantined, CopySource=source, TaggingDirective="COPY")
+        current = self.s3.head_object(Bucket=bucket, Key=key)
+        if version is None or current.get("VersionId") == version:
+            # A delete marker: the rejected version stays in the bucket's history.
+            self.s3.delete_object(Bucket=bucket, Key=key)
+        self.notify(
+            f"Model archive rejected: {key}"[:99],
+            f"s3://{bucket}/{key} was rejected for endpoint {served.endpoint_name}: {reason}\n"
+            f"It was moved to s3://{bucket}/{quarantined} (the bucket keeps every version). "
+            f"Fix it (modelctl validate) and upload it under a new name.",
+        )
+
+    def _warm_up(self, bucket: str, key: str, served: ServedPrefix) -> None:
+        """Invoke the new model once with ``NAME.warmup.json``, so the first user does not pay the cold load."""
+        payload_key = key[: -len(ARCHIVE_SUFFIX)] + WARMUP_SUFFIX
+        try:
+            payload = json.loads(self.s3.get_object(Bucket=bucket, Key=payload_key)["Body"].read())
+        except ClientError as error:
+            if _missing(error):
+                return
+            raise
+        try:
+            self.runtime.invoke_endpoint(
+                EndpointName=served.endpoint_name,
+                TargetModel=key[len(served.prefix) :],
+                ContentType=payload.get("contentType", "application/json"),
+                Body=payload["body"].encode() if isinstance(payload["body"], str) else json.dumps(payload["body"]),
+            )
+        except ClientError as error:
+            # A failed warm-up is not a bad archive: the model still loads on its first real request.
+            print(json.dumps({"warmUpFailed": key, "error": str(error)}))
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
+
+
+def _metric(served: ServedPrefix, key: str, verdict: str, reason: str) -> dict[str, Any]:
+    """An embedded-metric-format record: CloudWatch Logs turns it into metrics, no API call needed."""
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [["Endpoint"]],
+                    "Metrics": [
+                        {"Name": "RejectedArchives", "Unit": "Count"},
+                        {"Name": "ValidArchives", "Unit": "Count"},
+                    ],
+                }
+            ],
+        },
+        "Endpoint": served.endpoint_name,
+        "RejectedArchives": int(verdict == REJECTED),
+        "ValidArchives": int(verdict == VALID),
+        "key": key,
+        "reason": reason,
+    }

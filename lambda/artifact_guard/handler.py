@@ -1,0 +1,38 @@
+"""Lambda entry point of the artifact guard (thin: the logic is in artifact_guard.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+from archive_rules import Limits
+from artifact_guard import Guard, load_prefixes
+
+_guard: Guard | None = None
+
+
+def _build() -> Guard:
+    sns = boto3.client("sns")
+    topic = os.environ["TOPIC_ARN"]
+    return Guard(
+        s3=boto3.client("s3"),
+        runtime=boto3.client("sagemaker-runtime"),
+        prefixes=load_prefixes(os.environ["SERVED_PREFIXES"]),
+        limits=Limits(
+            max_uncompressed_bytes=int(os.environ["MAX_UNCOMPRESSED_BYTES"]),
+            max_entries=int(os.environ["MAX_ENTRIES"]),
+            max_compression_ratio=float(os.environ["MAX_COMPRESSION_RATIO"]),
+        ),
+        notify=lambda subject, message: sns.publish(TopicArn=topic, Subject=subject, Message=message),
+        emit=lambda record: print(json.dumps(record)),
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:  # noqa: ARG001  (Lambda's signature)
+    global _guard
+    _guard = _guard or _build()
+    outcome = _guard.handle(event)
+    print(json.dumps({"action": outcome.action, "key": outcome.key, "reason": outcome.reason}))
+    return {"action": outcome.action, "key": outcome.key}

@@ -1,0 +1,213 @@
+"""The modelctl command line. User errors print one line and exit non-zero; never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from modelctl.archive_rules import VALID, Layout, Limits, check_archive, check_key
+from modelctl.packaging import PackagingError, package_directory
+
+#: Exit statuses.
+OK, INVALID, USAGE, NO_VERDICT = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelctl", description="Package, validate, upload, list, invoke and load-test SageMaker models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def layout(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--layout",
+            choices=[m.value for m in Layout],
+            default=Layout.FLAT.value,
+            help="flat (files at the root, default), mms (MAR-INF/MANIFEST.json) "
+            "or triton (<model>/config.pbtxt + <n>/)",
+        )
+
+    def place(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--env", required=True, help="environment name (dev, staging, prod)")
+        sub.add_argument("--endpoint", required=True, help="endpoint name, short (home-values) or deployed")
+        sub.add_argument("--region", help="AWS region (default: your AWS configuration)")
+
+    package = commands.add_parser("package", help="write a deterministic NAME.tar.gz from a directory")
+    package.add_argument("directory", type=Path)
+    package.add_argument("-o", "--output", type=Path, required=True, help="the archive to write (NAME.tar.gz)")
+    layout(package)
+
+    validate = commands.add_parser("validate", help="check an archive with the artifact guard's rules")
+    validate.add_argument("archive", type=Path)
+    layout(validate)
+
+    upload = commands.add_parser("upload", help="validate, upload under the endpoint's prefix, wait for the guard")
+    upload.add_argument("archive", type=Path)
+    place(upload)
+    upload.add_argument("--as", dest="target_model", help="TargetModel to upload as (default: the file's name)")
+    upload.add_argument("--wait", type=float, default=120, help="seconds to wait for the guard's verdict (0: no wait)")
+    layout(upload)
+
+    listing = commands.add_parser("list", help="models under the endpoint's prefix with the guard's verdicts")
+    place(listing)
+
+    invoke = commands.add_parser("invoke", help="invoke one model or container")
+    place(invoke)
+    target = invoke.add_mutually_exclusive_group(required=True)
+    target.add_argument("--target-model", help="TargetModel of a multi-model endpoint, e.g. Chicago_IL.tar.gz")
+    target.add_argument("--target-container", help="ContainerHostname of a Direct multi-container endpoint")
+    target.add_argument("--pipeline", action="store_true", help="a Serial pipeline: no target")
+    invoke.add_argument("--body", type=Path, required=True, help="file holding the request body")
+    invoke.add_argument("--content-type", required=True)
+    invoke.add_argument("--accept")
+
+    load = commands.add_parser("loadtest", help="bounded concurrent invocations with latency percentiles")
+    place(load)
+    load.add_argument("--models", required=True, help="comma-separated TargetModels, e.g. A.tar.gz,B.tar.gz")
+    load.add_argument("--concurrency", type=int, default=4)
+    load.add_argument("--requests", type=int, default=100, help="requests in all, round-robin over the models")
+    load.add_argument("--time-limit", type=float, default=300, help="stop sending after this many seconds")
+    load.add_argument("--body", type=Path, required=True)
+    load.add_argument("--content-type", default="text/csv")
+    return parser
+
+
+def main(argv: Sequence[str], *, clients: Callable[[str, str | None], Any] | None = None) -> int:
+    """Run modelctl; ``clients(service, region)`` makes boto3 clients (tests pass their own)."""
+    arguments = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[arguments.command](arguments, clients or _boto3_client)
+    except PackagingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return INVALID
+    except OSError as error:
+        print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return USAGE
+    except Exception as error:
+        # botocore's errors and ours: the message is what the user needs, not the stack.
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from modelctl.aws import ModelctlError
+
+        if isinstance(error, ModelctlError | ClientError | BotoCoreError):
+            print(f"error: {error}", file=sys.stderr)
+            return USAGE
+        raise
+
+
+def _boto3_client(service: str, region: str | None) -> Any:
+    import boto3
+
+    # boto3's stubs type client() per literal service name; ours is chosen at run time.
+    make: Any = boto3.client
+    return make(service, region_name=region)
+
+
+def _report(archive: Path, layout: str) -> list[str]:
+    with archive.open("rb") as stream:
+        report = check_archive(stream, layout=Layout(layout), limits=Limits())
+    return [str(p) for p in report.problems]
+
+
+def _package(arguments: argparse.Namespace, _: Callable[[str, str | None], Any]) -> int:
+    size = package_directory(arguments.directory, arguments.output, layout=Layout(arguments.layout))
+    print(f"wrote {arguments.output} ({size} bytes)")
+    return OK
+
+
+def _validate(arguments: argparse.Namespace, _: Callable[[str, str | None], Any]) -> int:
+    problems = _report(arguments.archive, arguments.layout)
+    if not arguments.archive.name.endswith(".tar.gz"):
+        problems.insert(0, f"key-suffix: {arguments.archive.name!r} does not end with .tar.gz")
+    for problem in problems:
+        print(f"{arguments.archive}: {problem}")
+    if problems:
+        return INVALID
+    print(f"{arguments.archive}: valid")
+    return OK
+
+
+def _upload(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
+    from modelctl import aws
+
+    target_model = arguments.target_model or arguments.archive.name
+    problems = [str(p) for p in check_key(target_model, "")] + _report(arguments.archive, arguments.layout)
+    if problems:
+        for problem in problems:
+            print(f"{arguments.archive}: {problem}")
+        print("not uploaded: fix the archive first (modelctl validate)", file=sys.stderr)
+        return INVALID
+    target = aws.discover(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
+    s3 = clients("s3", arguments.region)
+    key = aws.upload(s3, target, arguments.archive, target_model)
+    print(f"uploaded s3://{target.bucket}/{key} (TargetModel {target_model})")
+    if arguments.wait <= 0:
+        return OK
+    verdict = aws.wait_for_verdict(s3, target.bucket, key, timeout=arguments.wait)
+    if verdict is None:
+        print(
+            f"no verdict from the artifact guard within {arguments.wait:g} s: check with modelctl list", file=sys.stderr
+        )
+        return NO_VERDICT
+    print(f"guard verdict: {verdict[0]}" + (f" ({verdict[1]})" if verdict[1] else ""))
+    return OK if verdict[0] == VALID else INVALID
+
+
+def _list(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
+    from modelctl import aws
+
+    target = aws.discover(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
+    rows = aws.list_models(clients("s3", arguments.region), target)
+    print(f"{'TargetModel':<40} {'bytes':>12}  {'uploaded (UTC)':<20} verdict")
+    for row in rows:
+        print(f"{row.target_model:<40} {row.size:>12}  {row.uploaded:%Y-%m-%d %H:%M:%S}  {row.verdict}")
+    print(f"{len(rows)} model(s) under s3://{target.bucket}/{target.prefix}")
+    return OK
+
+
+def _invoke(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
+    from modelctl import aws
+
+    body = arguments.body.read_bytes()
+    answer = aws.invoke(
+        clients("sagemaker-runtime", arguments.region),
+        aws.endpoint_name(arguments.env, arguments.endpoint),
+        body,
+        arguments.content_type,
+        target_model=arguments.target_model,
+        target_container=arguments.target_container,
+        accept=arguments.accept,
+    )
+    sys.stdout.write(answer.decode(errors="replace") + "\n")
+    return OK
+
+
+def _loadtest(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
+    from modelctl import aws, loadtest
+
+    body = arguments.body.read_bytes()
+    runtime = clients("sagemaker-runtime", arguments.region)
+    name = aws.endpoint_name(arguments.env, arguments.endpoint)
+    models = [m for m in arguments.models.split(",") if m]
+    result = loadtest.run(
+        lambda model: aws.invoke(runtime, name, body, arguments.content_type, target_model=model),
+        models,
+        requests=arguments.requests,
+        concurrency=arguments.concurrency,
+        time_limit=arguments.time_limit,
+    )
+    print("\n".join(result.lines()))
+    return OK if not any(s.errors for s in result.per_model.values()) else INVALID
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Callable[[str, str | None], Any]], int]] = {
+    "package": _package,
+    "validate": _validate,
+    "upload": _upload,
+    "list": _list,
+    "invoke": _invoke,
+    "loadtest": _loadtest,
+}

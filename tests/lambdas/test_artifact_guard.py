@@ -1,0 +1,180 @@
+"""The artifact guard against moto S3: verdict tags, quarantine without loss, idempotence, warm-up."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.modelctl.archives import Entry, good, tar_gz
+from tests.support import lambda_module
+
+guard_module = lambda_module("artifact_guard", "artifact_guard")
+rules = lambda_module("artifact_guard", "archive_rules")
+BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
+PREFIX = "models/dev-home-values/"
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-west-1")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield client
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, str]] = []
+        self.metrics: list[dict[str, Any]] = []
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def _guard(s3: Any, recorder: Recorder, runtime: Any = None, warm_up: bool = False) -> Any:
+    return guard_module.Guard(
+        s3=s3,
+        runtime=runtime,
+        prefixes=[guard_module.ServedPrefix(prefix=PREFIX, endpoint_name="dev-home-values", warm_up=warm_up)],
+        limits=rules.Limits(max_uncompressed_bytes=10 * 1024 * 1024),
+        notify=lambda subject, message: recorder.notes.append((subject, message)),
+        emit=recorder.metrics.append,
+    )
+
+
+def _put(s3: Any, key: str, data: bytes) -> dict[str, Any]:
+    version = s3.put_object(Bucket=BUCKET, Key=key, Body=data)["VersionId"]
+    return {"detail": {"bucket": {"name": BUCKET}, "object": {"key": key, "version-id": version}}}
+
+
+def _tags(s3: Any, key: str, **version: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=BUCKET, Key=key, **version)["TagSet"]}
+
+
+def test_a_valid_archive_is_tagged_valid(s3: Any, recorder: Recorder) -> None:
+    outcome = _guard(s3, recorder).handle(_put(s3, PREFIX + "Chicago_IL.tar.gz", good()))
+    assert outcome.action == "valid"
+    assert _tags(s3, PREFIX + "Chicago_IL.tar.gz") == {"guard-verdict": "valid", "guard-reason": "passed every rule"}
+    assert recorder.notes == []
+    assert recorder.metrics[0]["ValidArchives"] == 1
+    assert recorder.metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SageMakerHosting/ArtifactGuard"
+
+
+def test_a_rejected_archive_is_quarantined_and_nothing_is_lost(s3: Any, recorder: Recorder) -> None:
+    key = PREFIX + "Houston_TX.tar.gz"
+    bad = tar_gz([Entry("../../escape.py", b"import os")])
+    event = _put(s3, key, bad)
+    outcome = _guard(s3, recorder).handle(event)
+    assert outcome.action == "rejected"
+    assert outcome.reason.startswith("path-escape")
+    # Served prefix: the object is gone (a delete marker), every byte kept as a version.
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX).get("KeyCount") == 0
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key)
+    assert len(versions["Versions"]) == 1
+    assert len(versions["DeleteMarkers"]) == 1
+    kept = s3.get_object(Bucket=BUCKET, Key=key, VersionId=event["detail"]["object"]["version-id"])["Body"].read()
+    assert kept == bad
+    # Quarantine: a copy with the verdict.
+    quarantined = "quarantine/" + key
+    assert s3.get_object(Bucket=BUCKET, Key=quarantined)["Body"].read() == bad
+    assert _tags(s3, quarantined)["guard-verdict"] == "rejected"
+    assert _tags(s3, quarantined)["guard-reason"].startswith("path-escape")
+    assert len(recorder.notes) == 1
+    assert quarantined in recorder.notes[0][1]
+    assert recorder.metrics[0]["RejectedArchives"] == 1
+
+
+def test_key_rules_reject_without_reading(s3: Any, recorder: Recorder) -> None:
+    outcome = _guard(s3, recorder).handle(_put(s3, PREFIX + "Chicago IL.tar.gz", good()))
+    assert (outcome.action, outcome.reason.split(":")[0]) == ("rejected", "key-characters")
+
+
+def test_duplicate_events_are_handled_once(s3: Any, recorder: Recorder) -> None:
+    event = _put(s3, PREFIX + "Chicago_IL.tar.gz", good())
+    guard = _guard(s3, recorder)
+    assert guard.handle(event).action == "valid"
+    again = guard.handle(event)
+    assert (again.action, again.reason) == ("skipped", "already valid (duplicate event)")
+    assert len(recorder.metrics) == 1
+
+
+def test_out_of_order_events_judge_their_own_version(s3: Any, recorder: Recorder) -> None:
+    key = PREFIX + "Chicago_IL.tar.gz"
+    old_bad = _put(s3, key, b"not an archive")
+    new_good = _put(s3, key, good())
+    guard = _guard(s3, recorder)
+    assert guard.handle(new_good).action == "valid"
+    assert guard.handle(old_bad).action == "rejected"
+    # The newer, valid version is still served; the old one went to quarantine.
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == good()
+    assert _tags(s3, key) == {"guard-verdict": "valid", "guard-reason": "passed every rule"}
+    assert s3.get_object(Bucket=BUCKET, Key="quarantine/" + key)["Body"].read() == b"not an archive"
+
+
+def test_events_outside_served_prefixes_and_warmup_payloads_are_skipped(s3: Any, recorder: Recorder) -> None:
+    guard = _guard(s3, recorder)
+    assert guard.handle(_put(s3, "models/other/x.tar.gz", good())).action == "skipped"
+    assert guard.handle(_put(s3, PREFIX + "Chicago_IL.warmup.json", b"{}")).reason == "warm-up payload"
+
+
+def test_a_vanished_version_is_skipped(s3: Any, recorder: Recorder) -> None:
+    event = _put(s3, PREFIX + "Chicago_IL.tar.gz", good())
+    s3.delete_object(Bucket=BUCKET, Key=PREFIX + "Chicago_IL.tar.gz", VersionId=event["detail"]["object"]["version-id"])
+    assert _guard(s3, recorder).handle(event).reason == "object version no longer exists"
+
+
+def test_bomb_and_size_limits_apply(s3: Any, recorder: Recorder) -> None:
+    big = tar_gz([Entry("weights.bin", bytes(11 * 1024 * 1024))])
+    outcome = _guard(s3, recorder).handle(_put(s3, PREFIX + "big.tar.gz", big))
+    assert outcome.reason.split(":")[0] in ("size", "compression-ratio")
+
+
+class FakeRuntime:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke_endpoint(self, **arguments: Any) -> dict[str, Any]:
+        self.calls.append(arguments)
+        return {"Body": io.BytesIO(b"[1.0]")}
+
+
+def test_warm_up_invokes_the_new_model_with_its_payload(s3: Any, recorder: Recorder) -> None:
+    runtime = FakeRuntime()
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=PREFIX + "Chicago_IL.warmup.json",
+        Body=json.dumps({"contentType": "text/csv", "body": "1,2,3"}),
+    )
+    _guard(s3, recorder, runtime, warm_up=True).handle(_put(s3, PREFIX + "Chicago_IL.tar.gz", good()))
+    assert runtime.calls == [
+        {
+            "EndpointName": "dev-home-values",
+            "TargetModel": "Chicago_IL.tar.gz",
+            "ContentType": "text/csv",
+            "Body": b"1,2,3",
+        }
+    ]
+
+
+def test_no_warm_up_without_a_payload(s3: Any, recorder: Recorder) -> None:
+    runtime = FakeRuntime()
+    _guard(s3, recorder, runtime, warm_up=True).handle(_put(s3, PREFIX + "Chicago_IL.tar.gz", good()))
+    assert runtime.calls == []
+
+
+def test_the_lambda_bundles_the_same_rules_as_modelctl() -> None:
+    from modelctl import archive_rules
+
+    assert rules.__file__ is not None
+    from pathlib import Path
+
+    assert Path(rules.__file__).resolve() == Path(archive_rules.__file__).resolve()

@@ -1,0 +1,133 @@
+"""ArtifactGuard and validated-only loading, as deployed in every stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Template
+
+from constructs_lib import ModelPrefix, ValidationError
+from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix
+from stacks.stage import ModelHostingStage
+
+
+def _hosting(stages: list[ModelHostingStage], name: str = "prod") -> dict[str, Any]:
+    stage = next(s for s in stages if s.config.name == name)
+    resources: dict[str, Any] = Template.from_stack(stage.hosting).to_json()["Resources"]
+    return resources
+
+
+def test_uploads_under_models_reach_the_guard(stages: list[ModelHostingStage]) -> None:
+    resources = _hosting(stages)
+    (rule,) = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": ["sagemaker-models-prod-333333333333-eu-west-1"]},
+            "object": {"key": [{"prefix": "models/"}]},
+        },
+    }
+    target = rule["Properties"]["Targets"][0]
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
+    assert "DeadLetterConfig" in target
+
+
+def test_the_bucket_sends_events_to_eventbridge(stages: list[ModelHostingStage]) -> None:
+    store = Template.from_stack(stages[2].model_store)
+    store.has_resource_properties(
+        "AWS::S3::Bucket", {"NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}
+    )
+    assert not store.find_resources("Custom::S3BucketNotifications")
+    assert not store.find_resources("AWS::Lambda::Function")
+
+
+def test_guard_function_configuration(stages: list[ModelHostingStage]) -> None:
+    resources = _hosting(stages)
+    function = next(
+        r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function" and k.startswith("ArtifactGuard")
+    )["Properties"]
+    environment = function["Environment"]["Variables"]
+    assert json.loads(environment["SERVED_PREFIXES"]) == [
+        {"endpoint": "prod-home-values", "layout": "flat", "prefix": "models/prod-home-values/", "warmUp": True},
+        {"endpoint": "prod-mnist", "layout": "flat", "prefix": "models/prod-mnist/", "warmUp": False},
+        {"endpoint": "prod-churn-pipeline", "layout": "flat", "prefix": "models/prod-churn-pipeline/", "warmUp": False},
+    ]
+    assert environment["MAX_UNCOMPRESSED_BYTES"] == str(50 * 1024**3)
+    assert function["Timeout"] == 900
+    assert "DeadLetterConfig" in function
+
+
+def test_guard_may_not_delete_versions(stages: list[ModelHostingStage]) -> None:
+    resources = _hosting(stages)
+    policy = next(
+        r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith("ArtifactGuardRole")
+    )
+    actions = [
+        a
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for a in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    ]
+    assert "s3:DeleteObject" in actions
+    assert not [a for a in actions if a.startswith("s3:DeleteObjectVersion") or a in ("s3:*", "s3:PutBucketVersioning")]
+
+
+@pytest.mark.parametrize("role_prefix", ["HomeValuesExecutionRole", "MnistExecutionRole", "ChurnPipelineExecutionRole"])
+def test_execution_roles_read_only_valid_archives(stages: list[ModelHostingStage], role_prefix: str) -> None:
+    resources = _hosting(stages)
+    policy = next(r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith(role_prefix))
+    reads = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"]
+    assert reads
+    for statement in reads:
+        assert statement["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/guard-verdict": "valid"}}
+
+
+def test_the_lambda_asset_carries_the_shared_rules(stages: list[ModelHostingStage]) -> None:
+    assembly = stages[0].node.scope.synth()  # type: ignore[union-attr]
+    archives = list(Path(assembly.directory).rglob("asset.*/archive_rules.py"))
+    assert archives, "the guard's asset has no archive_rules.py"
+    source = Path(__file__).resolve().parents[2] / "modelctl" / "archive_rules.py"
+    assert all(not p.is_symlink() and p.read_text() == source.read_text() for p in archives)
+
+
+def test_prefixes_are_validated() -> None:
+    stack = cdk.Stack()
+    kwargs: dict[str, Any] = {
+        "bucket": s3.Bucket.from_bucket_name(stack, "B", "bucket-b"),
+        "encryption_key": kms.Key(stack, "K"),
+        "topic": sns.Topic(stack, "T"),
+        "queue_key": kms.Key(stack, "Q"),
+    }
+    with pytest.raises(ValidationError, match=r"prefix 'other/x/' must be under 'models/'"):
+        ArtifactGuard(stack, "G1", prefixes=[GuardedPrefix(prefix="other/x/", endpoint_name="x")], **kwargs)
+    with pytest.raises(ValidationError, match=r"layout of models/x/ 'zip' must be flat, mms or triton"):
+        ArtifactGuard(
+            stack, "G2", prefixes=[GuardedPrefix(prefix="models/x/", endpoint_name="x", layout="zip")], **kwargs
+        )
+    with pytest.raises(ValidationError, match=r"prefixes \[\] must list at least one"):
+        ArtifactGuard(stack, "G3", prefixes=[], **kwargs)
+
+
+def test_required_tag_condition_on_a_prefix() -> None:
+    stack = cdk.Stack(cdk.App(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    from aws_cdk import aws_iam as iam
+
+    role = iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    ModelPrefix(
+        bucket=s3.Bucket.from_bucket_name(stack, "B", "bucket-b"),
+        prefix="models/x/",
+        required_tag=("guard-verdict", "valid"),
+    ).grant_read(role)
+    statements = next(iter(Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()))["Properties"][
+        "PolicyDocument"
+    ]["Statement"]
+    assert statements[0]["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/guard-verdict": "valid"}}
+    assert "Condition" in statements[1]  # ListBucket stays limited by s3:prefix only
+    assert statements[1]["Condition"] == {"StringLike": {"s3:prefix": ["models/x/*"]}}
