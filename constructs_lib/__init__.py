@@ -2,7 +2,9 @@
 
 from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.alarm_topic import AlarmTopic
+from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix, GuardLimits
 from constructs_lib.compliance import acknowledge
+from constructs_lib.custom_resource_function import CustomResourceFunction
 from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.endpoint_alarms import EndpointAlarms
 from constructs_lib.endpoint_base import EndpointBase, EndpointNetwork
@@ -24,17 +26,23 @@ from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.scaling_guard import ScalingGuard, ScalingGuardProvider
 from constructs_lib.serving_image import ServingImage
 from constructs_lib.serving_image_repository import ServingImageRepository
+from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
 
 __all__ = [
     "AlarmThresholds",
     "AlarmTopic",
+    "ArtifactGuard",
     "BlueGreenDeployment",
     "Container",
+    "CustomResourceFunction",
     "EndpointAlarms",
     "EndpointBase",
     "EndpointNetwork",
     "EndpointScaling",
+    "EndpointSmokeTest",
     "ExecutionRole",
+    "GuardLimits",
+    "GuardedPrefix",
     "HostingDashboard",
     "InferenceMode",
     "ModelArchive",
@@ -49,6 +57,8 @@ __all__ = [
     "ScalingGuardProvider",
     "ServingImage",
     "ServingImageRepository",
+    "SmokeInvocation",
+    "SmokeTestProvider",
     "TrafficShift",
     "ValidationError",
     "acknowledge",

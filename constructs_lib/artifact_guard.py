@@ -20,7 +20,7 @@ from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge, acknowledge_control_rule, nag_resource_id
-from constructs_lib.scaling_guard import LAMBDA_DIR, LAMBDA_RUNTIME
+from constructs_lib.custom_resource_function import LAMBDA_DIR, LAMBDA_RUNTIME
 
 #: The tag the guard sets; execution roles may read only archives that carry ``guard-verdict=valid``.
 VERDICT_TAG, VALID = "guard-verdict", "valid"

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
-from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge, acknowledge_control_rule, nag_resource_id
-
-LAMBDA_DIR = Path(__file__).resolve().parents[1] / "lambda"
-#: The newest Python runtime this aws-cdk-lib knows (cdk-nag's AwsSolutions-L1 asks for exactly that); the
-#: handlers also run on the project's Python 3.11, where their tests run.
-LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+from constructs_lib.compliance import acknowledge, nag_resource_id
+from constructs_lib.custom_resource_function import CustomResourceFunction
 
 
 class ScalingGuardProvider(Construct):
@@ -34,29 +26,16 @@ class ScalingGuardProvider(Construct):
             Logs). Default: CloudWatch Logs' own encryption, acknowledged as such.
         """
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(
+        custom = CustomResourceFunction(
             self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=log_encryption_key,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=LAMBDA_RUNTIME,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(LAMBDA_DIR / "scaling_guard")),
-            timeout=cdk.Duration.minutes(5),
-            memory_size=256,
-            role=role,
-            log_group=log_group,
+            "Resource",
+            folder="scaling_guard",
             description="Releases and restores SageMaker scalable targets around endpoint instance-type changes",
+            log_encryption_key=log_encryption_key,
         )
+        self.function = custom.function
         """The function; custom resources use its ARN as service token."""
-        log_group.grant_write(role)
-        role.add_to_principal_policy(
+        custom.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[
                     "application-autoscaling:DescribeScalableTargets",
@@ -73,66 +52,27 @@ class ScalingGuardProvider(Construct):
             )
         )
         stack = cdk.Stack.of(self)
+        endpoints = stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
+        configs = stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*")
         # Registering a SageMaker target makes Application Auto Scaling check the endpoint with the caller's rights.
-        role.add_to_principal_policy(
+        custom.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[
                     "sagemaker:DescribeEndpoint",
                     "sagemaker:DescribeEndpointConfig",
                     "sagemaker:UpdateEndpointWeightsAndCapacities",
                 ],
-                resources=[
-                    stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
-                    stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*"),
-                ],
+                resources=[endpoints, configs],
             )
         )
-        self._acknowledge(role, log_encryption_key is None)
-
-    def _acknowledge(self, role: iam.Role, unencrypted_logs: bool) -> None:
-        policy = role.node.find_child("DefaultPolicy").node.find_child("Resource")
-        function = self.function.node.default_child
-        assert function is not None
-        stack = cdk.Stack.of(self)
+        policy = custom.role.node.find_child("DefaultPolicy").node.find_child("Resource")
         for resource, why in (
             ("*", "Application Auto Scaling's actions have no resource-level permissions for scalable targets."),
-            (
-                stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*"),
-                "The guard serves every scaled endpoint of the stack; their names are only known per request.",
-            ),
-            (
-                stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*"),
-                "Endpoint configs have generated names (they are replaced on every change).",
-            ),
+            (endpoints, "The guard serves every scaled endpoint of the stack; their names are only known per request."),
+            (configs, "Endpoint configs have generated names (they are replaced on every change)."),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", why)
-        acknowledge_control_rule(policy, "IAMNoInlinePolicy", "This policy belongs to the guard's own role only.")
-        acknowledge_control_rule(
-            function,
-            "LambdaDLQ",
-            "CloudFormation invokes this custom-resource function synchronously and is told of every failure; "
-            "a dead-letter queue would never receive anything.",
-            packs=HIPAA_AND_NIST,
-        )
-        acknowledge_control_rule(
-            function,
-            "LambdaConcurrency",
-            "Invoked by CloudFormation a few times per deployment; reserving concurrency would take capacity from "
-            "the account's pool and fails in accounts at the minimum unreserved concurrency.",
-            packs=HIPAA_AND_NIST,
-        )
-        acknowledge_control_rule(
-            function,
-            "LambdaInsideVPC",
-            "The function calls only AWS control-plane APIs; a VPC would add NAT or interface endpoints "
-            "without reducing what it can reach.",
-        )
-        if unencrypted_logs:
-            acknowledge_control_rule(
-                self.node.find_child("Logs").node.default_child or self,
-                "CloudWatchLogGroupEncrypted",
-                "The log holds endpoint and variant names only; CloudWatch Logs encrypts it with its own key.",
-            )
+        custom.acknowledge_inline_policy()
 
 
 class ScalingGuard(Construct):

@@ -21,6 +21,7 @@ from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.errors import ValidationError
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
+from constructs_lib.smoke_test import SmokeInvocation
 
 #: Root of the SSM parameter paths that tools (modelctl) use to discover what each environment deployed.
 SSM_ROOT = "/sagemaker-hosting"
@@ -140,6 +141,9 @@ class MultiModelEndpointConfig:
     warm_up: bool = False
     """After a valid upload, invoke the new model once with ``NAME.warmup.json`` (if stored beside it)."""
 
+    smoke_tests: tuple[SmokeInvocation, ...] = ()
+    """Canary requests after each deploy; a failure fails the deploy. Canary models must be uploaded first."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ContainerConfig:
@@ -196,6 +200,9 @@ class MultiContainerEndpointConfig:
 
     deployment: BlueGreenDeployment | None = None
     """Blue/green updates with traffic shifting and automatic rollback; None for all at once."""
+
+    smoke_tests: tuple[SmokeInvocation, ...] = ()
+    """Requests after each deploy (each Direct container, or the pipeline); a failure fails the deploy."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,7 +302,13 @@ def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
 _XGBOOST_EU_WEST_1 = ImageConfig(registry_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1")
 
 
-def _home_values(instance_type: str, instances: int, scaling: ScalingConfig) -> MultiModelEndpointConfig:
+#: A home described as the XGBoost models expect it: one CSV row of features.
+_HOME = "3,2,1500,1990,0.25"
+
+
+def _home_values(
+    instance_type: str, instances: int, scaling: ScalingConfig, *, smoke: bool = False
+) -> MultiModelEndpointConfig:
     """The seeds' example: one XGBoost home-value model per city, all behind one endpoint."""
     return MultiModelEndpointConfig(
         name="home-values",
@@ -304,6 +317,9 @@ def _home_values(instance_type: str, instances: int, scaling: ScalingConfig) -> 
         consumers=(ConsumerConfig(name="ChicagoAnalytics", models=("Chicago_IL*",)),),
         scaling=scaling,
         warm_up=True,
+        smoke_tests=(SmokeInvocation(target_model="Chicago_IL.tar.gz", body=_HOME, content_type="text/csv"),)
+        if smoke
+        else (),
     )
 
 
@@ -318,7 +334,16 @@ def _dlc(repository: str, tag: str) -> ImageConfig:
     return ImageConfig(deep_learning_container=(repository, tag))
 
 
-def _mnist(instances: int, deployment: BlueGreenDeployment | None = None) -> MultiContainerEndpointConfig:
+def _mnist_image(key: str, shape: str) -> str:
+    """A blank 28x28 MNIST image in the request format of each framework's container."""
+    row = "[" + ",".join(["0.0"] * 28) + "]"
+    image = "[" + ",".join([row] * 28) + "]"
+    return '{"' + key + '": [' + (image if shape == "hw" else "[" + image + "]") + "]}"
+
+
+def _mnist(
+    instances: int, deployment: BlueGreenDeployment | None = None, *, smoke: bool = False
+) -> MultiContainerEndpointConfig:
     """The seeds' MNIST example: a TensorFlow and a PyTorch model side by side, each invoked by hostname."""
     return MultiContainerEndpointConfig(
         name="mnist",
@@ -342,6 +367,12 @@ def _mnist(instances: int, deployment: BlueGreenDeployment | None = None) -> Mul
         ),
         scaling=ScalingConfig(min_capacity=instances, max_capacity=instances * 3, cpu_target_percent=60),
         deployment=deployment,
+        smoke_tests=(
+            SmokeInvocation(target_container="tensorflow-mnist", body=_mnist_image("instances", "hw")),
+            SmokeInvocation(target_container="pytorch-mnist", body=_mnist_image("inputs", "chw")),
+        )
+        if smoke
+        else (),
     )
 
 
@@ -351,7 +382,7 @@ _SKLEARN_EU_WEST_1 = ImageConfig(
 )
 
 
-def _churn_pipeline(instances: int) -> MultiContainerEndpointConfig:
+def _churn_pipeline(instances: int, *, smoke: bool = False) -> MultiContainerEndpointConfig:
     """A serial inference pipeline: scikit-learn preprocessing, then an XGBoost model."""
     return MultiContainerEndpointConfig(
         name="churn-pipeline",
@@ -367,6 +398,7 @@ def _churn_pipeline(instances: int) -> MultiContainerEndpointConfig:
         ),
         variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=instances),),
         consumers=(ContainerConsumerConfig(name="ChurnScoring"),),
+        smoke_tests=(SmokeInvocation(body="42,1,0,79.5,1", content_type="text/csv"),) if smoke else (),
     )
 
 
@@ -393,7 +425,12 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=30,
         multi_model_endpoints=(
-            _home_values("ml.m5.xlarge", 1, ScalingConfig(min_capacity=1, max_capacity=3, max_requests_per_second=40)),
+            _home_values(
+                "ml.m5.xlarge",
+                1,
+                ScalingConfig(min_capacity=1, max_capacity=3, max_requests_per_second=40),
+                smoke=True,
+            ),
         ),
         multi_container_endpoints=(
             _mnist(
@@ -401,8 +438,9 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
                 BlueGreenDeployment(
                     traffic=TrafficShift.LINEAR, size_percent=50, wait_interval=cdk.Duration.minutes(5)
                 ),
+                smoke=True,
             ),
-            _churn_pipeline(1),
+            _churn_pipeline(1, smoke=True),
         ),
     ),
     EnvironmentConfig(
@@ -416,6 +454,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
                 "ml.m5.xlarge",
                 2,
                 ScalingConfig(min_capacity=2, max_capacity=8, max_requests_per_second=40, cpu_target_percent=70),
+                smoke=True,
             ),
         ),
         multi_container_endpoints=(
@@ -424,8 +463,9 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
                 BlueGreenDeployment(
                     traffic=TrafficShift.CANARY, size_percent=50, wait_interval=cdk.Duration.minutes(10)
                 ),
+                smoke=True,
             ),
-            _churn_pipeline(2),
+            _churn_pipeline(2, smoke=True),
         ),
         alarm_thresholds=AlarmThresholds(error_rate_percent=0.5, model_latency_p99=cdk.Duration.millis(500)),
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -26,6 +27,7 @@ from constructs_lib import (
 )
 from constructs_lib.artifact_guard import VALID, VERDICT_TAG, ArtifactGuard, GuardedPrefix
 from constructs_lib.compliance import acknowledge_control_rule
+from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
 from stacks.config import (
     EnvironmentConfig,
     ImageConfig,
@@ -80,6 +82,12 @@ class HostingStack(cdk.Stack):
         )
         """Every alarm of the stage notifies this topic."""
         self.scaling_guard = ScalingGuardProvider(self, "ScalingGuardProvider", log_encryption_key=self.operations_key)
+        self.smoke_test_provider = (
+            SmokeTestProvider(self, "SmokeTestProvider", log_encryption_key=self.operations_key)
+            if any(e.smoke_tests for e in config.multi_model_endpoints)
+            or any(e.smoke_tests for e in config.multi_container_endpoints)
+            else None
+        )
         self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=f"sagemaker-hosting-{config.name}")
         """One dashboard for the stage, a section per endpoint."""
 
@@ -88,14 +96,14 @@ class HostingStack(cdk.Stack):
         for endpoint_config in config.multi_model_endpoints:
             with endpoint_errors(config.name, endpoint_config.name):
                 mme = self._multi_model_endpoint(endpoint_config)
-                self._operate(mme, endpoint_config.scaling)
+                self._operate(mme, endpoint_config.scaling, endpoint_config.smoke_tests)
                 self.multi_model_endpoints[endpoint_config.name] = mme
         self.multi_container_endpoints: dict[str, MultiContainerEndpoint] = {}
         """The multi-container endpoints, by configured name."""
         for mce_config in config.multi_container_endpoints:
             with endpoint_errors(config.name, mce_config.name):
                 mce = self._multi_container_endpoint(mce_config)
-                self._operate(mce, mce_config.scaling)
+                self._operate(mce, mce_config.scaling, mce_config.smoke_tests)
                 for rollback_alarm in mce.rollback_alarms:
                     rollback_alarm.add_alarm_action(self.alarm_topic.alarm_action)
                 self.multi_container_endpoints[mce_config.name] = mce
@@ -199,8 +207,13 @@ class HostingStack(cdk.Stack):
             self._acknowledge_inline_policy(role)
         return mce
 
-    def _operate(self, endpoint: MultiModelEndpoint | MultiContainerEndpoint, scaling: ScalingConfig | None) -> None:
-        """Scaling from configuration, the endpoint's alarms, and its section of the dashboard."""
+    def _operate(
+        self,
+        endpoint: MultiModelEndpoint | MultiContainerEndpoint,
+        scaling: ScalingConfig | None,
+        smoke_tests: Sequence[SmokeInvocation],
+    ) -> None:
+        """Scaling from configuration, the endpoint's alarms, its dashboard section and its smoke test."""
         scalings = []
         if scaling is not None:
             scaler = EndpointScaling(
@@ -234,6 +247,10 @@ class HostingStack(cdk.Stack):
             action=self.alarm_topic.alarm_action,
         )
         self.dashboard.add_endpoint(endpoint, scaling=scalings, alarms=alarms)
+        if smoke_tests and self.smoke_test_provider is not None:
+            EndpointSmokeTest(
+                endpoint, "SmokeTest", endpoint=endpoint, invocations=smoke_tests, provider=self.smoke_test_provider
+            )
 
     def _consumer_role(self, construct_id: str, description: str) -> iam.Role:
         """An example application role, assumable from this account."""

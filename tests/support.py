@@ -59,8 +59,9 @@ def lambda_module(function: str, module: str) -> Any:
     import sys
 
     folder = str(ROOT / "lambda" / function)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)  # first, so that its handler.py wins over another function's
     for sibling in ("handler", "cfn_response", module):
         loaded = sys.modules.get(sibling)
         if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(folder):
