@@ -22,12 +22,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PY_SETUP := $(VENV)/.installed
 NODE_SETUP := node_modules/.installed
 
-.PHONY: help setup synth test lint pytest cfn-lint clean
+.PHONY: help setup synth test lint pytest cfn-lint bench clean
 
 help:
 	@echo "make synth   set up, then synthesize every environment into $(OUT)/ (ENV=dev for one)"
 	@echo "make test    set up, then ruff, mypy --strict, pytest, synth and cfn-lint"
 	@echo "make lint    ruff and mypy --strict only"
+	@echo "make bench   benchmarks, as ratios against a baseline measured in the same run"
 	@echo "make clean   remove $(OUT)/ (keeps .venv and node_modules)"
 
 $(PY_SETUP): requirements.txt requirements-dev.txt
@@ -49,7 +50,7 @@ synth: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict app.py stacks constructs_lib tools modelctl
+	$(BIN)/mypy --strict app.py stacks constructs_lib tools modelctl bench
 
 pytest: setup
 	$(BIN)/pytest
@@ -59,6 +60,10 @@ cfn-lint: setup
 	$(BIN)/cfn-lint --ignore-checks W3005 -- $(OUT)/assembly-*/*.template.json
 
 test: lint pytest synth cfn-lint
+
+# Speed is measured here, never in tests. BENCH_ARCHIVE_MIB sets the data size in MiB (default 2048: an archive of about 1 GiB).
+bench: setup
+	$(BIN)/python -m bench.archive_bench
 
 clean:
 	rm -rf $(OUT)
