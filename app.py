@@ -3,47 +3,62 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import aws_cdk as cdk
 
 from constructs_lib.errors import ValidationError
 from stacks.compliance import VALIDATION_REPORT, add_compliance_checks, unacknowledged_findings
-from stacks.config import select_environments
+from stacks.config import ENVIRONMENTS, EnvironmentConfig, select_environments
 from stacks.stage import ModelHostingStage
 
+_TOO_MANY_RESOURCES = re.compile(r"resources in stack '([^']+)': (\d+) is greater than allowed maximum of (\d+)")
+_SPLIT_ADVICE = "(split the stage's endpoints across stacks or environments)"
 
-def build(app: cdk.App) -> list[ModelHostingStage]:
+
+def build(app: cdk.App, environments: tuple[EnvironmentConfig, ...] = ENVIRONMENTS) -> list[ModelHostingStage]:
     """Add the stage of every selected environment (all, or ``-c env=NAME``) to ``app``."""
     stages = []
-    for config in select_environments(app.node.try_get_context("env")):
+    for config in select_environments(app.node.try_get_context("env"), environments):
         stage = ModelHostingStage(app, config.stage_id, config=config)
         add_compliance_checks(stage)
         stages.append(stage)
     return stages
 
 
-def main(app: cdk.App | None = None) -> int:
+def main(app: cdk.App | None = None, environments: tuple[EnvironmentConfig, ...] = ENVIRONMENTS) -> int:
     """Synthesize every selected stage.
 
     Exit status 2 for a configuration error (one line, no stack trace), 1 for unacknowledged compliance
-    findings (each listed), 0 otherwise.
+    findings or a template over a CloudFormation limit (each listed), 0 otherwise.
     """
     app = app or cdk.App()
     # Findings are reported by us below, the same way whether the CLI, pytest or python runs the app.
     app.node.set_context("@aws-cdk/core:failSynthOnValidationErrors", False)
     try:
-        build(app)
+        build(app, environments)
     except ValidationError as error:
         # A configuration mistake is the user's to fix: say what and where, without a stack trace.
         print(f"error: {error}", file=sys.stderr)
         return 2
-    assembly = app.synth()
+    try:
+        assembly = app.synth()
+    except RuntimeError as error:
+        # The CDK checks the resource count itself (a maintained check): say it as plainly as ours.
+        too_many = _TOO_MANY_RESOURCES.search(str(error))
+        if too_many is None:
+            raise
+        stack, count, maximum = too_many.groups()
+        print("error: CloudFormation would refuse these templates:", file=sys.stderr)
+        print(f"  {stack}: resources {count} of {maximum} {_SPLIT_ADVICE}", file=sys.stderr)
+        return 1
     findings = unacknowledged_findings(assembly.directory)
     if findings:
-        print(f"error: {len(findings)} unacknowledged compliance finding(s):", file=sys.stderr)
+        # Unacknowledged compliance findings, CloudFormation schema errors and template limits alike.
+        print(f"error: {len(findings)} unacknowledged finding(s):", file=sys.stderr)
         for finding in findings:
-            print(f"  {finding}", file=sys.stderr)
+            print(f"  {finding.explained()}", file=sys.stderr)
         print(f"details: {assembly.directory}/{VALIDATION_REPORT}", file=sys.stderr)
         return 1
     return 0

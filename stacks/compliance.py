@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -28,30 +28,42 @@ def add_compliance_checks(scope: IConstruct) -> None:
     )
 
 
+#: Warnings that fail synthesis all the same: CloudFormation refuses a template over 1 MB, the CDK only warns.
+PROMOTED_WARNINGS = frozenset({"Annotation::@aws-cdk/core:Stack.templateSize"})
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
-    """One unacknowledged finding: the rule and the construct path it fired on."""
+    """One unacknowledged finding: the rule and the construct path it fired on (and what it says)."""
 
     rule: str
     path: str
+    description: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"{self.rule} on {self.path}"
+
+    def explained(self) -> str:
+        """The finding with the first sentence of its description."""
+        first = self.description.split(" - (", 1)[0].split(". ", 1)[0].strip()
+        return f"{self} ({first})" if first else str(self)
 
 
 def unacknowledged_findings(assembly_directory: str | Path) -> list[Finding]:
     """Every failed rule of every validation plugin in the assembly at ``assembly_directory``, sorted.
 
-    The app reads the report itself because, when the CDK CLI runs a Python app, a failed validation only
-    sets the exit code of the jsii Node process, and the app would otherwise exit 0.
+    That is the rule packs, the CDK's built-in CloudFormation validator (which also enforces the 200 outputs
+    and 200 parameters of a template) and the CDK's own template-size warning. The app reads the report itself
+    because, when the CDK CLI runs a Python app, a failed validation only sets the exit code of the jsii Node
+    process, and the app would otherwise exit 0.
     """
     report = json.loads((Path(assembly_directory) / VALIDATION_REPORT).read_text())
     return sorted(
         {
-            Finding(violation["ruleName"], construct["constructPath"])
+            Finding(violation["ruleName"], construct["constructPath"], violation.get("description", ""))
             for plugin in report.get("pluginReports", [])
             for violation in plugin.get("violations", [])
-            if violation.get("severity", "error") == "error"
+            if violation.get("severity", "error") == "error" or violation["ruleName"] in PROMOTED_WARNINGS
             for construct in violation.get("violatingConstructs", [])
         }
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 
 import app
 from stacks.compliance import add_compliance_checks
+from stacks.config import ENVIRONMENTS
 from tests.support import make_app
 
 
@@ -22,7 +26,7 @@ def test_unknown_environment_is_a_clean_error(capsys: pytest.CaptureFixture[str]
 def test_unacknowledged_finding_fails_synth_and_is_listed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def build_with_a_plain_bucket(cdk_app: cdk.App) -> list[cdk.Stage]:
+    def build_with_a_plain_bucket(cdk_app: cdk.App, _environments: object) -> list[cdk.Stage]:
         stage = cdk.Stage(cdk_app, "Bad")
         s3.Bucket(cdk.Stack(stage, "Store"), "Plain")
         add_compliance_checks(stage)
@@ -31,6 +35,53 @@ def test_unacknowledged_finding_fails_synth_and_is_listed(
     monkeypatch.setattr(app, "build", build_with_a_plain_bucket)
     assert app.main(make_app()) == 1
     err = capsys.readouterr().err
-    assert "unacknowledged compliance finding(s):" in err
-    assert "  AwsSolutions-S1 on Bad/Store/Plain/Resource" in err.splitlines()
+    assert "unacknowledged finding(s):" in err
+    assert any(line.startswith("  AwsSolutions-S1 on Bad/Store/Plain/Resource (") for line in err.splitlines())
     assert "Traceback" not in err
+
+
+def test_a_stack_over_a_cloudformation_limit_fails_synth(capsys: pytest.CaptureFixture[str]) -> None:
+    dev = ENVIRONMENTS[0]
+    endpoint = dev.multi_model_endpoints[0]
+    # 30 multi-model endpoints with scaling, alarms and a consumer each: far past 500 resources in one stack.
+    many = tuple(replace(endpoint, name=f"city-{i}") for i in range(30))
+    oversized = dev.replace(multi_model_endpoints=many, multi_container_endpoints=())
+    assert app.main(make_app(), (oversized,)) == 1
+    err = capsys.readouterr().err
+    assert "error: CloudFormation would refuse these templates:" in err
+    line = next(x for x in err.splitlines() if "Dev/Hosting: resources" in x)
+    count = int(line.split("resources ")[1].split(" of ")[0])
+    assert count > 500
+    assert line.strip().startswith(f"Dev/Hosting: resources {count} of 500")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        ("outputs", "F0004 on Big/Big (Template has 201 outputs, maximum is 200)"),
+        # 201 of ours and the CDK's BootstrapVersion.
+        ("parameters", "F0003 on Big/Big (Template has 202 parameters, maximum is 200)"),
+        ("size", "Annotation::@aws-cdk/core:Stack.templateSize on Big/Big (Template size exceeds limit: "),
+    ],
+)
+def test_every_cloudformation_limit_fails_synth(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], limit: str, expected: str
+) -> None:
+    def build_one_oversized_stack(cdk_app: cdk.App, _environments: object) -> list[cdk.Stage]:
+        stage = cdk.Stage(cdk_app, "Big")
+        stack = cdk.Stack(stage, "Big")
+        for index in range(201 if limit != "size" else 300):
+            if limit == "outputs":
+                cdk.CfnOutput(stack, f"O{index}", value=str(index))
+            elif limit == "parameters":
+                cdk.CfnParameter(stack, f"P{index}", default="x")
+            else:
+                ssm.StringParameter(stack, f"S{index}", string_value="v" * 4000, description="d" * 1000)
+        if limit != "size":
+            ssm.StringParameter(stack, "One", string_value="x")
+        return [stage]
+
+    monkeypatch.setattr(app, "build", build_one_oversized_stack)
+    assert app.main(make_app()) == 1
+    assert any(line.strip().startswith(expected) for line in capsys.readouterr().err.splitlines())
