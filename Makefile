@@ -22,11 +22,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PY_SETUP := $(VENV)/.installed
 NODE_SETUP := node_modules/.installed
 
-.PHONY: help setup synth test lint pytest cfn-lint bench clean
+.PHONY: help setup synth review test lint pytest cfn-lint bench clean
 
 help:
 	@echo "make synth   set up, then synthesize every environment into $(OUT)/ (ENV=dev for one)"
 	@echo "make test    set up, then ruff, mypy --strict, pytest, synth and cfn-lint"
+	@echo "make review  write $(OUT)/REVIEW.md from the synthesized templates (BASE=old/cdk.out to compare)"
 	@echo "make lint    ruff and mypy --strict only"
 	@echo "make bench   benchmarks, as ratios against a baseline measured in the same run"
 	@echo "make clean   remove $(OUT)/ (keeps .venv and node_modules)"
@@ -46,6 +47,10 @@ synth: setup
 	rm -rf $(OUT)
 	$(CDK) synth --quiet --no-notices --output $(OUT) $(if $(ENV),--context env=$(ENV))
 	$(BIN)/python -m tools.synth_summary $(OUT)
+	$(BIN)/python -m tools.review $(OUT)
+
+review: setup
+	$(BIN)/python -m tools.review $(OUT) $(if $(BASE),--base $(BASE))
 
 lint: setup
 	$(BIN)/ruff check .

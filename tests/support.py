@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cdk_context(**overrides: Any) -> dict[str, Any]:
-    """cdk.json's context (feature flags) plus ``overrides``: a bare ``cdk.App()`` does not read cdk.json."""
+    """cdk.json's context (feature flags) plus ``overrides``: a bare ``cdk.App()`` does not read cdk.json.
+
+    Like the CDK CLI, it asks for construct paths in resource metadata (the review report reads them).
+    """
     context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["aws:cdk:enable-path-metadata"] = True
     context.update(overrides)
     return context
 
