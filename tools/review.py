@@ -176,7 +176,8 @@ def _endpoints(stack: SynthesizedStack, region: str, resources: dict[str, Any]) 
         name = render(properties.get("EndpointName", "<generated>"))
         config = resources.get(_ref(properties["EndpointConfigName"]) or "", {}).get("Properties", {})
         variants_raw = config.get("ProductionVariants", [])
-        model = resources.get(_ref(variants_raw[0]["ModelName"]) if variants_raw else "", {}).get("Properties", {})
+        model_id = (_ref(variants_raw[0]["ModelName"]) if variants_raw else None) or ""
+        model = resources.get(model_id, {}).get("Properties", {})
         kind, images, data, cache = _model_kind(model)
         variants = []
         for raw in variants_raw:
