@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PY_SETUP := $(VENV)/.installed
 NODE_SETUP := node_modules/.installed
 
-.PHONY: help setup synth review test lint pytest cfn-lint bench clean
+.PHONY: help setup synth review diagram test lint pytest cfn-lint bench clean
 
 help:
 	@echo "make synth   set up, then synthesize every environment into $(OUT)/ (ENV=dev for one)"
@@ -30,6 +30,7 @@ help:
 	@echo "make review  write $(OUT)/REVIEW.md from the synthesized templates (BASE=old/cdk.out to compare)"
 	@echo "make lint    ruff and mypy --strict only"
 	@echo "make bench   benchmarks, as ratios against a baseline measured in the same run"
+	@echo "make diagram docs/architecture.png from the synthesized Prod stage (needs Graphviz: apt-get install graphviz)"
 	@echo "make clean   remove $(OUT)/ (keeps .venv and node_modules)"
 
 $(PY_SETUP): requirements.txt requirements-dev.txt
@@ -69,7 +70,13 @@ test: lint pytest synth cfn-lint
 
 # Speed is measured here, never in tests. BENCH_ARCHIVE_MIB sets the data size in MiB (default 2048: an archive of about 1 GiB).
 bench: setup
+	$(BIN)/python -m bench.synth_bench
 	$(BIN)/python -m bench.archive_bench
+
+diagram: synth
+	$(BIN)/python -m tools.diagram $(OUT) --stage Prod -o docs/architecture.dot
+	@command -v dot >/dev/null || { echo "Graphviz's dot is missing: apt-get install graphviz" >&2; exit 1; }
+	dot -Tpng -Gdpi=110 docs/architecture.dot -o docs/architecture.png
 
 clean:
 	rm -rf $(OUT)

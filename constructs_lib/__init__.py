@@ -24,6 +24,7 @@ from constructs_lib.multi_container_endpoint import (
 from constructs_lib.multi_model_endpoint import MultiModelEndpoint, MultiModelEndpointBase
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.scaling_guard import ScalingGuard, ScalingGuardProvider
+from constructs_lib.serverless_endpoint import ServerlessEndpoint
 from constructs_lib.serving_image import ServingImage
 from constructs_lib.serving_image_repository import ServingImageRepository
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
@@ -55,6 +56,7 @@ __all__ = [
     "ProductionVariant",
     "ScalingGuard",
     "ScalingGuardProvider",
+    "ServerlessEndpoint",
     "ServingImage",
     "ServingImageRepository",
     "SmokeInvocation",

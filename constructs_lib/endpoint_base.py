@@ -241,21 +241,20 @@ def create_model(
 def create_endpoint(
     scope: Construct,
     *,
-    model: sagemaker.CfnModel,
     endpoint_name: str,
-    variants: Sequence[ProductionVariant],
+    production_variants: Sequence[sagemaker.CfnEndpointConfig.ProductionVariantProperty],
     volume_encryption_key: kms.IKey | None,
 ) -> EndpointResources:
     """An endpoint config (generated name: it is replaced on every change) and an endpoint with a stable name."""
     config = sagemaker.CfnEndpointConfig(
         scope,
         "Config",
-        production_variants=[v.render(model.attr_model_name) for v in variants],
+        production_variants=list(production_variants),
         kms_key_id=volume_encryption_key.key_arn if volume_encryption_key else None,
     )
     if volume_encryption_key is not None:
-        for variant in variants:
-            if _LOCAL_NVME.match(variant.instance_type):
+        for variant in production_variants:
+            if variant.instance_type and _LOCAL_NVME.match(variant.instance_type):
                 cdk.Annotations.of(config).add_warning_v2(
                     "sagemaker:nvme-volume-key",
                     f"{variant.instance_type} has local NVMe storage encrypted in hardware; "

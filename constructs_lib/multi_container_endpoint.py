@@ -249,9 +249,8 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
         """The SageMaker model (generated name)."""
         resources = create_endpoint(
             self,
-            model=self.model,
             endpoint_name=endpoint_name,
-            variants=variants,
+            production_variants=[v.render(self.model.attr_model_name) for v in variants],
             volume_encryption_key=volume_encryption_key,
         )
         self.endpoint_config = resources.config

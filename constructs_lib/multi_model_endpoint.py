@@ -160,9 +160,8 @@ class MultiModelEndpoint(MultiModelEndpointBase):
 
         resources = create_endpoint(
             self,
-            model=self.model,
             endpoint_name=endpoint_name,
-            variants=variants,
+            production_variants=[v.render(self.model.attr_model_name) for v in variants],
             volume_encryption_key=volume_encryption_key,
         )
         self.endpoint_config = resources.config
