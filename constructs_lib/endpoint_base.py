@@ -141,6 +141,28 @@ class EndpointBase(Construct):
         """GPU memory utilization, percent of one GPU (Average)."""
         return self._instance_metric("GPUMemoryUtilization", **props)
 
+    # -- resources of created endpoints ----------------------------------------------------------------------
+
+    def _host(
+        self,
+        model: sagemaker.CfnModel,
+        variants: Sequence[ProductionVariant],
+        volume_encryption_key: kms.IKey | None,
+    ) -> None:
+        """Serve ``model`` on instance-backed ``variants``: an unnamed endpoint config and the named endpoint."""
+        resources = create_endpoint(
+            self,
+            endpoint_name=self.endpoint_name,
+            production_variants=[v.render(model.attr_model_name) for v in variants],
+            volume_encryption_key=volume_encryption_key,
+        )
+        self.endpoint_config = resources.config
+        """The endpoint config (generated name)."""
+        self.endpoint = resources.endpoint
+        """The endpoint (stable name)."""
+        self.production_variants = tuple(variants)
+        """The production variants, as configured."""
+
     # -- grants ----------------------------------------------------------------------------------------------
 
     def _grant_invoke(

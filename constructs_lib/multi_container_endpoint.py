@@ -21,7 +21,6 @@ from constructs_lib.endpoint_base import (
     INSTANCE_NAMESPACE,
     EndpointBase,
     EndpointNetwork,
-    create_endpoint,
     create_model,
     publish_endpoint,
     validate_endpoint,
@@ -247,18 +246,7 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
             inference_execution_mode=mode.value,
         )
         """The SageMaker model (generated name)."""
-        resources = create_endpoint(
-            self,
-            endpoint_name=endpoint_name,
-            production_variants=[v.render(self.model.attr_model_name) for v in variants],
-            volume_encryption_key=volume_encryption_key,
-        )
-        self.endpoint_config = resources.config
-        """The endpoint config (generated name)."""
-        self.endpoint = resources.endpoint
-        """The endpoint (stable name)."""
-        self.production_variants = tuple(variants)
-        """The production variants, as configured."""
+        self._host(self.model, variants, volume_encryption_key)
         self.rollback_alarms: list[cloudwatch.Alarm] = []
         """The alarms that roll a blue/green update back (empty without ``deployment``)."""
         if deployment is not None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from tests.lambdas.conftest import CfnServer
 from tests.support import lambda_module
 
 guard = lambda_module("scaling_guard", "scaling_guard")
@@ -129,29 +128,6 @@ def test_restore_ignores_an_empty_snapshot_and_deletes(client: Any) -> None:
 # -- the handler, answering CloudFormation on a local HTTP server ------------------------------------------
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    bodies: ClassVar[list[dict[str, Any]]] = []
-
-    def do_PUT(self) -> None:
-        length = int(self.headers["Content-Length"])
-        _Recorder.bodies.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def response_url() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Recorder.bodies = []
-    yield f"http://127.0.0.1:{server.server_port}/response"
-    server.shutdown()
-
-
 def _cfn_event(url: str, **overrides: Any) -> dict[str, Any]:
     event = _event("Update", M5, C5, ResponseURL=url, StackId="stack", RequestId="req", LogicalResourceId="Release")
     event["PhysicalResourceId"] = "prod-home-values-release"
@@ -159,23 +135,23 @@ def _cfn_event(url: str, **overrides: Any) -> dict[str, Any]:
     return event
 
 
-def test_handler_reports_success_with_the_snapshot(client: Any, response_url: str) -> None:
+def test_handler_reports_success_with_the_snapshot(client: Any, cfn_server: CfnServer) -> None:
     handler = lambda_module("scaling_guard", "handler")
     _register(client)
-    handler.handler(_cfn_event(response_url), None)
-    (body,) = _Recorder.bodies
+    handler.handler(_cfn_event(cfn_server.url), None)
+    (body,) = cfn_server.bodies
     assert body["Status"] == "SUCCESS"
     assert body["PhysicalResourceId"] == "prod-home-values-release"
     assert json.loads(body["Data"]["Snapshot"])["targets"][0]["ResourceId"] == RID
 
 
 @pytest.mark.usefixtures("client")
-def test_handler_reports_failure_instead_of_hanging(response_url: str) -> None:
+def test_handler_reports_failure_instead_of_hanging(cfn_server: CfnServer) -> None:
     handler = lambda_module("scaling_guard", "handler")
-    event = _cfn_event(response_url)
+    event = _cfn_event(cfn_server.url)
     del event["ResourceProperties"]["Variants"]
     event["OldResourceProperties"]["Variants"] = "not a list"
     handler.handler(event, None)
-    (body,) = _Recorder.bodies
+    (body,) = cfn_server.bodies
     assert body["Status"] == "FAILED"
     assert body["Reason"].startswith("TypeError")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.lambdas.conftest import CfnServer
 from tests.support import lambda_module
 
 smoke = lambda_module("smoke_test", "smoke_test")
@@ -104,34 +101,13 @@ def test_delete_does_nothing() -> None:
     assert smoke.on_event(None, None, {"RequestType": "Delete", "ResourceProperties": {}}) == {}
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    bodies: ClassVar[list[dict[str, Any]]] = []
-
-    def do_PUT(self) -> None:
-        _Recorder.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def response_url() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Recorder.bodies = []
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-
-
-def test_handler_fails_the_deployment_on_a_rollback(monkeypatch: pytest.MonkeyPatch, response_url: str) -> None:
+def test_handler_fails_the_deployment_on_a_rollback(monkeypatch: pytest.MonkeyPatch, cfn_server: CfnServer) -> None:
     handler = lambda_module("smoke_test", "handler")
     clients = {"sagemaker": FakeSageMaker(config="cfg-old"), "sagemaker-runtime": FakeRuntime()}
     monkeypatch.setattr(handler.boto3, "client", lambda service: clients[service])
     event = {
         "RequestType": "Update",
-        "ResponseURL": response_url,
+        "ResponseURL": cfn_server.url,
         "StackId": "stack",
         "RequestId": "req",
         "LogicalResourceId": "SmokeTest",
@@ -143,6 +119,6 @@ def test_handler_fails_the_deployment_on_a_rollback(monkeypatch: pytest.MonkeyPa
         },
     }
     handler.handler(event, None)
-    (body,) = _Recorder.bodies
+    (body,) = cfn_server.bodies
     assert body["Status"] == "FAILED"
     assert body["Reason"].startswith("SmokeTestError: prod-home-values runs endpoint config cfg-old")
