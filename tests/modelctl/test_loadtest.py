@@ -1,0 +1,68 @@
+"""modelctl loadtest: bounded in count and time, per-model percentiles, errors counted by kind."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from modelctl.loadtest import ModelStats, run
+
+
+class Clock:
+    """A clock that advances 10 ms per reading, whatever the threads do."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self.lock:
+            self.now += 0.01
+            return self.now
+
+
+def test_requests_are_spread_round_robin_and_counted() -> None:
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def invoke(model: str) -> None:
+        with lock:
+            calls.append(model)
+
+    result = run(invoke, ["A.tar.gz", "B.tar.gz"], requests=10, concurrency=3, time_limit=60, clock=Clock())
+    assert sorted(calls) == ["A.tar.gz"] * 5 + ["B.tar.gz"] * 5
+    assert [len(s.latencies) for s in result.per_model.values()] == [5, 5]
+    assert not result.stopped_by_time
+
+
+def test_errors_are_counted_by_kind() -> None:
+    def invoke(model: str) -> None:
+        if model == "B.tar.gz":
+            raise TimeoutError("slow")
+
+    result = run(invoke, ["A.tar.gz", "B.tar.gz"], requests=4, concurrency=1, time_limit=60, clock=Clock())
+    assert result.per_model["B.tar.gz"].errors == {"TimeoutError": 2}
+    table = "\n".join(result.lines())
+    assert "    2 x TimeoutError" in table
+
+
+def test_the_time_limit_stops_sending() -> None:
+    result = run(lambda _: None, ["A.tar.gz"], requests=1000, concurrency=1, time_limit=0.5, clock=Clock())
+    sent = len(result.per_model["A.tar.gz"].latencies)
+    assert 0 < sent < 1000
+    assert result.stopped_by_time
+    assert result.lines()[-1] == "stopped at the time limit before every request was sent"
+
+
+def test_percentiles() -> None:
+    stats = ModelStats(latencies=[i / 1000 for i in range(1, 101)])
+    assert stats.percentile(50) == pytest.approx(0.0505)
+    assert stats.percentile(99) == pytest.approx(0.09901)
+    assert ModelStats().percentile(50) is None
+    assert ModelStats(latencies=[0.2]).percentile(95) == 0.2
+
+
+def test_bounds_are_checked() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        run(lambda _: None, ["A"], requests=0, concurrency=1, time_limit=1)
