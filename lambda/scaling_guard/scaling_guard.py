@@ -66,9 +66,8 @@ def capture(client: Any, target_id: str) -> dict[str, Any] | None:
 
 
 def _scheduled_action(action: dict[str, Any]) -> dict[str, Any]:
-    kept = {
-        k: action[k] for k in ("ScheduledActionName", "Schedule", "Timezone", "ScalableTargetAction") if k in action
-    }
+    names: tuple[str, ...] = ("ScheduledActionName", "Schedule", "Timezone", "ScalableTargetAction")
+    kept: dict[str, Any] = {k: action[k] for k in names if k in action}
     for key in ("StartTime", "EndTime"):
         if isinstance(action.get(key), datetime):
             kept[key] = action[key].isoformat()
