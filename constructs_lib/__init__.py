@@ -4,13 +4,13 @@ from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix, GuardLimits
 from constructs_lib.compliance import acknowledge
-from constructs_lib.custom_resource_function import CustomResourceFunction
 from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.endpoint_alarms import EndpointAlarms
 from constructs_lib.endpoint_base import EndpointBase, EndpointNetwork
 from constructs_lib.endpoint_scaling import EndpointScaling
 from constructs_lib.errors import ValidationError
 from constructs_lib.execution_role import ExecutionRole
+from constructs_lib.hardened_function import HardenedFunction
 from constructs_lib.hosting_dashboard import HostingDashboard
 from constructs_lib.model_archive import ModelArchive
 from constructs_lib.model_artifact_store import ModelArtifactStore
@@ -35,7 +35,6 @@ __all__ = [
     "ArtifactGuard",
     "BlueGreenDeployment",
     "Container",
-    "CustomResourceFunction",
     "EndpointAlarms",
     "EndpointBase",
     "EndpointNetwork",
@@ -44,6 +43,7 @@ __all__ = [
     "ExecutionRole",
     "GuardLimits",
     "GuardedPrefix",
+    "HardenedFunction",
     "HostingDashboard",
     "InferenceMode",
     "ModelArchive",

@@ -11,21 +11,16 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge, acknowledge_control_rule, nag_resource_id
-from constructs_lib.custom_resource_function import LAMBDA_DIR, LAMBDA_RUNTIME
-
-#: The tag the guard sets; execution roles may read only archives that carry ``guard-verdict=valid``.
-VERDICT_TAG, VALID = "guard-verdict", "valid"
-SERVED_ROOT = "models/"
-QUARANTINE_PREFIX = "quarantine/"
+from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
+from constructs_lib.hardened_function import HardenedFunction
+from constructs_lib.model_prefix import SERVED_ROOT
+from modelctl.archive_rules import QUARANTINE_PREFIX, Layout
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,11 +81,15 @@ class ArtifactGuard(Construct):
         owner = f"ArtifactGuard {self.node.path}"
         if not prefixes:
             raise limits.fail(owner, "prefixes", [], "must list at least one served prefix")
+        layouts = [layout.value for layout in Layout]
         for each in prefixes:
             if not each.prefix.startswith(SERVED_ROOT) or not each.prefix.endswith("/"):
                 raise limits.fail(owner, "prefix", each.prefix, f"must be under {SERVED_ROOT!r} and end with '/'")
-            if each.layout not in ("flat", "mms", "triton"):
-                raise limits.fail(owner, f"layout of {each.prefix}", each.layout, "must be flat, mms or triton")
+            layouts = [layout.value for layout in Layout]
+            if each.layout not in layouts:
+                raise limits.fail(
+                    owner, f"layout of {each.prefix}", each.layout, f"must be one of {', '.join(layouts)}"
+                )
         bounds = guard_limits or GuardLimits()
 
         self.dead_letter_queue = sqs.Queue(
@@ -102,27 +101,15 @@ class ArtifactGuard(Construct):
             retention_period=cdk.Duration.days(14),
         )
         """Events the guard could not handle after retries (inspect and redrive)."""
-        log_group = logs.LogGroup(
+        handler = HardenedFunction(
             self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=queue_key,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=LAMBDA_RUNTIME,
-            handler="handler.handler",
+            "Handler",
             # The folder links to modelctl's archive_rules.py: the asset copies the file, one implementation.
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_DIR / "artifact_guard"), follow_symlinks=cdk.SymlinkFollowMode.ALWAYS
-            ),
+            folder="artifact_guard",
+            description="Checks model archives under models/: tags valid/rejected, quarantines rejects",
+            log_encryption_key=queue_key,
             timeout=cdk.Duration.minutes(15),
             memory_size=1024,
-            role=role,
-            log_group=log_group,
             dead_letter_queue=self.dead_letter_queue,
             retry_attempts=2,
             environment={
@@ -138,8 +125,8 @@ class ArtifactGuard(Construct):
                 "MAX_ENTRIES": str(bounds.max_entries),
                 "MAX_COMPRESSION_RATIO": str(bounds.max_compression_ratio),
             },
-            description="Checks model archives under models/: tags valid/rejected, quarantines rejects",
         )
+        self.function = handler.function
         """The guard function."""
         self.rule = events.Rule(
             self,
@@ -159,8 +146,8 @@ class ArtifactGuard(Construct):
             ],
         )
         """Sends every upload under ``models/`` to the function."""
-        self._grant(role, bucket, encryption_key, topic, prefixes)
-        self._acknowledge(role, bucket)
+        self._grant(handler.role, bucket, encryption_key, topic, prefixes)
+        self._acknowledge(handler, bucket)
 
     def _grant(
         self,
@@ -208,8 +195,8 @@ class ArtifactGuard(Construct):
                 )
             )
 
-    def _acknowledge(self, role: iam.Role, bucket: s3.IBucket) -> None:
-        policy = role.node.find_child("DefaultPolicy").node.find_child("Resource")
+    def _acknowledge(self, handler: HardenedFunction, bucket: s3.IBucket) -> None:
+        policy = default_policy(handler.role)
         for resource, why in (
             (
                 bucket.arn_for_objects(f"{SERVED_ROOT}*"),
@@ -226,19 +213,4 @@ class ArtifactGuard(Construct):
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
             "CDK's grant to send to the KMS-encrypted dead-letter queue; it covers one key, the queue's.",
         )
-        acknowledge_control_rule(policy, "IAMNoInlinePolicy", "This policy belongs to the guard's own role only.")
-        function = self.function.node.default_child
-        assert function is not None
-        acknowledge_control_rule(
-            function,
-            "LambdaConcurrency",
-            "Uploads are rare and each is one invocation; reserving concurrency would take capacity from the "
-            "account's pool and fails in accounts at the minimum unreserved concurrency.",
-            packs=HIPAA_AND_NIST,
-        )
-        acknowledge_control_rule(
-            function,
-            "LambdaInsideVPC",
-            "The guard calls only S3, SNS and SageMaker APIs; a VPC would add NAT or endpoints without reducing "
-            "what it can reach.",
-        )
+        handler.acknowledge_inline_policy()

@@ -63,3 +63,11 @@ def _render_part(scope: IConstruct, part: object) -> str:
         logical_id, attribute = part["Fn::GetAtt"]
         return f"<{logical_id}.{attribute}>"
     raise ValueError(f"cannot predict cdk-nag's rendering of {part!r} on {scope.node.path}")
+
+
+def default_policy(role: IConstruct) -> IConstruct:
+    """The ``AWS::IAM::Policy`` a role's grants go to: where inline-policy and IAM5 findings are acknowledged.
+
+    It exists once the role has a grant.
+    """
+    return role.node.find_child("DefaultPolicy").node.find_child("Resource")

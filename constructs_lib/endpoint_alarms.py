@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
@@ -159,10 +157,6 @@ class EndpointAlarms(Construct):
                     ),
                 ),
             )
-
-    def alarms_for_dashboard(self) -> Sequence[cloudwatch.IAlarm]:
-        """The alarms, in creation order."""
-        return list(self.alarms.values())
 
 
 def _camel(name: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from constructs import Construct, IConstruct
+from constructs import Construct
 
-from constructs_lib.compliance import acknowledge, acknowledge_control_rule, nag_resource_id
+from constructs_lib.compliance import acknowledge, acknowledge_control_rule, default_policy, nag_resource_id
 from constructs_lib.sagemaker_limits import check_name
 
 _NO_RESOURCE_SCOPE = "{action} has no resource-level permissions in IAM; AWS offers only Resource '*'."
@@ -64,7 +64,7 @@ class ExecutionRole(Construct):
             "SageMaker names the log streams of its own log group per variant and instance at run time.",
         )
         acknowledge_control_rule(
-            self._default_policy(),
+            default_policy(self.role),
             "IAMNoInlinePolicy",
             "This policy belongs to this one role and is created and deleted with it; a managed policy would "
             "add an attachment point for other roles without narrowing any permission.",
@@ -83,7 +83,4 @@ class ExecutionRole(Construct):
         self._acknowledge_policy(f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", reason)
 
     def _acknowledge_policy(self, rule_id: str, reason: str) -> None:
-        acknowledge(self._default_policy(), rule_id, reason)
-
-    def _default_policy(self) -> IConstruct:
-        return self.role.node.find_child("DefaultPolicy").node.find_child("Resource")
+        acknowledge(default_policy(self.role), rule_id, reason)

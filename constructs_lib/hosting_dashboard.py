@@ -67,7 +67,7 @@ class HostingDashboard(Construct):
         if alarms is not None and alarms.alarms:
             self.dashboard.add_widgets(
                 cloudwatch.AlarmStatusWidget(
-                    title=f"{endpoint.endpoint_name}: alarms", alarms=alarms.alarms_for_dashboard(), width=_WIDTH
+                    title=f"{endpoint.endpoint_name}: alarms", alarms=list(alarms.alarms.values()), width=_WIDTH
                 )
             )
 

@@ -11,6 +11,8 @@ from aws_cdk import aws_s3 as s3
 
 from constructs_lib.errors import ValidationError
 
+#: Every served prefix sits under this root: the artifact guard watches it, execution roles read below it.
+SERVED_ROOT = "models/"
 # S3 "safe characters" only, segments separated by single slashes, ending with a slash.
 _PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+$")
 
@@ -61,7 +63,10 @@ class ModelPrefix:
     ) -> ModelPrefix:
         """The conventional prefix of an endpoint: ``models/<endpoint_name>/``."""
         return cls(
-            bucket=bucket, prefix=f"models/{endpoint_name}/", encryption_key=encryption_key, required_tag=required_tag
+            bucket=bucket,
+            prefix=f"{SERVED_ROOT}{endpoint_name}/",
+            encryption_key=encryption_key,
+            required_tag=required_tag,
         )
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from constructs_lib.errors import ValidationError
+from modelctl.archive_rules import MAX_TARGET_MODEL
 
 #: EndpointName, VariantName, ContainerHostname: 1-63 characters, alphanumerics and inner hyphens.
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -27,8 +28,6 @@ MAX_ENVIRONMENT_BYTES = 32 * 1024
 MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS = 60, 3600
 MAX_PRODUCTION_VARIANTS = 10
 MIN_VOLUME_GB, MAX_VOLUME_GB = 1, 512
-#: TargetModel: 1-1024 printable characters, no leading whitespace (``\A\S[\p{Print}]*\z``).
-MAX_TARGET_MODEL = 1024
 
 #: GPU multi-model endpoints run only on SageMaker's Triton container and only on these single-GPU types.
 MME_GPU_INSTANCE_TYPES = frozenset(

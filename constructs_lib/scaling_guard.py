@@ -8,8 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
-from constructs_lib.compliance import acknowledge, nag_resource_id
-from constructs_lib.custom_resource_function import CustomResourceFunction
+from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
+from constructs_lib.hardened_function import HardenedFunction
 
 
 class ScalingGuardProvider(Construct):
@@ -26,7 +26,7 @@ class ScalingGuardProvider(Construct):
             Logs). Default: CloudWatch Logs' own encryption, acknowledged as such.
         """
         super().__init__(scope, construct_id)
-        custom = CustomResourceFunction(
+        custom = HardenedFunction(
             self,
             "Resource",
             folder="scaling_guard",
@@ -65,7 +65,7 @@ class ScalingGuardProvider(Construct):
                 resources=[endpoints, configs],
             )
         )
-        policy = custom.role.node.find_child("DefaultPolicy").node.find_child("Resource")
+        policy = default_policy(custom.role)
         for resource, why in (
             ("*", "Application Auto Scaling's actions have no resource-level permissions for scalable targets."),
             (endpoints, "The guard serves every scaled endpoint of the stack; their names are only known per request."),

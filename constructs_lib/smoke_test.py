@@ -11,8 +11,8 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.compliance import acknowledge, nag_resource_id
-from constructs_lib.custom_resource_function import CustomResourceFunction
+from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
+from constructs_lib.hardened_function import HardenedFunction
 from constructs_lib.multi_container_endpoint import InferenceMode, MultiContainerEndpoint
 from constructs_lib.multi_model_endpoint import MultiModelEndpoint
 
@@ -40,7 +40,7 @@ class SmokeTestProvider(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, log_encryption_key: kms.IKey | None = None) -> None:
         """Create the function (log group encrypted with ``log_encryption_key`` when given)."""
         super().__init__(scope, construct_id)
-        self.custom = CustomResourceFunction(
+        self.custom = HardenedFunction(
             self,
             "Resource",
             folder="smoke_test",
@@ -56,7 +56,7 @@ class SmokeTestProvider(Construct):
             iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoints])
         )
         acknowledge(
-            self.custom.role.node.find_child("DefaultPolicy").node.find_child("Resource"),
+            default_policy(self.custom.role),
             f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, endpoints)}]",
             "DescribeEndpoint only: it reads the status and config of the endpoints under test. Invocation is "
             "granted per endpoint and canary.",

@@ -19,6 +19,7 @@ from typing import IO, Any, cast
 
 ARCHIVE_SUFFIX = ".tar.gz"
 WARMUP_SUFFIX = ".warmup.json"
+#: TargetModel: 1-1024 printable characters, no leading whitespace (botocore: ``\A\S[\p{Print}]*\z``).
 MAX_TARGET_MODEL = 1024
 _CHUNK = 1024 * 1024
 _VERSION = re.compile(r"^\d+$")
@@ -78,12 +79,6 @@ class Report:
     def valid(self) -> bool:
         """No problem found."""
         return not self.problems
-
-    def summary(self) -> str:
-        """One line: the verdict's reason (the first problem), or the archive's size."""
-        if self.problems:
-            return str(self.problems[0])
-        return f"{self.entries} entries, {self.uncompressed_bytes} bytes"
 
 
 def check_key(key: str, prefix: str) -> list[Problem]:

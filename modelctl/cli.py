@@ -119,9 +119,8 @@ def _package(arguments: argparse.Namespace, _: Callable[[str, str | None], Any])
 
 
 def _validate(arguments: argparse.Namespace, _: Callable[[str, str | None], Any]) -> int:
-    problems = _report(arguments.archive, arguments.layout)
-    if not arguments.archive.name.endswith(".tar.gz"):
-        problems.insert(0, f"key-suffix: {arguments.archive.name!r} does not end with .tar.gz")
+    # The file's name is what it would be uploaded as (its TargetModel), unless --as says otherwise.
+    problems = [str(p) for p in check_key(arguments.archive.name, "")] + _report(arguments.archive, arguments.layout)
     for problem in problems:
         print(f"{arguments.archive}: {problem}")
     if problems:

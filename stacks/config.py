@@ -6,6 +6,7 @@ Every error names the environment, the field and the bad value.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -335,10 +336,9 @@ def _dlc(repository: str, tag: str) -> ImageConfig:
 
 
 def _mnist_image(key: str, shape: str) -> str:
-    """A blank 28x28 MNIST image in the request format of each framework's container."""
-    row = "[" + ",".join(["0.0"] * 28) + "]"
-    image = "[" + ",".join([row] * 28) + "]"
-    return '{"' + key + '": [' + (image if shape == "hw" else "[" + image + "]") + "]}"
+    """A blank 28x28 MNIST image in the request format of each framework's container (HW or CHW)."""
+    image = [[0.0] * 28 for _ in range(28)]
+    return json.dumps({key: [image if shape == "hw" else [image]]}, separators=(",", ":"))
 
 
 def _mnist(

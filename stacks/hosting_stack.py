@@ -25,9 +25,10 @@ from constructs_lib import (
     ScalingGuardProvider,
     ServingImage,
 )
-from constructs_lib.artifact_guard import VALID, VERDICT_TAG, ArtifactGuard, GuardedPrefix
-from constructs_lib.compliance import acknowledge_control_rule
+from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix
+from constructs_lib.compliance import acknowledge_control_rule, default_policy
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
+from modelctl.archive_rules import VALID, VERDICT_TAG
 from stacks.config import (
     EnvironmentConfig,
     ImageConfig,
@@ -91,6 +92,7 @@ class HostingStack(cdk.Stack):
         self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=f"sagemaker-hosting-{config.name}")
         """One dashboard for the stage, a section per endpoint."""
 
+        self._guarded: list[GuardedPrefix] = []
         self.multi_model_endpoints: dict[str, MultiModelEndpoint] = {}
         """The multi-model endpoints, by configured name."""
         for endpoint_config in config.multi_model_endpoints:
@@ -118,23 +120,7 @@ class HostingStack(cdk.Stack):
             topic=self.alarm_topic.topic,
             queue_key=self.operations_key,
             guard_limits=config.guard_limits,
-            prefixes=[
-                *(
-                    GuardedPrefix(
-                        prefix=mme.model_prefix.prefix,
-                        endpoint_name=mme.endpoint_name,
-                        layout=endpoint_config.layout,
-                        warm_up=endpoint_config.warm_up,
-                    )
-                    for endpoint_config, mme in zip(
-                        config.multi_model_endpoints, self.multi_model_endpoints.values(), strict=True
-                    )
-                ),
-                *(
-                    GuardedPrefix(prefix=f"models/{mce.endpoint_name}/", endpoint_name=mce.endpoint_name)
-                    for mce in self.multi_container_endpoints.values()
-                ),
-            ],
+            prefixes=self._guarded,
         )
         """Checks every model archive uploaded under a served prefix."""
 
@@ -164,6 +150,11 @@ class HostingStack(cdk.Stack):
             )
             mme.grant_invoke(role, models=consumer.models)
             self._acknowledge_inline_policy(role)
+        self._guarded.append(
+            GuardedPrefix(
+                prefix=mme.model_prefix.prefix, endpoint_name=name, layout=endpoint.layout, warm_up=endpoint.warm_up
+            )
+        )
         return mme
 
     def _multi_container_endpoint(self, endpoint: MultiContainerEndpointConfig) -> MultiContainerEndpoint:
@@ -205,6 +196,7 @@ class HostingStack(cdk.Stack):
             if consumer.denied:
                 mce.deny_invoke(role, containers=consumer.denied)
             self._acknowledge_inline_policy(role)
+        self._guarded.append(GuardedPrefix(prefix=prefix.prefix, endpoint_name=name))
         return mce
 
     def _operate(
@@ -260,7 +252,7 @@ class HostingStack(cdk.Stack):
     def _acknowledge_inline_policy(role: iam.Role) -> None:
         """Called after the grants, which create the role's default (inline) policy."""
         acknowledge_control_rule(
-            role.node.find_child("DefaultPolicy").node.find_child("Resource"),
+            default_policy(role),
             "IAMNoInlinePolicy",
             "This invoke policy belongs to this one consumer role and lives and dies with it.",
         )

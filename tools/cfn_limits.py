@@ -7,9 +7,8 @@ outputs or parameters, and ``stacks.compliance`` turns its template-size warning
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from tools.cloud_assembly import SynthesizedStack, synthesized_stacks
+from tools.cloud_assembly import SynthesizedStack
 
 #: (name, maximum). Template bytes: the limit for a template CloudFormation reads from S3, as the CDK deploys.
 LIMITS = (("resources", 500), ("outputs", 200), ("parameters", 200), ("template bytes", 1024 * 1024))
@@ -24,14 +23,6 @@ class LimitUse:
     count: int
     maximum: int
 
-    @property
-    def exceeded(self) -> bool:
-        """Over the limit: CloudFormation would refuse the template."""
-        return self.count > self.maximum
-
-    def __str__(self) -> str:
-        return f"{self.stack}: {self.limit} {self.count} of {self.maximum}"
-
 
 def limit_use(stack: SynthesizedStack) -> list[LimitUse]:
     """Every limit's use by ``stack``."""
@@ -43,8 +34,3 @@ def limit_use(stack: SynthesizedStack) -> list[LimitUse]:
         "template bytes": stack.template_path.stat().st_size,
     }
     return [LimitUse(stack.stack_name, name, counts[name], maximum) for name, maximum in LIMITS]
-
-
-def assembly_limit_use(outdir: str | Path) -> list[LimitUse]:
-    """Every limit's use by every stack of the assembly at ``outdir``."""
-    return [use for stack in synthesized_stacks(Path(outdir)) for use in limit_use(stack)]

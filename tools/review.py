@@ -19,6 +19,7 @@ from typing import Any
 
 from tools.cfn_limits import limit_use
 from tools.cloud_assembly import SynthesizedStack, synthesized_stacks
+from tools.text_table import aligned
 
 PRICES = Path(__file__).with_name("prices.json")
 #: Types whose replacement loses data: a review must shout when one would be replaced or removed.
@@ -182,17 +183,10 @@ def _endpoints(stack: SynthesizedStack, region: str, resources: dict[str, Any]) 
         variants = []
         for raw in variants_raw:
             count = int(raw.get("InitialInstanceCount", 1))
-            low, high = scaling.get(f"endpoint/{name}/variant/{raw['VariantName']}", (count, count))
-            variants.append(
-                Variant(
-                    raw["VariantName"],
-                    render(raw.get("InstanceType", "serverless")),
-                    count,
-                    low,
-                    high,
-                    (low, high) != (count, count) or f"endpoint/{name}/variant/{raw['VariantName']}" in scaling,
-                )
-            )
+            target = f"endpoint/{name}/variant/{raw['VariantName']}"
+            low, high = scaling.get(target, (count, count))
+            instance_type = render(raw.get("InstanceType", "serverless"))
+            variants.append(Variant(raw["VariantName"], instance_type, count, low, high, scaled=target in scaling))
         deployment = properties.get("DeploymentConfig", {})
         routing = deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
         policy = "SageMaker default (blue/green, all at once)"
@@ -430,8 +424,7 @@ def terminal(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int
             {a.principal for a in assembly.access if (a.stage, a.endpoint) == e.key and a.effect == "Allow"}
         )
         rows.append((e.stage, e.name, e.kind, instances, money, str(principals)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return aligned(rows)
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tools.cloud_assembly import synthesized_stacks
+from tools.text_table import aligned
 
 
 def summary_lines(outdir: Path) -> list[str]:
@@ -16,9 +17,7 @@ def summary_lines(outdir: Path) -> list[str]:
     rows = [(s.stage, s.stack_name, str(s.resource_count())) for s in synthesized_stacks(outdir)]
     if not rows:
         return [f"no stacks found in {outdir}"]
-    header = ("stage", "stack", "resources")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
-    return [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in [header, *rows]]
+    return aligned([("stage", "stack", "resources"), *rows], right=(2,))
 
 
 def main(argv: list[str]) -> int:

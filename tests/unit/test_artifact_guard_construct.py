@@ -68,7 +68,7 @@ def test_guard_function_configuration(stages: list[ModelHostingStage]) -> None:
 def test_guard_may_not_delete_versions(stages: list[ModelHostingStage]) -> None:
     resources = _hosting(stages)
     policy = next(
-        r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith("ArtifactGuardRole")
+        r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith("ArtifactGuardHandlerRole")
     )
     actions = [
         a
@@ -107,7 +107,7 @@ def test_prefixes_are_validated() -> None:
     }
     with pytest.raises(ValidationError, match=r"prefix 'other/x/' must be under 'models/'"):
         ArtifactGuard(stack, "G1", prefixes=[GuardedPrefix(prefix="other/x/", endpoint_name="x")], **kwargs)
-    with pytest.raises(ValidationError, match=r"layout of models/x/ 'zip' must be flat, mms or triton"):
+    with pytest.raises(ValidationError, match=r"layout of models/x/ 'zip' must be one of flat, mms, triton"):
         ArtifactGuard(
             stack, "G2", prefixes=[GuardedPrefix(prefix="models/x/", endpoint_name="x", layout="zip")], **kwargs
         )

@@ -18,7 +18,7 @@ from constructs_lib import (
     ServingImage,
     ValidationError,
 )
-from constructs_lib.custom_resource_function import LAMBDA_RUNTIME
+from constructs_lib.hardened_function import LAMBDA_RUNTIME
 from tests.support import make_app
 
 TRITON = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"

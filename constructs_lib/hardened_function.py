@@ -1,7 +1,8 @@
-"""CustomResourceFunction: a Lambda function that CloudFormation invokes for a custom resource."""
+"""HardenedFunction: every Lambda function of the project, with one set of security defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -9,9 +10,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge_control_rule
+from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge_control_rule, default_policy
 
 LAMBDA_DIR = Path(__file__).resolve().parents[1] / "lambda"
 #: The newest Python runtime this aws-cdk-lib knows (cdk-nag's AwsSolutions-L1 asks for exactly that); the
@@ -19,11 +21,10 @@ LAMBDA_DIR = Path(__file__).resolve().parents[1] / "lambda"
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
-class CustomResourceFunction(Construct):
-    """A function for custom resources: code from ``lambda/<folder>``, its own role and encrypted log group.
-
-    The compliance findings that cannot apply to a function CloudFormation calls synchronously are acknowledged
-    here once, with their reasons (dead-letter queue, reserved concurrency, VPC, the role's inline policy).
+class HardenedFunction(Construct):
+    """A function from ``lambda/<folder>`` with its own role, an encrypted log group kept a year, and the
+    reviewed acknowledgments of the findings that cannot apply to it (reserved concurrency, VPC, the role's
+    inline policy; a dead-letter queue when it is invoked synchronously, as custom resources are).
     """
 
     def __init__(
@@ -35,8 +36,19 @@ class CustomResourceFunction(Construct):
         description: str,
         log_encryption_key: kms.IKey | None = None,
         timeout: cdk.Duration | None = None,
+        memory_size: int = 256,
+        environment: Mapping[str, str] | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+        retry_attempts: int | None = None,
     ) -> None:
-        """Create the function from ``lambda/<folder>`` (links in the folder are followed into the asset)."""
+        """Create the function (links in the folder are followed into the asset).
+
+        :param log_encryption_key: KMS key of the log group (its policy must allow CloudWatch Logs). Default:
+            CloudWatch Logs' own encryption, acknowledged as such.
+        :param dead_letter_queue: where failed asynchronous invocations go. Leave it out only for functions
+            invoked synchronously (custom resources), whose caller is told of every failure.
+        :param retry_attempts: retries of asynchronous invocations (0-2). Default: Lambda's (2).
+        """
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(
             self,
@@ -46,7 +58,7 @@ class CustomResourceFunction(Construct):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        """The function's role; grant to it."""
+        """The function's role; grant to it, then call ``acknowledge_inline_policy``."""
         self.function = lambda_.Function(
             self,
             "Function",
@@ -54,27 +66,31 @@ class CustomResourceFunction(Construct):
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(LAMBDA_DIR / folder), follow_symlinks=cdk.SymlinkFollowMode.ALWAYS),
             timeout=timeout or cdk.Duration.minutes(5),
-            memory_size=256,
+            memory_size=memory_size,
             role=self.role,
             log_group=log_group,
+            environment=dict(environment) if environment else None,
+            dead_letter_queue=dead_letter_queue,
+            retry_attempts=retry_attempts,
             description=description,
         )
-        """The function; custom resources use its ARN as service token."""
+        """The function."""
         log_group.grant_write(self.role)
         resource = self.function.node.default_child
         assert resource is not None
-        acknowledge_control_rule(
-            resource,
-            "LambdaDLQ",
-            "CloudFormation invokes this custom-resource function synchronously and is told of every failure; "
-            "a dead-letter queue would never receive anything.",
-            packs=HIPAA_AND_NIST,
-        )
+        if dead_letter_queue is None:
+            acknowledge_control_rule(
+                resource,
+                "LambdaDLQ",
+                "Invoked synchronously (a custom resource): CloudFormation is told of every failure, so a "
+                "dead-letter queue would never receive anything.",
+                packs=HIPAA_AND_NIST,
+            )
         acknowledge_control_rule(
             resource,
             "LambdaConcurrency",
-            "Invoked by CloudFormation a few times per deployment; reserving concurrency would take capacity from "
-            "the account's pool and fails in accounts at the minimum unreserved concurrency.",
+            "Invoked a few times per deployment or upload; reserving concurrency would take capacity from the "
+            "account's pool and fails in accounts at the minimum unreserved concurrency.",
             packs=HIPAA_AND_NIST,
         )
         acknowledge_control_rule(
@@ -93,7 +109,5 @@ class CustomResourceFunction(Construct):
     def acknowledge_inline_policy(self) -> None:
         """Call after the grants, which create the role's default (inline) policy."""
         acknowledge_control_rule(
-            self.role.node.find_child("DefaultPolicy").node.find_child("Resource"),
-            "IAMNoInlinePolicy",
-            "This policy belongs to the function's own role only.",
+            default_policy(self.role), "IAMNoInlinePolicy", "This policy belongs to the function's own role only."
         )
