@@ -34,23 +34,41 @@ class SmokeInvocation:
     """Direct multi-container: the container to call."""
 
 
+#: The function's timeout. The function answers CloudFormation before it, whatever the endpoint does: it stops
+#: testing at a deadline taken from Lambda's remaining time.
+FUNCTION_TIMEOUT = cdk.Duration.minutes(10)
+#: How much longer than the function CloudFormation waits by default (ServiceTimeout, "AWS::CloudFormation::
+#: CustomResource", AWS CloudFormation Template Reference: 1 to 3600 seconds, 3600 when unset). CloudFormation
+#: invokes the function asynchronously ("Using AWS Lambda with CloudFormation", AWS Lambda Developer Guide), so
+#: the invocation may wait in Lambda's queue a little before its own timeout starts counting.
+SERVICE_TIMEOUT_SLACK = cdk.Duration.minutes(1)
+
+
 class SmokeTestProvider(Construct):
-    """The function behind every EndpointSmokeTest of a stack (create one and share it)."""
+    """The function behind every EndpointSmokeTest of a stack (create one per stack and share it)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, log_encryption_key: kms.IKey | None = None) -> None:
         """Create the function (log group encrypted with ``log_encryption_key`` when given)."""
         super().__init__(scope, construct_id)
+        self.timeout = FUNCTION_TIMEOUT
+        """The function's timeout."""
         self.custom = HardenedFunction(
             self,
             "Resource",
             folder="smoke_test",
             description="Post-deploy smoke test of SageMaker endpoints",
             log_encryption_key=log_encryption_key,
-            timeout=cdk.Duration.minutes(10),
+            timeout=self.timeout,
         )
         self.function = self.custom.function
         """The function; custom resources use its ARN as service token."""
         stack = cdk.Stack.of(self)
+        # During a rollback CloudFormation sends an ordinary Update; only the stack's status tells the function
+        # not to fail it. DescribeStacks takes a stack ARN as resource (Service Authorization Reference, "Actions,
+        # resources, and condition keys for AWS CloudFormation"), so it is granted on this stack alone.
+        self.custom.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id])
+        )
         endpoints = stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
         self.custom.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoints])
@@ -69,7 +87,10 @@ class EndpointSmokeTest(Construct):
 
     - the endpoint is not InService, or runs another endpoint config than the one this deploy set (SageMaker
       rolled the update back on its own, which CloudFormation alone reports as a success);
-    - any ``invocations`` fails (a multi-model canary still loading is retried, up to a few minutes).
+    - any ``invocations`` fails (a multi-model canary still loading is retried, up to a few minutes);
+    - the invocations do not finish before the function's deadline (it then answers before its timeout).
+
+    It never fails a rollback: while the stack rolls back it answers SUCCESS without invoking anything.
     """
 
     def __init__(
@@ -80,10 +101,30 @@ class EndpointSmokeTest(Construct):
         endpoint: MultiModelEndpoint | MultiContainerEndpoint,
         invocations: Sequence[SmokeInvocation],
         provider: SmokeTestProvider,
+        service_timeout: cdk.Duration | None = None,
     ) -> None:
-        """Test ``endpoint`` with ``invocations`` (canary models, or each Direct container)."""
+        """Test ``endpoint`` with ``invocations`` (canary models, or each Direct container).
+
+        :param provider: the function of this stack (it may read this stack's status only).
+        :param service_timeout: how long CloudFormation waits for the answer before failing the resource
+            (``ServiceTimeout``, whole seconds up to an hour). Longer than the function's timeout, which the
+            function always answers within. Default: the function's timeout plus a minute.
+        """
         super().__init__(scope, construct_id)
         owner = f"EndpointSmokeTest {self.node.path}"
+        if cdk.Stack.of(provider) is not cdk.Stack.of(self):
+            raise limits.fail(
+                owner, "provider", provider.node.path, "must be in the same stack (it reads that stack's status)"
+            )
+        timeout = service_timeout or provider.timeout.plus(SERVICE_TIMEOUT_SLACK)
+        if timeout.to_seconds() <= provider.timeout.to_seconds():
+            raise limits.fail(
+                owner,
+                "service_timeout",
+                timeout.to_human_string(),
+                f"must be longer than the function's timeout ({provider.timeout.to_human_string()}): "
+                "CloudFormation would give up while the test still runs",
+            )
         if not invocations:
             raise limits.fail(owner, "invocations", [], "must list at least one request")
         for invocation in invocations:
@@ -99,6 +140,8 @@ class EndpointSmokeTest(Construct):
             "Resource",
             service_token=provider.function.function_arn,
             resource_type="Custom::SageMakerSmokeTest",
+            # Unset, CloudFormation would wait an hour for a function that stopped without answering.
+            service_timeout=timeout,
             properties={
                 "EndpointName": endpoint.endpoint_name,
                 # A new config on every change: the test runs after each deploy that touched the endpoint.
@@ -107,6 +150,11 @@ class EndpointSmokeTest(Construct):
             },
         )
         """The custom resource."""
+        # CustomResource renders ServiceTimeout as a string, which the CDK's CloudFormation validator reports
+        # (W9003): the resource specification types it as an integer.
+        cfn = self.resource.node.default_child
+        assert isinstance(cfn, cdk.CfnResource)
+        cfn.add_property_override("ServiceTimeout", int(timeout.to_seconds()))
         self.resource.node.add_dependency(endpoint.endpoint)
 
 

@@ -1,10 +1,56 @@
-"""Answering a CloudFormation custom-resource request (the pre-signed S3 URL in the event)."""
+"""Answering a CloudFormation custom-resource request, and knowing whether the stack is rolling back.
+
+Both follow AWS's documented contract:
+
+- the response is a JSON object PUT to the pre-signed ``ResponseURL``; CloudFormation rejects a response
+  larger than 4096 bytes ("Custom resource response objects", AWS CloudFormation User Guide, "Custom
+  resources" > "Response objects"), so an oversized ``Data`` is refused here, before it is sent;
+- during a rollback CloudFormation sends the same ``Update`` request type with ``ResourceProperties`` and
+  ``OldResourceProperties`` swapped; the request itself does not say it is a rollback, the stack's status
+  does (``UPDATE_ROLLBACK_IN_PROGRESS``, DescribeStacks, AWS CloudFormation API Reference, ``StackStatus``).
+"""
 
 from __future__ import annotations
 
 import json
 import urllib.request
 from typing import Any
+
+#: CloudFormation's limit on a custom resource's response body, in bytes.
+MAX_RESPONSE_BYTES = 4096
+#: Stack statuses in which CloudFormation is undoing a change (requests then restore, never fail).
+ROLLBACK_STATUSES = frozenset({"UPDATE_ROLLBACK_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS"})
+
+
+class ResponseTooLargeError(ValueError):
+    """The response would exceed CloudFormation's 4096 bytes."""
+
+
+def body(
+    event: dict[str, Any],
+    *,
+    status: str,
+    physical_resource_id: str,
+    data: dict[str, str] | None = None,
+    reason: str = "",
+) -> bytes:
+    """The response document, refused when it is larger than CloudFormation accepts."""
+    document = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason[:1000] or "see the function's log",
+            "PhysicalResourceId": physical_resource_id,
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "Data": data or {},
+        }
+    ).encode()
+    if len(document) > MAX_RESPONSE_BYTES:
+        raise ResponseTooLargeError(
+            f"the response is {len(document)} bytes; CloudFormation accepts at most {MAX_RESPONSE_BYTES}"
+        )
+    return document
 
 
 def send(
@@ -16,20 +62,25 @@ def send(
     reason: str = "",
     timeout: float = 30,
 ) -> None:
-    """PUT the response; CloudFormation waits for it (up to an hour) before going on."""
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:3000] or "see the function's log",
-            "PhysicalResourceId": physical_resource_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "Data": data or {},
-        }
-    ).encode()
+    """PUT the response; CloudFormation waits for it (up to the resource's ServiceTimeout) before going on.
+
+    A response whose ``Data`` is too large is sent as FAILED with the reason, so CloudFormation never waits.
+    """
+    try:
+        document = body(event, status=status, physical_resource_id=physical_resource_id, data=data, reason=reason)
+    except ResponseTooLargeError as error:
+        document = body(event, status="FAILED", physical_resource_id=physical_resource_id, reason=str(error))
     request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
+        event["ResponseURL"],
+        data=document,
+        method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(document))},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         response.read()
+
+
+def is_rolling_back(cloudformation: Any, event: dict[str, Any]) -> bool:
+    """True while the request's stack is rolling back (its status, read with DescribeStacks)."""
+    stacks = cloudformation.describe_stacks(StackName=event["StackId"])["Stacks"]
+    return bool(stacks) and stacks[0]["StackStatus"] in ROLLBACK_STATUSES

@@ -11,14 +11,44 @@ import smoke_test
 
 logging.getLogger().setLevel(logging.INFO)
 
+#: Socket timeout of the PUT to the response URL: it bounds the connection and then the wait for S3's reply.
+SEND_TIMEOUT_SECONDS = 10
+#: Time kept back from Lambda's timeout to answer CloudFormation: the PUT's two timeouts, plus slack for DNS,
+#: which no socket timeout bounds, and for logging the outcome.
+RESPONSE_MARGIN_SECONDS = 30
 
-def handler(event: dict[str, Any], context: Any) -> None:  # noqa: ARG001  (Lambda's signature)
-    properties = event["ResourceProperties"]
-    physical_id = event.get("PhysicalResourceId") or f"{properties['EndpointName']}-smoke-test"
+
+def handler(event: dict[str, Any], context: Any) -> None:
+    physical_id = _physical_id(event)
     try:
-        data = smoke_test.on_event(boto3.client("sagemaker"), boto3.client("sagemaker-runtime"), event)
-        cfn_response.send(event, status="SUCCESS", physical_resource_id=physical_id, data=data)
+        if event["RequestType"] == "Delete":
+            # Nothing to check, so nothing that may fail a deletion (or a rollback's cleanup), not even a client.
+            data: dict[str, str] = {}
+        else:
+            # get_remaining_time_in_millis: "the number of milliseconds left before the execution times out" (AWS
+            # Lambda Developer Guide, "Using the Lambda context object to retrieve Python function information").
+            remaining = context.get_remaining_time_in_millis() / 1000
+            deadline = smoke_test.Deadline.after(remaining - RESPONSE_MARGIN_SECONDS)
+            data = smoke_test.on_event(
+                boto3.client("sagemaker", config=smoke_test.CONTROL_PLANE.config()),
+                boto3.client("sagemaker-runtime", config=smoke_test.RUNTIME.config()),
+                boto3.client("cloudformation", config=smoke_test.CONTROL_PLANE.config()),
+                event,
+                deadline=deadline,
+            )
+        status, reason = "SUCCESS", ""
     except Exception as error:
         logging.exception("smoke test failed")
-        reason = f"{type(error).__name__}: {error}"
-        cfn_response.send(event, status="FAILED", physical_resource_id=physical_id, reason=reason)
+        status, reason, data = "FAILED", f"{type(error).__name__}: {error}", {}
+    # One answer, sent outside the try: a failed SUCCESS PUT must not be followed by a FAILED one to the same URL.
+    cfn_response.send(
+        event, status=status, physical_resource_id=physical_id, data=data, reason=reason, timeout=SEND_TIMEOUT_SECONDS
+    )
+
+
+def _physical_id(event: dict[str, Any]) -> str:
+    # Never raises: a malformed event must still be answered.
+    if event.get("PhysicalResourceId"):
+        return str(event["PhysicalResourceId"])
+    name = (event.get("ResourceProperties") or {}).get("EndpointName") or event.get("LogicalResourceId", "endpoint")
+    return f"{name}-smoke-test"

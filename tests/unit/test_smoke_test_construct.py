@@ -1,14 +1,16 @@
-"""EndpointSmokeTest: ordering, properties, the narrow invoke grant, and validation."""
+"""EndpointSmokeTest: ordering, properties, ServiceTimeout, the narrow grants, and validation."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
 from constructs_lib import SmokeInvocation, ValidationError
-from constructs_lib.smoke_test import EndpointSmokeTest
+from constructs_lib.smoke_test import EndpointSmokeTest, SmokeTestProvider
 from stacks.config import ENVIRONMENTS
 from stacks.stage import ModelHostingStage
 from tests.support import make_app
@@ -80,3 +82,75 @@ def test_invocations_must_fit_the_endpoint(endpoint: str, invocation: SmokeInvoc
     assert provider is not None
     with pytest.raises(ValidationError, match=match):
         EndpointSmokeTest(hosting, f"Bad{len(match)}", endpoint=target, invocations=[invocation], provider=provider)
+
+
+def test_cloudformation_waits_a_minute_longer_than_the_function(stages: list[ModelHostingStage]) -> None:
+    template = _prod(stages)
+    (function,) = [
+        f for k, f in template.find_resources("AWS::Lambda::Function").items() if k.startswith("SmokeTestProvider")
+    ]
+    assert function["Properties"]["Timeout"] == 600
+    tests = template.find_resources("Custom::SageMakerSmokeTest")
+    # An integer, as the resource specification types it (CustomResource alone renders a string).
+    assert {t["Properties"]["ServiceTimeout"] for t in tests.values()} == {660}
+
+
+def test_the_smoke_test_may_describe_its_own_stack_only(stages: list[ModelHostingStage]) -> None:
+    policy = next(
+        p for k, p in _prod(stages).find_resources("AWS::IAM::Policy").items() if k.startswith("SmokeTestProviderRole")
+    )
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    cloudformation = [s for s in statements if "cloudformation" in json.dumps(s["Action"])]
+    assert cloudformation == [
+        {"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": {"Ref": "AWS::StackId"}}
+    ]
+
+
+def _staging() -> Any:
+    return ModelHostingStage(make_app(), "Staging", config=ENVIRONMENTS[1]).hosting
+
+
+def test_the_service_timeout_can_be_set() -> None:
+    hosting = _staging()
+    provider = hosting.smoke_test_provider
+    assert provider is not None
+    endpoint = hosting.multi_model_endpoints["home-values"]
+    EndpointSmokeTest(
+        hosting,
+        "Patient",
+        endpoint=endpoint,
+        invocations=[SmokeInvocation(body="x", target_model="Chicago_IL.tar.gz")],
+        provider=provider,
+        service_timeout=cdk.Duration.minutes(15),
+    )
+    tests = Template.from_stack(hosting).find_resources("Custom::SageMakerSmokeTest")
+    assert next(t for k, t in tests.items() if k.startswith("Patient"))["Properties"]["ServiceTimeout"] == 900
+
+
+def test_the_service_timeout_must_outlast_the_function() -> None:
+    hosting = _staging()
+    provider = hosting.smoke_test_provider
+    assert provider is not None
+    with pytest.raises(ValidationError, match=r"service_timeout '10 minutes' must be longer than the function's"):
+        EndpointSmokeTest(
+            hosting,
+            "Hasty",
+            endpoint=hosting.multi_model_endpoints["home-values"],
+            invocations=[SmokeInvocation(body="x", target_model="Chicago_IL.tar.gz")],
+            provider=provider,
+            service_timeout=cdk.Duration.minutes(10),
+        )
+
+
+def test_the_provider_must_be_in_the_same_stack() -> None:
+    app = make_app()
+    hosting = ModelHostingStage(app, "Staging", config=ENVIRONMENTS[1]).hosting
+    elsewhere = SmokeTestProvider(cdk.Stack(app, "Elsewhere"), "SmokeTestProvider")
+    with pytest.raises(ValidationError, match=r"provider 'Elsewhere/SmokeTestProvider' must be in the same stack"):
+        EndpointSmokeTest(
+            hosting,
+            "Foreign",
+            endpoint=hosting.multi_model_endpoints["home-values"],
+            invocations=[SmokeInvocation(body="x", target_model="Chicago_IL.tar.gz")],
+            provider=elsewhere,
+        )
