@@ -12,7 +12,7 @@ import posixpath
 import re
 import tarfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import IO, Any, cast
@@ -23,19 +23,48 @@ WARMUP_SUFFIX = ".warmup.json"
 MAX_TARGET_MODEL = 1024
 _CHUNK = 1024 * 1024
 _VERSION = re.compile(r"^\d+$")
+_SAVED_MODEL = "saved_model.pb"
+_MAR_MANIFEST = "MAR-INF/MANIFEST.json"
 
 
 class Layout(Enum):
-    """What the files inside an archive must look like, per serving container."""
+    """What the files inside an archive must look like, per serving container.
+
+    SageMaker extracts the archive into the container's model directory (``/opt/ml/model``, or one folder per
+    TargetModel on a multi-model endpoint), so each layout is what that container looks for there.
+    """
 
     FLAT = "flat"
-    """Files at the archive root (SageMaker extracts into the model directory), no wrapping top folder."""
+    """Files at the archive root, no wrapping top folder: the framework containers' ``model_fn(model_dir)``
+    reads them there, with ``code/inference.py`` (+ ``code/requirements.txt``) beside them (sagemaker-python-sdk,
+    doc/frameworks/pytorch/using_pytorch.rst, "Model Directory Structure")."""
 
     MMS = "mms"
     """Multi Model Server: ``MAR-INF/MANIFEST.json`` at the root."""
 
     TRITON = "triton"
     """NVIDIA Triton: ``<model>/config.pbtxt`` and numeric version folders ``<model>/<n>/``."""
+
+    TENSORFLOW = "tensorflow"
+    """TensorFlow Serving: a SavedModel in a numeric version folder, ``<n>/saved_model.pb`` (+ ``<n>/variables/``),
+    or ``<model>/<n>/saved_model.pb`` for several models; ``code/inference.py`` optional.
+
+    Caution: with ``SAGEMAKER_MULTI_MODEL=true`` the container configures each TargetModel from the version
+    folders at its archive root only (python_service.py, tfs_utils.create_tfs_config_individual_model), so on a
+    multi-model endpoint only ``<n>/saved_model.pb`` loads; ``<model>/<n>/`` is for one-model containers."""
+
+    @property
+    def summary(self) -> str:
+        """What the layout looks like, in a few words (for help texts)."""
+        return _SUMMARIES[self]
+
+
+_SUMMARIES = {
+    Layout.FLAT: "files at the root",
+    Layout.MMS: "MAR-INF/MANIFEST.json",
+    Layout.TRITON: "<model>/config.pbtxt + <model>/<n>/",
+    Layout.TENSORFLOW: "<n>/saved_model.pb or <model>/<n>/saved_model.pb",
+}
 
 
 @dataclass(frozen=True)
@@ -113,20 +142,52 @@ class _LimitReachedError(Exception):
     """A limit was hit: stop reading."""
 
 
-def check_archive(stream: IO[bytes] | Any, *, layout: Layout = Layout.FLAT, limits: Limits | None = None) -> Report:
-    """Check a ``.tar.gz`` read from ``stream`` (any object with ``read(size)``) against every rule."""
+class _Deadline:
+    """Asks the caller's ``should_stop`` and ends the check, with the reason, when it says so."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None, report: Report) -> None:
+        self.should_stop = should_stop
+        self.report = report
+
+    def poll(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            self.report.problems.append(
+                Problem(
+                    "time",
+                    "not checked completely before the checker's deadline: stopped after "
+                    f"{self.report.entries} entries and {self.report.uncompressed_bytes} bytes; the archive may "
+                    "be valid (modelctl validate tells), the checker needs more time for it",
+                )
+            )
+            raise _LimitReachedError
+
+
+def check_archive(
+    stream: IO[bytes] | Any,
+    *,
+    layout: Layout = Layout.FLAT,
+    limits: Limits | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Report:
+    """Check a ``.tar.gz`` read from ``stream`` (any object with ``read(size)``) against every rule.
+
+    ``should_stop`` is asked between members and between chunks of a file; once it answers True the check
+    ends with a ``time`` problem, so a caller with a deadline (the guard Lambda) gets a verdict before it.
+    """
     limits = limits or Limits()
     report = Report()
     counting = _Counting(stream)
     names: list[str] = []
+    deadline = _Deadline(should_stop, report)
     try:
         with gzip.GzipFile(fileobj=cast(IO[bytes], counting), mode="rb") as unzipped:
             with tarfile.open(fileobj=unzipped, mode="r|") as tar:
                 for member in tar:
-                    _check_member(member, tar, names, report, counting, limits)
+                    deadline.poll()
+                    _check_member(member, tar, names, report, counting, limits, deadline)
             # Read to the end of the gzip stream: its CRC and length are checked only there.
             while unzipped.read(_CHUNK):
-                pass
+                deadline.poll()
     except _LimitReachedError:
         pass
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
@@ -144,6 +205,7 @@ def _check_member(
     report: Report,
     counting: _Counting,
     limits: Limits,
+    deadline: _Deadline,
 ) -> None:
     report.entries += 1
     if report.entries > limits.max_entries:
@@ -158,7 +220,7 @@ def _check_member(
     if member.issym() or member.islnk():
         _check_link(member, normalized, names, report)
     elif member.isfile():
-        _read_file(member, tar, report, counting, limits)
+        _read_file(member, tar, report, counting, limits, deadline)
     elif not member.isdir():
         kind = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device", tarfile.FIFOTYPE: "FIFO"}
         report.problems.append(Problem("special-file", f"{name!r} is a {kind.get(member.type, 'special file')}"))
@@ -180,12 +242,18 @@ def _check_link(member: tarfile.TarInfo, normalized: str, names: list[str], repo
 
 
 def _read_file(
-    member: tarfile.TarInfo, tar: tarfile.TarFile, report: Report, counting: _Counting, limits: Limits
+    member: tarfile.TarInfo,
+    tar: tarfile.TarFile,
+    report: Report,
+    counting: _Counting,
+    limits: Limits,
+    deadline: _Deadline,
 ) -> None:
     extracted = tar.extractfile(member)
     if extracted is None:
         return
     while chunk := extracted.read(_CHUNK):
+        deadline.poll()
         report.uncompressed_bytes += len(chunk)
         if report.uncompressed_bytes > limits.max_uncompressed_bytes:
             report.problems.append(Problem("size", f"more than {limits.max_uncompressed_bytes} bytes once extracted"))
@@ -206,33 +274,119 @@ def _check_layout(names: list[str], layout: Layout) -> list[Problem]:
     files = [n for n in names if n != "."]
     if not files:
         return [Problem("empty", "the archive holds no file")]
-    if layout is Layout.FLAT:
-        return _check_flat(files)
-    if layout is Layout.MMS:
-        if "MAR-INF/MANIFEST.json" not in files:
-            return [Problem("layout", "Multi Model Server layout needs MAR-INF/MANIFEST.json at the archive root")]
-        return []
-    return _check_triton(files)
+    checks = {
+        Layout.FLAT: _check_flat,
+        Layout.MMS: _check_mms,
+        Layout.TRITON: _check_triton,
+        Layout.TENSORFLOW: _check_tensorflow,
+    }
+    return checks[layout](files)
+
+
+# Every piece of advice below must, followed as written, give an archive that passes this check *and* that the
+# container loads: tests/modelctl/test_archive_rules.py follows each one literally. "modelctl package DIR"
+# puts DIR's contents at the archive root (-o is required).
 
 
 def _check_flat(files: list[str]) -> list[Problem]:
     tops = {f.split("/", 1)[0] for f in files}
-    if all("/" in f for f in files) and len(tops) == 1:
-        (top,) = tops
+    if not (all("/" in f for f in files) and len(tops) == 1):
+        return []
+    (top,) = tops
+    inside = f"every file is inside {top + '/'!r}"
+    if _tensorflow_versions(files, top):
+        # Unwrapping 1/saved_model.pb would give a root saved_model.pb, which TensorFlow Serving cannot load.
+        return [
+            Problem(
+                "layout",
+                f"{inside}, a SavedModel in a numeric version folder: this is the TensorFlow Serving layout: "
+                "check it with --layout tensorflow",
+            )
+        ]
+    if f"{top}/config.pbtxt" in files:
+        # Triton wants <model>/config.pbtxt: the wrapping folder is the model's, unwrapping breaks it.
+        return [
+            Problem("layout", f"{inside}, a Triton model: this is the Triton layout: check it with --layout triton")
+        ]
+    if top == "code":
+        # The containers import code/inference.py from there: unwrapping it would hide the handler.
         return [
             Problem(
                 "wrapped",
-                f"every file is inside {top + '/'!r}: package the folder's contents so they sit at the archive root "
-                f"(modelctl package {top}, or tar czf model.tar.gz -C {top} .)",
+                f"{inside} and nothing else: the model's files go at the archive root beside code/ "
+                "(model.pth, code/inference.py): put both in one folder DIR, then modelctl package DIR "
+                "-o model.tar.gz",
             )
         ]
-    return []
+    return [
+        Problem(
+            "wrapped",
+            f"{inside}: package the folder's contents so they sit at the archive root "
+            f"(modelctl package {top} -o model.tar.gz, or tar czf model.tar.gz -C {top} .)",
+        )
+    ]
+
+
+def _tensorflow_versions(files: Iterable[str], top: str) -> bool:
+    """Whether ``top`` is a SavedModel version folder (``<n>/saved_model.pb``) or holds one."""
+    for f in files:
+        parts = f.split("/")
+        if parts[-1] == _SAVED_MODEL and parts[0] == top and _VERSION.match(parts[-2]) and len(parts) <= 3:
+            return True
+    return False
+
+
+def _check_mms(files: list[str]) -> list[Problem]:
+    if _MAR_MANIFEST in files:
+        return []
+    nested = sorted(f for f in files if f.endswith("/" + _MAR_MANIFEST))
+    if nested:
+        folder = nested[0][: -len("/" + _MAR_MANIFEST)]
+        return [
+            Problem(
+                "layout",
+                f"Multi Model Server layout needs {_MAR_MANIFEST} at the archive root, not in {folder + '/'!r}: "
+                f"package that folder's contents (modelctl package {folder} --layout mms -o model.tar.gz)",
+            )
+        ]
+    # model-archiver --archive-format no-archive writes the model's files and MAR-INF/ into one folder
+    # (awslabs/multi-model-server, model-archiver/README.md): that folder is what goes at the root.
+    return [
+        Problem(
+            "layout",
+            f"Multi Model Server layout needs {_MAR_MANIFEST} at the archive root: model-archiver --model-name "
+            "NAME --archive-format no-archive --export-path OUT ... writes it in OUT/NAME/, then "
+            "modelctl package OUT/NAME --layout mms -o model.tar.gz",
+        )
+    ]
 
 
 def _check_triton(files: Iterable[str]) -> list[Problem]:
+    # Triton's model repository: <repository>/<model>/config.pbtxt and numeric <model>/<n>/ folders holding the
+    # model file (triton-inference-server/server, docs/user_guide/model_repository.md, "Repository Layout");
+    # the archive root is the repository.
     files = list(files)
     models = sorted({f.split("/")[0] for f in files if f.count("/") == 1 and f.endswith("/config.pbtxt")})
     if not models:
+        if "config.pbtxt" in files:
+            return [
+                Problem(
+                    "layout",
+                    "Triton layout needs <model>/config.pbtxt, not config.pbtxt at the archive root: move the "
+                    "model's files into REPO/<model>/ (REPO/<model>/config.pbtxt, REPO/<model>/1/...), then "
+                    "modelctl package REPO --layout triton -o model.tar.gz",
+                )
+            ]
+        deeper = sorted(f for f in files if f.endswith("/config.pbtxt") and f.count("/") >= 2)
+        if deeper:
+            repository = posixpath.dirname(posixpath.dirname(deeper[0]))
+            return [
+                Problem(
+                    "layout",
+                    f"Triton layout needs <model>/config.pbtxt at the top, not under {repository + '/'!r}: "
+                    f"package that folder's contents (modelctl package {repository} --layout triton -o model.tar.gz)",
+                )
+            ]
         return [Problem("layout", "Triton layout needs <model>/config.pbtxt")]
     problems = []
     for model in models:
@@ -242,10 +396,81 @@ def _check_triton(files: Iterable[str]) -> list[Problem]:
     return problems
 
 
+def _check_tensorflow(files: list[str]) -> list[Problem]:
+    # What the SageMaker TensorFlow Serving container loads (aws/sagemaker-tensorflow-serving-container):
+    # tfs_utils.find_models() takes every folder F with F/<digits>/saved_model.pb as one model named after F, and
+    # find_model_versions() lists F's numeric sub-folders with version.lstrip("0"); its README packages
+    # "tar -czvf model.tar.gz 12345 code" (12345/saved_model.pb at the root) or model1/<n>/..., model2/<n>/...,
+    # with code/inference.py and code/requirements.txt beside them. sagemaker-python-sdk's "Deploying more than
+    # one model to your Endpoint" (deploying_tensorflow_serving.rst) shows the same model/<version>/ tree.
+    problems = []
+    loadable = False
+    code = any(f.startswith("code/") for f in files)
+    saved_models = sorted(f for f in files if posixpath.basename(f) == _SAVED_MODEL)
+    for path in saved_models:
+        parts = path.split("/")
+        folder = posixpath.dirname(path)
+        if len(parts) in (2, 3) and _VERSION.match(parts[-2]):
+            if parts[-2].strip("0"):
+                loadable = True
+            else:
+                # "0".lstrip("0") is "": the container writes "versions: " into TF Serving's config and fails
+                # to parse it (aws/sagemaker-python-sdk issue #2742).
+                problems.append(
+                    Problem(
+                        "layout",
+                        f"{folder + '/'!r} holds saved_model.pb, but the SageMaker TensorFlow Serving container "
+                        f"cannot load an all-zero version folder: rename it to a positive number "
+                        f"({posixpath.join(posixpath.dirname(folder), '1')}/)",
+                    )
+                )
+        elif len(parts) == 1:
+            problems.append(
+                Problem(
+                    "layout",
+                    "saved_model.pb is at the archive root, where TensorFlow Serving does not look: put it in a "
+                    "numeric version folder: modelctl package DIR --layout tensorflow -o model.tar.gz "
+                    "(writes 1/saved_model.pb; DIR holds saved_model.pb)",
+                )
+            )
+        elif len(parts) == 2 and len(saved_models) > 1:
+            # One model among several: give it a version folder and leave the others where they are.
+            problems.append(
+                Problem(
+                    "layout",
+                    f"{path!r} is not in a numeric version folder: move the SavedModel's files "
+                    f"(saved_model.pb, variables/, assets/) into {folder}/1/",
+                )
+            )
+        else:
+            # Packaged on its own, the folder above the version folder (or the SavedModel's folder, which
+            # modelctl then puts in 1/) lands at the root: <n>/saved_model.pb loads in every container mode.
+            base = posixpath.dirname(folder) if _VERSION.match(parts[-2]) else folder
+            note = f" (copy code/ into {base}/ first)" if code else ""
+            problems.append(
+                Problem(
+                    "layout",
+                    f"TensorFlow Serving loads <n>/saved_model.pb or <model>/<n>/saved_model.pb, not {path!r}: "
+                    f"modelctl package {base} --layout tensorflow -o model.tar.gz{note}",
+                )
+            )
+    if not loadable and not problems:
+        problems.append(
+            Problem(
+                "layout",
+                "the archive holds no saved_model.pb: TensorFlow Serving loads SavedModels only (export one with "
+                "tf.saved_model.save(model, 'DIR/1'), then modelctl package DIR --layout tensorflow -o model.tar.gz)",
+            )
+        )
+    return problems
+
+
 # -- the guard's verdict, shared by the guard (writes it) and modelctl (reads it) --------------------------
 
 VERDICT_TAG = "guard-verdict"
 REASON_TAG = "guard-reason"
+#: The object version the verdict was given for: S3 assigns version ids at upload, so no uploader can forge it.
+VERSION_TAG = "guard-version"
 VALID = "valid"
 REJECTED = "rejected"
 #: Rejected archives are copied here (``quarantine/<original key>``), outside every served prefix.

@@ -1,4 +1,4 @@
-"""modelctl package: deterministic bytes, files at the root, links and special files refused."""
+"""modelctl package: deterministic bytes, files at the root (a SavedModel in 1/), links and special files refused."""
 
 from __future__ import annotations
 
@@ -86,3 +86,100 @@ def test_output_name_and_source_are_checked(tmp_path: Path) -> None:
         package_directory(_model(tmp_path / "src"), tmp_path / "m.zip")
     with pytest.raises(PackagingError, match=r"is not a directory"):
         package_directory(tmp_path / "missing", tmp_path / "m.tar.gz")
+
+
+def _saved_model(root: Path, *, code: bool = True) -> Path:
+    """The tree tf.saved_model.save() writes (no version folder), with the container's optional code/."""
+    (root / "variables").mkdir(parents=True)
+    (root / "assets").mkdir()
+    (root / "saved_model.pb").write_bytes(b"\x08\x01 graph")
+    (root / "fingerprint.pb").write_bytes(b"fp")
+    (root / "variables" / "variables.index").write_bytes(b"index")
+    (root / "variables" / "variables.data-00000-of-00001").write_bytes(b"weights")
+    if code:
+        (root / "code").mkdir()
+        (root / "code" / "inference.py").write_text("def handler(data, context):\n    return data\n")
+        (root / "code" / "requirements.txt").write_text("")
+    return root
+
+
+def test_tensorflow_puts_a_root_saved_model_in_version_folder_1(tmp_path: Path) -> None:
+    out = tmp_path / "m.tar.gz"
+    package_directory(_saved_model(tmp_path / "src"), out, layout=Layout.TENSORFLOW)
+    with tarfile.open(out) as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == [
+        "1",
+        "1/assets",
+        "1/fingerprint.pb",
+        "1/saved_model.pb",
+        "1/variables",
+        "1/variables/variables.data-00000-of-00001",
+        "1/variables/variables.index",
+        "code",
+        "code/inference.py",
+        "code/requirements.txt",
+    ]
+    assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "", "", 0)}
+    assert {m.name: oct(m.mode) for m in members if m.isdir()} == {
+        "1": "0o755",
+        "1/assets": "0o755",
+        "1/variables": "0o755",
+        "code": "0o755",
+    }
+    with out.open("rb") as stream:
+        assert check_archive(stream, layout=Layout.TENSORFLOW).valid
+
+
+def test_tensorflow_packaging_is_deterministic(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    package_directory(_saved_model(tmp_path / "one"), first, layout=Layout.TENSORFLOW)
+    source = _saved_model(tmp_path / "two")
+    os.utime(source / "saved_model.pb", (1, 1_700_000_000))
+    package_directory(source, second, layout=Layout.TENSORFLOW)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_tensorflow_keeps_an_existing_version_folder(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    _saved_model(source / "model_a" / "3", code=False)
+    _saved_model(source / "model_b" / "1", code=False)
+    out = tmp_path / "m.tar.gz"
+    package_directory(source, out, layout=Layout.TENSORFLOW)
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    assert "model_a/3/saved_model.pb" in names
+    assert "model_b/1/saved_model.pb" in names
+    assert not any(n.startswith("1/") for n in names)
+
+
+def test_tensorflow_links_follow_what_moved(tmp_path: Path) -> None:
+    source = _saved_model(tmp_path / "src")
+    (source / "model.pb").symlink_to("saved_model.pb")  # moves with its target: unchanged
+    (source / "code" / "vocabulary").symlink_to("../assets")  # stays while its target moves
+    out = tmp_path / "m.tar.gz"
+    package_directory(source, out, layout=Layout.TENSORFLOW)
+    with tarfile.open(out) as tar:
+        assert tar.getmember("1/model.pb").linkname == "saved_model.pb"
+        assert tar.getmember("code/vocabulary").linkname == "../1/assets"
+
+
+def test_tensorflow_without_a_saved_model_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError, match=r"layout: the archive holds no saved_model.pb"):
+        package_directory(_model(tmp_path / "src"), tmp_path / "m.tar.gz", layout=Layout.TENSORFLOW)
+
+
+def test_other_layouts_leave_a_root_saved_model_where_it_is(tmp_path: Path) -> None:
+    out = tmp_path / "m.tar.gz"
+    package_directory(_saved_model(tmp_path / "src"), out)
+    with tarfile.open(out) as tar:
+        assert "saved_model.pb" in tar.getnames()
+
+
+def test_an_output_inside_the_source_is_not_archived(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _model(tmp_path / "src")
+    monkeypatch.chdir(source)
+    package_directory(Path("."), Path("model.tar.gz"))
+    package_directory(Path("."), Path("model.tar.gz"))  # a second run must not pick up the first one's archive
+    with tarfile.open(source / "model.tar.gz") as tar:
+        assert tar.getnames() == ["code", "code/inference.py", "code/run.sh", "model.json"]
