@@ -2,36 +2,79 @@
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
+from constructs_lib import sagemaker_limits as limits
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
+
+#: The function's timeout. It stops starting AWS calls a minute before (lambda/scaling_guard/handler.py), so it
+#: always answers CloudFormation itself.
+FUNCTION_TIMEOUT = cdk.Duration.minutes(5)
+#: How long CloudFormation waits for an answer (default: an hour): a little above the function's timeout, for
+#: the invocation's queueing and cold start, so that a lost answer fails the deployment in minutes.
+SERVICE_TIMEOUT = cdk.Duration.minutes(6)
+#: The environment variable that tells the function where its snapshots go.
+PATH_VARIABLE = "SNAPSHOT_PARAMETER_PATH"
+#: An SSM parameter path: '/'-separated names of SSM's characters, no trailing '/'.
+_SSM_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+$")
 
 
 class ScalingGuardProvider(Construct):
     """The Lambda function behind every ScalingGuard of a stack (create one and share it).
 
     It may describe, register and deregister SageMaker scalable targets and their policies and scheduled
-    actions, and nothing else.
+    actions, keep snapshots of them in SSM parameters under ``<snapshot_parameter_path>/scaling-guard/``, read
+    its own stack's status, and nothing else.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, log_encryption_key: kms.IKey | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        log_encryption_key: kms.IKey | None = None,
+        snapshot_parameter_path: str | None = None,
+    ) -> None:
         """Create the function.
 
         :param log_encryption_key: KMS key for the function's log group (its key policy must allow CloudWatch
             Logs). Default: CloudWatch Logs' own encryption, acknowledged as such.
+        :param snapshot_parameter_path: the SSM path (starts with '/', no trailing '/') under which released
+            scalable targets are kept, as ``<path>/scaling-guard/<endpoint>/<variant>``, until they are
+            registered again. Default: ``/sagemaker-hosting/<stack name>``.
         """
         super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        path = (
+            snapshot_parameter_path if snapshot_parameter_path is not None else f"/sagemaker-hosting/{stack.stack_name}"
+        )
+        if not limits.is_token(path) and not _SSM_PATH.match(path):
+            raise limits.fail(
+                f"ScalingGuardProvider {self.node.path}",
+                "snapshot_parameter_path",
+                path,
+                "must start with '/', not end with '/', and hold only letters, digits and _.-/",
+            )
+        self.snapshot_parameter_path = path
+        """The SSM path of the snapshots (they are under ``<path>/scaling-guard/``)."""
         custom = HardenedFunction(
             self,
             "Resource",
             folder="scaling_guard",
             description="Releases and restores SageMaker scalable targets around endpoint instance-type changes",
             log_encryption_key=log_encryption_key,
+            timeout=FUNCTION_TIMEOUT,
+            environment={PATH_VARIABLE: path},
+            # A retry would come after CloudFormation stopped waiting (SERVICE_TIMEOUT) and could run alongside
+            # the rollback's requests; every path answers, so a retry has nothing to add.
+            retry_attempts=0,
         )
         self.function = custom.function
         """The function; custom resources use its ARN as service token."""
@@ -51,7 +94,6 @@ class ScalingGuardProvider(Construct):
                 resources=["*"],
             )
         )
-        stack = cdk.Stack.of(self)
         endpoints = stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
         configs = stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*")
         # Registering a SageMaker target makes Application Auto Scaling check the endpoint with the caller's rights.
@@ -65,21 +107,45 @@ class ScalingGuardProvider(Construct):
                 resources=[endpoints, configs],
             )
         )
+        # The snapshots survive between requests: a rollback's requests do not carry earlier answers.
+        # A parameter's ARN is ``parameter`` followed by its name, which starts with '/'.
+        snapshots = f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{path}/scaling-guard/*"
+        custom.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ssm:GetParameter",
+                    "ssm:GetParametersByPath",
+                    "ssm:PutParameter",
+                    "ssm:DeleteParameter",
+                ],
+                resources=[snapshots],
+            )
+        )
+        # A rollback sends the same Update request as a forward update: only the stack's status tells them apart.
+        custom.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[cdk.Aws.STACK_ID])
+        )
         policy = default_policy(custom.role)
         for resource, why in (
             ("*", "Application Auto Scaling's actions have no resource-level permissions for scalable targets."),
             (endpoints, "The guard serves every scaled endpoint of the stack; their names are only known per request."),
             (configs, "Endpoint configs have generated names (they are replaced on every change)."),
+            (
+                snapshots,
+                "One parameter per released variant, named after endpoints and variants known only per request; "
+                "the wildcard is confined to the guard's own folder of the stage's SSM path.",
+            ),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", why)
         custom.acknowledge_inline_policy()
 
 
 class ScalingGuard(Construct):
-    """Release and restore of an endpoint's scaled variants around its updates.
+    """Release and restore of an endpoint's scaled variants around its updates, and around their rollbacks.
 
     ``release`` is ordered before the endpoint and ``restore`` after it; scalable targets registered through
-    ``add_variant`` are ordered after ``restore``.
+    ``add_variant`` are ordered after ``restore``. Both get the guarded variants; ``restore`` also gets
+    ``release``'s token, which changes whenever ``release`` released something, so that ``restore`` runs then.
     """
 
     def __init__(
@@ -98,6 +164,7 @@ class ScalingGuard(Construct):
             self,
             "Release",
             service_token=provider.function.function_arn,
+            service_timeout=SERVICE_TIMEOUT,
             resource_type="Custom::SageMakerScalingRelease",
             properties={
                 "Action": "release",
@@ -105,29 +172,33 @@ class ScalingGuard(Construct):
                 "Variants": [],
             },
         )
-        """Runs before the endpoint update."""
+        """Runs before the endpoint update (and after the endpoint's rollback)."""
         endpoint.node.add_dependency(self.release)
         self.restore = cdk.CustomResource(
             self,
             "Restore",
             service_token=provider.function.function_arn,
+            service_timeout=SERVICE_TIMEOUT,
             resource_type="Custom::SageMakerScalingRestore",
             properties={
                 "Action": "restore",
                 "EndpointName": endpoint_name,
+                "Variants": [],
+                # Now a short token (the snapshots are in SSM). The attribute keeps its old name: a stack deployed
+                # before resolves it from ``release``'s last answer, which has no other attribute.
                 "Snapshot": self.release.get_att_string("Snapshot"),
             },
         )
-        """Runs after the endpoint update."""
+        """Runs after the endpoint update (and before the endpoint's rollback)."""
         self.restore.node.add_dependency(endpoint)
 
     def add_variant(self, variant_name: str, instance_type: str, scalable_target: IConstruct) -> None:
         """Guard ``variant_name`` (now of ``instance_type``), whose scalable target is ``scalable_target``."""
         self._variants[variant_name] = instance_type
-        resource = self.release.node.default_child
-        assert isinstance(resource, cdk.CfnResource)
-        resource.add_property_override(
-            "Variants",
-            [{"VariantName": name, "InstanceType": kind} for name, kind in sorted(self._variants.items())],
-        )
+        variants = [{"VariantName": name, "InstanceType": kind} for name, kind in sorted(self._variants.items())]
+        # ``restore`` needs them too: on a rollback it releases the variants whose instance type goes back.
+        for custom in (self.release, self.restore):
+            resource = custom.node.default_child
+            assert isinstance(resource, cdk.CfnResource)
+            resource.add_property_override("Variants", variants)
         scalable_target.node.add_dependency(self.restore)

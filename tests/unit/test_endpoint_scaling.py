@@ -15,11 +15,13 @@ from constructs_lib import (
     ModelPrefix,
     MultiModelEndpoint,
     ProductionVariant,
+    ScalingGuardProvider,
     ServingImage,
     ValidationError,
 )
 from constructs_lib.hardened_function import LAMBDA_RUNTIME
-from tests.support import make_app
+from stacks.compliance import Finding
+from tests.support import acknowledgments, make_app
 
 TRITON = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
 XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -261,3 +263,75 @@ def test_schedule_needs_a_capacity_and_keeps_min_above_zero() -> None:
         scaling.scale_on_schedule("Night", schedule=schedule, min_capacity=0)
     with pytest.raises(ValidationError, match="max_capacity of schedule Night 1 is below its min_capacity"):
         scaling.scale_on_schedule("Night", schedule=schedule, min_capacity=2, max_capacity=1)
+
+
+# -- the guard's timeouts and permissions --------------------------------------------------------------------
+
+
+def _guarded(**provider_props: Any) -> tuple[cdk.Stack, Template]:
+    stack, mme = _mme()
+    provider = ScalingGuardProvider(stack, "ScalingGuardProvider", **provider_props)
+    EndpointScaling(stack, "Scaling", endpoint=mme, min_capacity=1, max_capacity=2, guard_provider=provider)
+    return stack, Template.from_stack(stack)
+
+
+def _guard_statements(template: Template) -> list[dict[str, Any]]:
+    policy = next(
+        p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("ScalingGuardProviderRole")
+    )
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_guard_requests_time_out_a_little_after_the_function(scaled: Template) -> None:
+    (function,) = scaled.find_resources("AWS::Lambda::Function").values()
+    timeout = function["Properties"]["Timeout"]
+    for resource_type in ("Custom::SageMakerScalingRelease", "Custom::SageMakerScalingRestore"):
+        (custom,) = scaled.find_resources(resource_type).values()
+        # CloudFormation otherwise waits an hour for an answer that a timed-out function never sends.
+        assert timeout < int(custom["Properties"]["ServiceTimeout"]) <= timeout + 120
+    # A retry would come after CloudFormation stopped waiting, alongside the rollback's own requests.
+    scaled.has_resource_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0})
+
+
+def test_restore_gets_the_variants_to_release_on_a_rollback(scaled: Template) -> None:
+    scaled.has_resource_properties(
+        "Custom::SageMakerScalingRestore",
+        {"Variants": [{"VariantName": "AllTraffic", "InstanceType": "ml.m5.xlarge"}]},
+    )
+
+
+def test_guard_may_keep_snapshots_under_its_path_and_read_only_its_own_stack() -> None:
+    stack, template = _guarded(snapshot_parameter_path="/sagemaker-hosting/prod")
+    statements = _guard_statements(template)
+    snapshots = "arn:aws:ssm:eu-west-1:111111111111:parameter/sagemaker-hosting/prod/scaling-guard/*"
+    assert {
+        "Action": ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:GetParametersByPath", "ssm:PutParameter"],
+        "Effect": "Allow",
+        "Resource": snapshots,
+    } in statements
+    assert {"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": {"Ref": "AWS::StackId"}} in (
+        statements
+    )
+    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert len([a for a in actions if a.startswith(("ssm:", "cloudformation:"))]) == 5  # nowhere else
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": {"SNAPSHOT_PARAMETER_PATH": "/sagemaker-hosting/prod"}}},
+    )
+    assert Finding(
+        f"AwsSolutions-IAM5[Resource::{snapshots}]", "Hosting/ScalingGuardProvider/Resource/Role/DefaultPolicy/Resource"
+    ) in set(acknowledgments(stack))
+
+
+def test_guard_snapshots_default_to_a_path_of_the_stack(scaled: Template) -> None:
+    scaled.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": {"SNAPSHOT_PARAMETER_PATH": "/sagemaker-hosting/Hosting"}}},
+    )
+
+
+@pytest.mark.parametrize("path", ["", "sagemaker-hosting/prod", "/sagemaker-hosting/prod/", "/a b", "/a//b"])
+def test_snapshot_path_is_an_ssm_path(path: str) -> None:
+    with pytest.raises(ValidationError, match=r"ScalingGuardProvider Hosting/ScalingGuardProvider: snapshot_"):
+        _guarded(snapshot_parameter_path=path)
