@@ -1,44 +1,120 @@
-"""AlarmTopic: the SNS topic every alarm of a stage notifies, encrypted and SSL-only."""
+"""AlarmTopic: the SNS topic every alarm of a stage notifies, encrypted and SSL-only, that CloudWatch may publish to.
+
+A topic policy replaces SNS's default policy (Amazon SNS Developer Guide, "Amazon SNS access control": the
+default policy lets the owner account's principals publish). ``enforce_ssl`` gives the topic a policy holding
+only a Deny, so CloudWatch, which publishes as the service principal ``cloudwatch.amazonaws.com``, must be
+allowed explicitly. AWS documents the confused-deputy guard for that statement: ``aws:SourceArn`` naming the
+alarms and ``aws:SourceAccount`` (Amazon CloudWatch User Guide, "Confused deputy prevention" and "Using Amazon
+SNS topics with encryption for alarms"). Alarms get generated names unless named, so ``AlarmNames`` gives every
+alarm of a scope a name under one prefix, and the topic allows exactly that prefix.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from constructs_lib.errors import ValidationError
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: CloudWatch alarm names: 1-255 characters (CloudWatch API Reference, PutMetricAlarm, ``AlarmName``).
+MAX_ALARM_NAME = 255
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}-$")
 
 
 class AlarmTopic(Construct):
-    """An SNS topic for alarms: KMS-encrypted (CloudWatch may use the key), SSL-only, optional e-mail."""
+    """An SNS topic for alarms: KMS-encrypted, SSL-only, publishable by the account's alarms named under
+    ``alarm_name_prefix`` (see ``AlarmNames``), optional e-mail subscriptions.
+    """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, encryption_key: kms.IKey, email_addresses: Sequence[str] = ()
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        encryption_key: kms.IKey,
+        alarm_name_prefix: str,
+        email_addresses: Sequence[str] = (),
     ) -> None:
         """Create the topic.
 
-        :param encryption_key: the topic's key; CloudWatch is granted use of it so that alarms can publish.
+        :param encryption_key: the topic's key; CloudWatch is granted use of it for the same alarms.
+        :param alarm_name_prefix: e.g. ``sagemaker-hosting-prod-``; only alarms so named may publish.
         :param email_addresses: subscribed by e-mail (each must confirm the subscription).
         """
         super().__init__(scope, construct_id)
+        owner = f"AlarmTopic {self.node.path}"
         for address in email_addresses:
             if not _EMAIL.match(address):
-                raise ValidationError(
-                    f"AlarmTopic {self.node.path}: email address {address!r} is not an e-mail address"
-                )
-        # Alarms publish to an encrypted topic only if CloudWatch may generate data keys with its key.
-        encryption_key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+                raise ValidationError(f"{owner}: email address {address!r} is not an e-mail address")
+        if not _PREFIX.match(alarm_name_prefix):
+            raise ValidationError(
+                f"{owner}: alarm_name_prefix {alarm_name_prefix!r} must be 2-101 letters, digits, '_', '.', '-' "
+                "ending with '-'"
+            )
+        stack = cdk.Stack.of(self)
+        self.alarm_name_prefix = alarm_name_prefix
+        """Alarms named under this prefix may publish."""
+        self.alarm_arns = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{alarm_name_prefix}*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        """The ARN pattern of the alarms that may publish."""
+        conditions = {
+            "ArnLike": {"aws:SourceArn": self.alarm_arns},
+            "StringEquals": {"aws:SourceAccount": stack.account},
+        }
+        # An encrypted topic accepts an alarm's message only if CloudWatch may make data keys with its key.
+        encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=conditions,
+            )
+        )
         self.topic = sns.Topic(self, "Resource", master_key=encryption_key, enforce_ssl=True)
         """The topic."""
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowStageAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=conditions,
+            )
+        )
         for address in email_addresses:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
         self.alarm_action = cloudwatch_actions.SnsAction(self.topic)
         """Pass to ``alarm.add_alarm_action``."""
+
+
+@jsii.implements(cdk.IAspect)
+class AlarmNames:
+    """Names every unnamed alarm in a scope ``<prefix><unique id from its path>``, so that a topic policy can
+    allow exactly these alarms (``AlarmTopic``). The name is stable: it derives from the construct path.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def visit(self, node: IConstruct) -> None:
+        """Name ``node`` if it is an unnamed alarm."""
+        # The L2 Alarm passes its optional physical name as a token that resolves to nothing when unnamed.
+        if isinstance(node, cloudwatch.CfnAlarm) and cdk.Stack.of(node).resolve(node.alarm_name) is None:
+            node.alarm_name = self.prefix + cdk.Names.unique_resource_name(
+                node, max_length=MAX_ALARM_NAME - len(self.prefix), separator="-"
+            )

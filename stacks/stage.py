@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from constructs_lib.alarm_topic import AlarmNames
 from stacks.config import EnvironmentConfig
 from stacks.hosting_stack import HostingStack
 from stacks.model_store_stack import ModelStoreStack
@@ -20,6 +21,8 @@ class ModelHostingStage(cdk.Stage):
             scope, construct_id, env=cdk.Environment(account=config.account, region=config.region), **kwargs
         )
         self.config = config
+        # Only alarms named under the stage's prefix may publish to its alarm topic (see AlarmTopic).
+        cdk.Aspects.of(self).add(AlarmNames(config.alarm_name_prefix))
         self.model_store = ModelStoreStack(
             self,
             "ModelStore",

@@ -66,7 +66,13 @@ def _mce(stack: cdk.Stack) -> MultiContainerEndpoint:
 @pytest.fixture(scope="module")
 def monitored() -> Template:
     stack = _stack()
-    topic = AlarmTopic(stack, "Topic", encryption_key=kms.Key(stack, "Key"), email_addresses=["oncall@example.com"])
+    topic = AlarmTopic(
+        stack,
+        "Topic",
+        encryption_key=kms.Key(stack, "Key"),
+        alarm_name_prefix="hosting-test-",
+        email_addresses=["oncall@example.com"],
+    )
     mme, mce = _mme(stack), _mce(stack)
     dashboard = HostingDashboard(stack, "Dashboard", dashboard_name="hosting-test")
     scaling = EndpointScaling(stack, "Scaling", endpoint=mme, min_capacity=1, max_capacity=4)
@@ -174,13 +180,6 @@ def _widgets(template: Template) -> list[dict[str, Any]]:
     return widgets
 
 
-def _widgets(template: Template) -> list[dict[str, Any]]:
-    body = next(iter(template.find_resources("AWS::CloudWatch::Dashboard").values()))["Properties"]["DashboardBody"]
-    text = body if isinstance(body, str) else "".join(p if isinstance(p, str) else "REF" for p in body["Fn::Join"][1])
-    widgets: list[dict[str, Any]] = json.loads(text)["widgets"]
-    return widgets
-
-
 def _dashboard_metrics(template: Template) -> list[list[Any]]:
     return [m for w in _widgets(template) for m in w.get("properties", {}).get("metrics", [])]
 
@@ -254,4 +253,8 @@ def test_bad_thresholds_and_email_are_refused() -> None:
     ):
         EndpointAlarms(stack, "Alarms", endpoint=_mme(stack), thresholds=AlarmThresholds(cache_hit_ratio_floor=1.5))
     with pytest.raises(ValidationError, match=r"email address 'oncall' is not an e-mail address"):
-        AlarmTopic(stack, "Topic", encryption_key=kms.Key(stack, "K"), email_addresses=["oncall"])
+        AlarmTopic(
+            stack, "Topic", encryption_key=kms.Key(stack, "K"), alarm_name_prefix="t-", email_addresses=["oncall"]
+        )
+    with pytest.raises(ValidationError, match=r"alarm_name_prefix 'no dash' must be"):
+        AlarmTopic(stack, "Topic2", encryption_key=kms.Key(stack, "K2"), alarm_name_prefix="no dash")

@@ -1,0 +1,142 @@
+"""Alarms reach the stage's topic, and AWS services use keys and topics only for this account.
+
+A topic policy replaces SNS's default policy, and a request a resource policy does not allow is implicitly
+denied (IAM User Guide, "Policy evaluation logic"). CloudWatch publishes an alarm's notification as the service
+principal ``cloudwatch.amazonaws.com`` with the alarm's ARN as ``aws:SourceArn`` and the account as
+``aws:SourceAccount`` (Amazon CloudWatch User Guide, "Setting up Amazon SNS notifications"). These tests
+evaluate the synthesized topic policy for each alarm of the stage as AWS would: explicit Deny wins, then an
+Allow whose principal, action and every condition match; anything else is denied.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.config import ENVIRONMENTS
+from stacks.stage import ModelHostingStage
+
+
+def _stage(stages: list[ModelHostingStage], name: str) -> ModelHostingStage:
+    return next(s for s in stages if s.config.name == name)
+
+
+def _render(value: Any, stage: ModelHostingStage, refs: dict[str, str]) -> Any:
+    """Pseudo parameters and same-stack references as CloudFormation resolves them for this stage."""
+    if isinstance(value, list):
+        return [_render(v, stage, refs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": stage.region, "AWS::AccountId": stage.account}
+        return pseudo.get(value["Ref"]) or refs[value["Ref"]]
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_render(p, stage, refs) for p in parts)
+    return {k: _render(v, stage, refs) for k, v in value.items()}
+
+
+def _allows(
+    statements: list[dict[str, Any]], principal: str, action: str, resource: str, context: dict[str, str]
+) -> bool:
+    def matches(statement: dict[str, Any]) -> bool:
+        who = statement["Principal"]
+        if who not in ({"AWS": "*"}, "*", {"Service": principal}):
+            return False
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if not any(fnmatch.fnmatchcase(action, a) for a in actions) or not any(
+            fnmatch.fnmatchcase(resource, r) for r in resources
+        ):
+            return False
+        for operator, pairs in statement.get("Condition", {}).items():
+            for key, wanted in pairs.items():
+                values = wanted if isinstance(wanted, list) else [wanted]
+                actual = context.get(key)
+                if actual is None:
+                    return False
+                if operator in ("StringEquals", "Bool") and actual not in [
+                    str(v).lower() if operator == "Bool" else v for v in values
+                ]:
+                    return False
+                if operator == "ArnLike" and not any(fnmatch.fnmatchcase(actual, v) for v in values):
+                    return False
+        return True
+
+    relevant = [s for s in statements if matches(s)]
+    return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
+
+
+def _alarm_names(stage: ModelHostingStage) -> list[str]:
+    names = []
+    for stack in (stage.model_store, stage.hosting):
+        for alarm in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values():
+            names.append(alarm["Properties"]["AlarmName"])
+    return names
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_every_alarm_of_the_stage_may_publish_to_its_topic(stages: list[ModelHostingStage], name: str) -> None:
+    stage = _stage(stages, name)
+    template = Template.from_stack(stage.model_store).to_json()["Resources"]
+    topic_arn = f"arn:aws:sns:{stage.region}:{stage.account}:sagemaker-hosting-{name}-alarms"
+    refs = {"AlarmTopicB56431CA": topic_arn}
+    (policy,) = [r for r in template.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    statements = _render(policy["Properties"]["PolicyDocument"]["Statement"], stage, refs)
+    alarms = _alarm_names(stage)
+    assert len(alarms) >= 10  # endpoint alarms in Hosting, the guard's in ModelStore
+    for alarm in alarms:
+        context = {
+            "aws:SourceArn": f"arn:aws:cloudwatch:{stage.region}:{stage.account}:alarm:{alarm}",
+            "aws:SourceAccount": stage.account,
+            "aws:SecureTransport": "true",
+        }
+        assert _allows(statements, "cloudwatch.amazonaws.com", "sns:Publish", topic_arn, context), alarm
+    # Not another account's alarm (confused deputy), not an alarm outside the stage, never without TLS.
+    foreign = {
+        "aws:SourceArn": f"arn:aws:cloudwatch:{stage.region}:999999999999:alarm:{alarms[0]}",
+        "aws:SourceAccount": "999999999999",
+        "aws:SecureTransport": "true",
+    }
+    other = {
+        "aws:SourceArn": f"arn:aws:cloudwatch:{stage.region}:{stage.account}:alarm:unrelated",
+        "aws:SourceAccount": stage.account,
+        "aws:SecureTransport": "true",
+    }
+    plain = {
+        **foreign,
+        "aws:SourceAccount": stage.account,
+        "aws:SourceArn": f"arn:aws:cloudwatch:{stage.region}:{stage.account}:alarm:{alarms[0]}",
+        "aws:SecureTransport": "false",
+    }
+    for context in (foreign, other, plain):
+        assert not _allows(statements, "cloudwatch.amazonaws.com", "sns:Publish", topic_arn, context)
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_service_principals_are_bound_to_this_account(stages: list[ModelHostingStage], name: str) -> None:
+    # Confused-deputy guards AWS documents for service principals in resource policies: aws:SourceAccount and
+    # aws:SourceArn (SNS and SQS Developer Guides, "Key management"), or CloudWatch Logs' encryption context.
+    stage = _stage(stages, name)
+    for stack in (stage.model_store, stage.hosting):
+        resources = Template.from_stack(stack).to_json()["Resources"]
+        documents = [r["Properties"]["KeyPolicy"] for r in resources.values() if r["Type"] == "AWS::KMS::Key"]
+        documents += [
+            r["Properties"]["PolicyDocument"] for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"
+        ]
+        for document in documents:
+            for statement in document["Statement"]:
+                service = (
+                    statement.get("Principal", {}).get("Service")
+                    if isinstance(statement.get("Principal"), dict)
+                    else None
+                )
+                if service is None or statement["Effect"] != "Allow":
+                    continue
+                keys = {k for pairs in statement.get("Condition", {}).values() for k in pairs}
+                bound = {"aws:SourceAccount", "aws:SourceArn"} <= keys or "kms:EncryptionContext:aws:logs:arn" in keys
+                assert bound, f"{stack.node.path}: {service} is not bound to this account: {json.dumps(statement)}"
