@@ -1,4 +1,15 @@
-"""ArtifactGuard: checks every model archive uploaded under a served prefix (see lambda/artifact_guard)."""
+"""ArtifactGuard: checks every model archive uploaded under a served prefix (see lambda/artifact_guard).
+
+The guard's verdict decides what SageMaker may load (execution roles read only objects tagged
+``guard-verdict=valid``), so the bucket policy reserves those tags to the guard. S3 authorizes tagging an
+object with ``s3:PutObjectTagging`` / ``s3:PutObjectVersionTagging`` (and the Delete variants), tags sent with
+an upload through ``s3:PutObject`` with the ``s3:RequestObjectTagKeys`` condition key, and a copy, which by
+default copies the source's tags (``x-amz-tagging-directive: COPY``), through ``s3:PutObject`` with the
+``s3:x-amz-copy-source`` key (Service Authorization Reference, "Actions, resources, and condition keys for
+Amazon S3"; Amazon S3 User Guide, "Tagging and access control policies"). IAM compares condition key names
+case-insensitively, so a tag key that differs from ``guard-verdict`` only in case is no safe alternative:
+under ``models/`` nobody but the guard may tag, upload with tags, or copy in.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -34,7 +47,7 @@ class GuardedPrefix:
     """The endpoint serving it (for notifications and warm-up)."""
 
     layout: str = "flat"
-    """The archive layout its container expects: flat, mms or triton."""
+    """The archive layout its container expects: flat, tensorflow, triton or mms."""
 
     warm_up: bool = False
     """After a valid verdict, invoke the new model once with ``NAME.warmup.json`` stored beside it."""
@@ -55,7 +68,9 @@ class ArtifactGuard(Construct):
     delete marker: the bucket keeps every version). Each rejection is a metric
     (``SageMakerHosting/ArtifactGuard`` ``RejectedArchives``) and a message on ``topic``.
 
-    The bucket must send its events to EventBridge (``ModelArtifactStore`` does).
+    The bucket must send its events to EventBridge (``ModelArtifactStore`` does), and the guard must be built in
+    the bucket's stack: it adds to the bucket policy the statements that reserve verdict tags to its own role.
+    Alarms on its dead-letter queue and its errors notify ``topic``.
     """
 
     def __init__(
@@ -69,6 +84,7 @@ class ArtifactGuard(Construct):
         topic: sns.ITopic,
         queue_key: kms.IKey,
         guard_limits: GuardLimits | None = None,
+        rule_name: str | None = None,
     ) -> None:
         """Create the function, its event rule and its dead-letter queue.
 
@@ -76,16 +92,15 @@ class ArtifactGuard(Construct):
         :param prefixes: the served prefixes and their layouts.
         :param topic: notified of every rejection.
         :param queue_key: encrypts the dead-letter queue and the function's logs.
+        :param rule_name: a fixed name for the event rule, so that the queue key's policy can name the rule
+            without a reference (a reference would make the key depend on the rule, and the rule on the key).
         """
         super().__init__(scope, construct_id)
         owner = f"ArtifactGuard {self.node.path}"
-        if not prefixes:
-            raise limits.fail(owner, "prefixes", [], "must list at least one served prefix")
         layouts = [layout.value for layout in Layout]
         for each in prefixes:
             if not each.prefix.startswith(SERVED_ROOT) or not each.prefix.endswith("/"):
                 raise limits.fail(owner, "prefix", each.prefix, f"must be under {SERVED_ROOT!r} and end with '/'")
-            layouts = [layout.value for layout in Layout]
             if each.layout not in layouts:
                 raise limits.fail(
                     owner, f"layout of {each.prefix}", each.layout, f"must be one of {', '.join(layouts)}"
@@ -108,8 +123,10 @@ class ArtifactGuard(Construct):
             folder="artifact_guard",
             description="Checks model archives under models/: tags valid/rejected, quarantines rejects",
             log_encryption_key=queue_key,
+            # Lambda's maximum: the largest archive the limits allow must be read through within it.
             timeout=cdk.Duration.minutes(15),
-            memory_size=1024,
+            # Lambda allocates CPU in proportion to memory; 2048 MB is more than one vCPU for gunzip and tar.
+            memory_size=2048,
             dead_letter_queue=self.dead_letter_queue,
             retry_attempts=2,
             environment={
@@ -121,6 +138,7 @@ class ArtifactGuard(Construct):
                     sort_keys=True,
                 ),
                 "TOPIC_ARN": topic.topic_arn,
+                "BUCKET_NAME": bucket.bucket_name,
                 "MAX_UNCOMPRESSED_BYTES": str(bounds.max_uncompressed_gib * 1024**3),
                 "MAX_ENTRIES": str(bounds.max_entries),
                 "MAX_COMPRESSION_RATIO": str(bounds.max_compression_ratio),
@@ -131,6 +149,7 @@ class ArtifactGuard(Construct):
         self.rule = events.Rule(
             self,
             "OnUpload",
+            rule_name=rule_name,
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
@@ -146,8 +165,86 @@ class ArtifactGuard(Construct):
             ],
         )
         """Sends every upload under ``models/`` to the function."""
+        self.role = handler.role
+        """The guard's role: the only principal that may write verdict tags under ``models/``."""
         self._grant(handler.role, bucket, encryption_key, topic, prefixes)
+        self._reserve_verdicts(bucket, owner)
         self._acknowledge(handler, bucket)
+        self.alarms = self._alarms(topic)
+        """The alarms on the guard itself: events it could not handle, and its errors."""
+
+    def _reserve_verdicts(self, bucket: s3.IBucket, owner: str) -> None:
+        """Deny, to every principal but the guard's role, each way of setting a tag under ``models/``."""
+        served = bucket.arn_for_objects(f"{SERVED_ROOT}*")
+        not_the_guard = {"ArnNotEquals": {"aws:PrincipalArn": self.role.role_arn}}
+        statements = [
+            iam.PolicyStatement(
+                sid="OnlyTheArtifactGuardTagsModels",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=[
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                    "s3:DeleteObjectTagging",
+                    "s3:DeleteObjectVersionTagging",
+                ],
+                resources=[served],
+                conditions=not_the_guard,
+            ),
+            iam.PolicyStatement(
+                sid="NoTagsOnModelUploads",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[served],
+                conditions={**not_the_guard, "Null": {"s3:RequestObjectTagKeys": "false"}},
+            ),
+            iam.PolicyStatement(
+                sid="NoCopiesIntoModels",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[served],
+                conditions={**not_the_guard, "Null": {"s3:x-amz-copy-source": "false"}},
+            ),
+        ]
+        for statement in statements:
+            if not bucket.add_to_resource_policy(statement).statement_added:
+                raise limits.fail(
+                    owner,
+                    "bucket",
+                    bucket.bucket_name,
+                    "is imported: build the guard in the bucket's stack, so that its policy reserves verdicts",
+                )
+
+    def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        action = cloudwatch_actions.SnsAction(topic)
+        alarms = [
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(5), statistic="Maximum"
+            ).create_alarm(
+                self,
+                "DeadLettersAlarm",
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description="Artifact guard: uploads it could not check are waiting in its dead-letter queue "
+                "(modelctl rescan checks them again once the cause is fixed)",
+            ),
+            self.function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum").create_alarm(
+                self,
+                "ErrorsAlarm",
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description="Artifact guard: the function failed (it is retried; see its log group)",
+            ),
+        ]
+        for alarm in alarms:
+            alarm.add_alarm_action(action)
+        return alarms
 
     def _grant(
         self,

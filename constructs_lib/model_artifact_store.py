@@ -9,6 +9,7 @@ from constructs import Construct, IConstruct
 
 from constructs_lib.compliance import acknowledge_control_rule
 from constructs_lib.errors import ValidationError
+from constructs_lib.operations_key import SHORTEST_PENDING_WINDOW
 
 _REPLICATION_REASON = (
     "Cross-region replication is a disaster-recovery choice of the deploying organisation; within the region "
@@ -37,7 +38,9 @@ class ModelArtifactStore(Construct):
         """Create the store.
 
         :param removal_policy: ``RETAIN`` for production (key and buckets survive stack deletion);
-            ``DESTROY`` lets a development stack be torn down. Buckets are never auto-emptied.
+            ``DESTROY`` lets a development stack be torn down: CloudFormation deletes only empty buckets, so
+            the buckets are then emptied of every object version on deletion (the CDK's auto-delete custom
+            resource), and the key is scheduled for deletion after KMS's shortest waiting period.
         :param noncurrent_version_expiration: how long a replaced or deleted archive version is kept.
         :param access_log_expiration: how long access logs are kept. Default: 365 days.
         :param bucket_name: a fixed name for the artifact bucket, so that other stacks can reference it by name
@@ -50,6 +53,7 @@ class ModelArtifactStore(Construct):
                 f"ModelArtifactStore {self.node.path}: noncurrent_version_expiration must be at least 1 day, got {days}"
             )
         log_expiration = access_log_expiration or cdk.Duration.days(365)
+        destroy = removal_policy == cdk.RemovalPolicy.DESTROY
 
         self.key = kms.Key(
             self,
@@ -57,6 +61,7 @@ class ModelArtifactStore(Construct):
             description=f"Model artifacts of {cdk.Stack.of(self).stack_name}",
             enable_key_rotation=True,
             removal_policy=removal_policy,
+            pending_window=SHORTEST_PENDING_WINDOW if destroy else None,
         )
         """The customer-managed key that encrypts every model archive."""
 
@@ -76,6 +81,7 @@ class ModelArtifactStore(Construct):
                 )
             ],
             removal_policy=removal_policy,
+            auto_delete_objects=destroy,
         )
         """Receives the artifact bucket's server access logs."""
         # No acknowledgment for the log bucket's own logging: cdk-nag exempts a bucket that is a log target.
@@ -105,6 +111,7 @@ class ModelArtifactStore(Construct):
                 )
             ],
             removal_policy=removal_policy,
+            auto_delete_objects=destroy,
         )
         """The model-artifact bucket: one prefix per multi-model endpoint."""
         # Every upload reaches the artifact guard through EventBridge, so this stateful bucket names no function

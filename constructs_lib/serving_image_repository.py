@@ -27,7 +27,7 @@ class ServingImageRepository(Construct):
     ) -> None:
         """Create the repository.
 
-        :param removal_policy: ``RETAIN`` in production; the repository is never emptied automatically.
+        :param removal_policy: ``RETAIN`` in production; ``DESTROY`` deletes the repository and its images.
         :param max_image_count: how many images are kept; older ones expire. Default: 100.
         :param untagged_image_expiration: when untagged layers (failed or superseded pushes) expire.
             Default: 14 days.
@@ -57,5 +57,8 @@ class ServingImageRepository(Construct):
                 ),
             ],
             removal_policy=removal_policy,
+            # With DESTROY, CloudFormation deletes a repository only once it is empty: EmptyOnDelete has
+            # CloudFormation delete its images first (AWS::ECR::Repository, ``EmptyOnDelete``), no custom resource.
+            empty_on_delete=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
         """The ECR repository."""

@@ -14,15 +14,19 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
 from aws_cdk import region_info
 
 from constructs_lib.alarm_factory import AlarmThresholds
+from constructs_lib.artifact_catalog import MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
 from constructs_lib.artifact_guard import GuardLimits
 from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.errors import ValidationError
+from constructs_lib.model_prefix import SERVED_ROOT
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.smoke_test import SmokeInvocation
+from modelctl.archive_rules import Layout
 
 #: Root of the SSM parameter paths that tools (modelctl) use to discover what each environment deployed.
 SSM_ROOT = "/sagemaker-hosting"
@@ -55,6 +59,16 @@ class ImageConfig:
             raise ConfigError(
                 f"image: give exactly one of registry_uri, deep_learning_container, model_store_tag; got {given}"
             )
+
+    @property
+    def default_layout(self) -> str:
+        """The archive layout this image's server loads, where the image says (TensorFlow Serving, Triton)."""
+        repository = (self.deep_learning_container or ("",))[0] or (self.registry_uri or "")
+        if "tensorflow-inference" in repository:
+            return Layout.TENSORFLOW.value
+        if "tritonserver" in repository:
+            return Layout.TRITON.value
+        return Layout.FLAT.value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,8 +150,10 @@ class MultiModelEndpointConfig:
     scaling: ScalingConfig | None = None
     """Auto scaling; None keeps the initial instance count."""
 
-    layout: str = "flat"
-    """The archive layout the container expects (flat, mms, triton): the artifact guard enforces it."""
+    layout: str | None = None
+    """The archive layout the container expects (flat, tensorflow, triton, mms): the artifact guard enforces
+    it. Default: what the image loads (``tensorflow`` for a TensorFlow Serving image, ``triton`` for Triton,
+    else ``flat``)."""
 
     warm_up: bool = False
     """After a valid upload, invoke the new model once with ``NAME.warmup.json`` (if stored beside it)."""
@@ -161,6 +177,9 @@ class ContainerConfig:
 
     environment: Mapping[str, str] = field(default_factory=dict)
     """Container environment, e.g. ``SAGEMAKER_PROGRAM`` or ``HF_MODEL_ID`` / ``HF_TASK``."""
+
+    layout: str | None = None
+    """The archive's layout (flat, tensorflow, triton, mms). Default: what the image loads."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -240,6 +259,9 @@ class EnvironmentConfig:
     guard_limits: GuardLimits = GuardLimits()
     """What the artifact guard accepts in one archive."""
 
+    endpoint_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
+    """How long the endpoints' container logs are kept."""
+
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _ENV_NAME.match(self.name):
             raise ConfigError(
@@ -280,6 +302,59 @@ class EnvironmentConfig:
         """The SSM path under which this environment publishes what tools need (no trailing slash)."""
         return f"{SSM_ROOT}/{self.name}"
 
+    def endpoint_names(self) -> tuple[str, ...]:
+        """The deployed name of every endpoint of the environment."""
+        names = [e.name for e in self.multi_model_endpoints] + [e.name for e in self.multi_container_endpoints]
+        return tuple(self.endpoint_name(name) for name in names)
+
+    def endpoint_prefix(self, endpoint: str) -> str:
+        """The artifact-bucket prefix of endpoint ``endpoint``: ``models/<deployed name>/``."""
+        return f"{SERVED_ROOT}{self.endpoint_name(endpoint)}/"
+
+    def artifacts(self) -> tuple[EndpointArtifacts, ...]:
+        """Where every endpoint's archives live and their layouts: known at synth, published by the ModelStore."""
+        found = []
+        for mme in self.multi_model_endpoints:
+            with endpoint_errors(self.name, mme.name):
+                found.append(
+                    EndpointArtifacts(
+                        endpoint_name=self.endpoint_name(mme.name),
+                        prefix=self.endpoint_prefix(mme.name),
+                        layout=mme.layout or mme.image.default_layout,
+                        warm_up=mme.warm_up,
+                    )
+                )
+        for endpoint in self.multi_container_endpoints:
+            with endpoint_errors(self.name, endpoint.name):
+                prefix = self.endpoint_prefix(endpoint.name)
+                found.append(
+                    EndpointArtifacts(
+                        endpoint_name=self.endpoint_name(endpoint.name),
+                        prefix=prefix,
+                        kind=MULTI_CONTAINER,
+                        containers=tuple(
+                            ContainerArchive(
+                                hostname=c.hostname,
+                                key=prefix + c.model_data_key,
+                                layout=c.layout or c.image.default_layout,
+                            )
+                            for c in endpoint.containers
+                            if c.model_data_key
+                        ),
+                    )
+                )
+        return tuple(found)
+
+    @property
+    def alarm_name_prefix(self) -> str:
+        """Every alarm of the stage is named under this prefix; only these may publish to its alarm topic."""
+        return f"sagemaker-hosting-{self.name}-"
+
+    @property
+    def artifact_parameter_path(self) -> str:
+        """Where the ModelStore publishes each endpoint's archive locations (one parameter per endpoint)."""
+        return f"{self.ssm_path}/artifacts"
+
     def replace(self, **changes: Any) -> EnvironmentConfig:
         """A copy with ``changes`` applied, validated like the original."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -303,8 +378,10 @@ def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
 _XGBOOST_EU_WEST_1 = ImageConfig(registry_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1")
 
 
-#: A home described as the XGBoost models expect it: one CSV row of features.
-_HOME = "3,2,1500,1990,0.25"
+#: A home as the XGBoost home-value models expect it: one CSV row of the six features the AWS sample trains on
+#: (amazon-sagemaker-examples, multi_model_xgboost_home_value: YEAR_BUILT, SQUARE_FEET, NUM_BEDROOMS,
+#: NUM_BATHROOMS, LOT_ACRES, GARAGE_SPACES).
+_HOME = "1990,1500,3,2,0.25,2"
 
 
 def _home_values(
@@ -336,9 +413,15 @@ def _dlc(repository: str, tag: str) -> ImageConfig:
 
 
 def _mnist_image(key: str, shape: str) -> str:
-    """A blank 28x28 MNIST image in the request format of each framework's container (HW or CHW)."""
-    image = [[0.0] * 28 for _ in range(28)]
-    return json.dumps({key: [image if shape == "hw" else [image]]}, separators=(",", ":"))
+    """A batch of one blank 28x28 MNIST image in each framework's request format, as the AWS example sends it:
+    TensorFlow Serving ``{"instances": ...}`` of HWC images (``np.expand_dims(x, 3)``: 28x28x1), PyTorch
+    ``{"inputs": ...}`` of CHW images (``np.expand_dims(x, axis=1)``: 1x28x28).
+    """
+    if shape == "hwc":
+        image: list[Any] = [[[0.0] for _ in range(28)] for _ in range(28)]
+    else:
+        image = [[[0.0] * 28 for _ in range(28)]]
+    return json.dumps({key: [image]}, separators=(",", ":"))
 
 
 def _mnist(
@@ -368,7 +451,7 @@ def _mnist(
         scaling=ScalingConfig(min_capacity=instances, max_capacity=instances * 3, cpu_target_percent=60),
         deployment=deployment,
         smoke_tests=(
-            SmokeInvocation(target_container="tensorflow-mnist", body=_mnist_image("instances", "hw")),
+            SmokeInvocation(target_container="tensorflow-mnist", body=_mnist_image("instances", "hwc")),
             SmokeInvocation(target_container="pytorch-mnist", body=_mnist_image("inputs", "chw")),
         )
         if smoke

@@ -8,12 +8,10 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib import (
-    AlarmTopic,
     Container,
     EndpointAlarms,
     EndpointScaling,
@@ -25,8 +23,8 @@ from constructs_lib import (
     ScalingGuardProvider,
     ServingImage,
 )
-from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix
 from constructs_lib.compliance import acknowledge_control_rule, default_policy
+from constructs_lib.operations_key import OperationsKey
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
 from modelctl.archive_rules import VALID, VERDICT_TAG
 from stacks.config import (
@@ -67,22 +65,23 @@ class HostingStack(cdk.Stack):
         self.artifact_bucket = s3.Bucket.from_bucket_attributes(
             self, "ArtifactBucket", bucket_name=config.artifact_bucket_name, encryption_key=model_store.key
         )
-        self.operations_key = kms.Key(
+        self.operations_key = OperationsKey(
             self,
             "OperationsKey",
-            enable_key_rotation=True,
-            description=f"SageMaker hosting ({config.name}): alarm topic and custom-resource logs",
-        )
-        """Encrypts the alarm topic and the scaling guard's log group."""
-        self.operations_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
-        self.alarm_topic = AlarmTopic(
+            description=f"SageMaker hosting ({config.name}): custom-resource logs",
+            removal_policy=(
+                cdk.RemovalPolicy.RETAIN if config.retain_stateful_resources else cdk.RemovalPolicy.DESTROY
+            ),
+        ).key
+        """Encrypts the log groups of the scaling guard and the smoke test."""
+        self.alarm_topic = model_store.alarm_topic
+        """Every alarm of the stage notifies the ModelStore's topic (it exists first: the guard uses it too)."""
+        self.scaling_guard = ScalingGuardProvider(
             self,
-            "AlarmTopic",
-            encryption_key=self.operations_key,
-            email_addresses=[config.alarm_email] if config.alarm_email else [],
+            "ScalingGuardProvider",
+            log_encryption_key=self.operations_key,
+            snapshot_parameter_path=config.ssm_path,
         )
-        """Every alarm of the stage notifies this topic."""
-        self.scaling_guard = ScalingGuardProvider(self, "ScalingGuardProvider", log_encryption_key=self.operations_key)
         self.smoke_test_provider = (
             SmokeTestProvider(self, "SmokeTestProvider", log_encryption_key=self.operations_key)
             if any(e.smoke_tests for e in config.multi_model_endpoints)
@@ -92,7 +91,6 @@ class HostingStack(cdk.Stack):
         self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=f"sagemaker-hosting-{config.name}")
         """One dashboard for the stage, a section per endpoint."""
 
-        self._guarded: list[GuardedPrefix] = []
         self.multi_model_endpoints: dict[str, MultiModelEndpoint] = {}
         """The multi-model endpoints, by configured name."""
         for endpoint_config in config.multi_model_endpoints:
@@ -109,20 +107,6 @@ class HostingStack(cdk.Stack):
                 for rollback_alarm in mce.rollback_alarms:
                     rollback_alarm.add_alarm_action(self.alarm_topic.alarm_action)
                 self.multi_container_endpoints[mce_config.name] = mce
-
-        # Every upload under a served prefix is checked; the endpoints' roles may read only valid archives.
-        self.operations_key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:GenerateDataKey", "kms:Decrypt")
-        self.artifact_guard = ArtifactGuard(
-            self,
-            "ArtifactGuard",
-            bucket=self.artifact_bucket,
-            encryption_key=model_store.key,
-            topic=self.alarm_topic.topic,
-            queue_key=self.operations_key,
-            guard_limits=config.guard_limits,
-            prefixes=self._guarded,
-        )
-        """Checks every model archive uploaded under a served prefix."""
 
     def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
         name = self._config.endpoint_name(endpoint.name)
@@ -150,11 +134,6 @@ class HostingStack(cdk.Stack):
             )
             mme.grant_invoke(role, models=consumer.models)
             self._acknowledge_inline_policy(role)
-        self._guarded.append(
-            GuardedPrefix(
-                prefix=mme.model_prefix.prefix, endpoint_name=name, layout=endpoint.layout, warm_up=endpoint.warm_up
-            )
-        )
         return mme
 
     def _multi_container_endpoint(self, endpoint: MultiContainerEndpointConfig) -> MultiContainerEndpoint:
@@ -196,7 +175,6 @@ class HostingStack(cdk.Stack):
             if consumer.denied:
                 mce.deny_invoke(role, containers=consumer.denied)
             self._acknowledge_inline_policy(role)
-        self._guarded.append(GuardedPrefix(prefix=prefix.prefix, endpoint_name=name))
         return mce
 
     def _operate(

@@ -1,9 +1,13 @@
 """The artifact guard: check every archive uploaded under a served prefix, tag it, quarantine rejects.
 
 Plain Python with clients passed in (tested against moto). Idempotent: it works on the event's object
-version, skips a version that already has a verdict, and removes a rejected archive from the served prefix
-only while that version is still the current one (a newer upload has its own event). Nothing is deleted
-outright: removal leaves a delete marker and the bucket keeps every version.
+version, skips a version that already carries its own verdict, and removes a rejected archive from the
+served prefix only while that version is still the current one (a newer upload has its own event). Nothing
+is deleted outright: removal leaves a delete marker and the bucket keeps every version.
+
+A verdict is the guard's own only if it names the version it judged (``guard-version``): S3 assigns version
+ids at upload, so no uploader can know one in advance, and a copy gets a new id. The bucket policy reserves
+tagging under ``models/`` to the guard; this check also holds for tags written before that policy existed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from archive_rules import (
     REJECTED,
     VALID,
     VERDICT_TAG,
+    VERSION_TAG,
     WARMUP_SUFFIX,
     Layout,
     Limits,
@@ -31,6 +36,11 @@ from archive_rules import (
 from botocore.exceptions import ClientError
 
 METRIC_NAMESPACE = "SageMakerHosting/ArtifactGuard"
+#: CopyObject copies at most 5 GB in one request (Amazon S3 API Reference, CopyObject); the managed transfer
+#: copies larger objects in parts (UploadPartCopy).
+_SINGLE_COPY_LIMIT = 5 * 1024**3
+#: The version id S3 reports for an object written while versioning was off.
+_NULL_VERSION = "null"
 
 
 @dataclass(frozen=True)
@@ -78,12 +88,18 @@ class Guard:
     """Called with an embedded-metric-format record for each verdict."""
     runtime: Any = None
     """sagemaker-runtime client, for warm-up invocations."""
+    bucket: str | None = None
+    """The one bucket the guard serves; events naming another are skipped."""
+    should_stop: Callable[[], bool] | None = None
+    """Polled while an archive is read: True when the function is about to run out of time."""
 
     def handle(self, event: dict[str, Any]) -> Outcome:
         """Handle one EventBridge "Object Created" event."""
         detail = event["detail"]
         bucket, key = detail["bucket"]["name"], detail["object"]["key"]
         version = detail["object"].get("version-id")
+        if self.bucket is not None and bucket != self.bucket:
+            return Outcome("skipped", key, f"not the guarded bucket ({bucket})")
         served = self._served(key)
         if served is None:
             return Outcome("skipped", key, "not under a served prefix")
@@ -96,19 +112,24 @@ class Guard:
             if _missing(error):
                 return Outcome("skipped", key, "object version no longer exists")
             raise
-        if VERDICT_TAG in existing:
+        judged = version or _NULL_VERSION
+        if VERDICT_TAG in existing and existing.get(VERSION_TAG) == judged:
             return Outcome("skipped", key, f"already {existing[VERDICT_TAG]} (duplicate event)")
 
         problems = check_key(key, served.prefix)
         if not problems:
             body = self.s3.get_object(**location)["Body"]
             try:
-                problems = check_archive(body, layout=served.layout, limits=self.limits).problems
+                problems = check_archive(
+                    body, layout=served.layout, limits=self.limits, should_stop=self.should_stop
+                ).problems
             finally:
                 body.close()
         reason = str(problems[0]) if problems else ""
         verdict = REJECTED if problems else VALID
-        existing.update({VERDICT_TAG: verdict, REASON_TAG: tag_value(reason or "passed every rule")})
+        existing.update(
+            {VERDICT_TAG: verdict, REASON_TAG: tag_value(reason or "passed every rule"), VERSION_TAG: judged}
+        )
         self.s3.put_object_tagging(
             **location, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in existing.items()]}
         )
@@ -131,7 +152,14 @@ class Guard:
     def _quarantine(self, bucket: str, key: str, version: str | None, served: ServedPrefix, reason: str) -> None:
         source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
         quarantined = QUARANTINE_PREFIX + key
-        self.s3.copy_object(Bucket=bucket, Key=quarantined, CopySource=source, TaggingDirective="COPY")
+        size = self.s3.head_object(**source)["ContentLength"]
+        if size <= _SINGLE_COPY_LIMIT:
+            self.s3.copy_object(Bucket=bucket, Key=quarantined, CopySource=source, TaggingDirective="COPY")
+        else:
+            # boto3's managed copy switches to a multipart copy past its threshold; parts carry no tags.
+            self.s3.copy(source, bucket, quarantined)
+            tag_set = self.s3.get_object_tagging(**source)["TagSet"]
+            self.s3.put_object_tagging(Bucket=bucket, Key=quarantined, Tagging={"TagSet": tag_set})
         current = self.s3.head_object(Bucket=bucket, Key=key)
         if version is None or current.get("VersionId") == version:
             # A delete marker: the rejected version stays in the bucket's history.

@@ -11,6 +11,9 @@ from archive_rules import Limits
 from artifact_guard import Guard, load_prefixes
 
 _guard: Guard | None = None
+#: Stop reading an archive this long before Lambda's timeout, to tag, quarantine and notify in time.
+_MARGIN_MS = 60_000
+_context: Any = None
 
 
 def _build() -> Guard:
@@ -27,11 +30,14 @@ def _build() -> Guard:
         ),
         notify=lambda subject, message: sns.publish(TopicArn=topic, Subject=subject, Message=message),
         emit=lambda record: print(json.dumps(record)),
+        bucket=os.environ["BUCKET_NAME"],
+        should_stop=lambda: _context is not None and _context.get_remaining_time_in_millis() < _MARGIN_MS,
     )
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, str]:  # noqa: ARG001  (Lambda's signature)
-    global _guard
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    global _guard, _context
+    _context = context
     _guard = _guard or _build()
     outcome = _guard.handle(event)
     print(json.dumps({"action": outcome.action, "key": outcome.key, "reason": outcome.reason}))

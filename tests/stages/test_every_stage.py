@@ -57,12 +57,79 @@ def test_discovery_parameters(stages: list[ModelHostingStage], name: str) -> Non
         for p in template.find_resources("AWS::SSM::Parameter").values()
     }
     prefix = f"/sagemaker-hosting/{name}/model-store"
-    assert parameters == {
+    store = {k: v for k, v in parameters.items() if k.startswith(prefix)}
+    assert store == {
         f"{prefix}/bucket-name": {"Ref": "ArtifactsBucket88671897"},
         f"{prefix}/kms-key-arn": {"Fn::GetAtt": ["ArtifactsKeyA4B22E2B", "Arn"]},
         f"{prefix}/repository-uri": parameters[f"{prefix}/repository-uri"],
+        f"{prefix}/artifact-guard-function": {"Ref": "ArtifactGuardHandlerFunctionC6938AA6"},
+        f"{prefix}/alarm-topic-arn": {"Ref": "AlarmTopicB56431CA"},
     }
     assert "ServingImagesA123629F" in str(parameters[f"{prefix}/repository-uri"])
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_the_model_store_publishes_every_archive_location(stages: list[ModelHostingStage], name: str) -> None:
+    # modelctl uploads before Hosting exists: the stack that exists first says where each archive goes.
+    template = Template.from_stack(_stage(stages, name).model_store)
+    catalog = {
+        p["Properties"]["Name"].rsplit("/", 1)[1]: json.loads(p["Properties"]["Value"])
+        for p in template.find_resources("AWS::SSM::Parameter").values()
+        if p["Properties"]["Name"].startswith(f"/sagemaker-hosting/{name}/artifacts/")
+    }
+    root = f"models/{name}"
+    assert catalog == {
+        f"{name}-home-values": {
+            "endpoint": f"{name}-home-values",
+            "kind": "multi-model",
+            "layout": "flat",
+            "prefix": f"{root}-home-values/",
+        },
+        f"{name}-mnist": {
+            "endpoint": f"{name}-mnist",
+            "kind": "multi-container",
+            "prefix": f"{root}-mnist/",
+            "containers": {
+                "tensorflow-mnist": {"key": f"{root}-mnist/tensorflow-mnist/model.tar.gz", "layout": "tensorflow"},
+                "pytorch-mnist": {"key": f"{root}-mnist/pytorch-mnist/model.tar.gz", "layout": "flat"},
+            },
+        },
+        f"{name}-churn-pipeline": {
+            "endpoint": f"{name}-churn-pipeline",
+            "kind": "multi-container",
+            "prefix": f"{root}-churn-pipeline/",
+            "containers": {
+                "preprocess": {"key": f"{root}-churn-pipeline/preprocess/model.tar.gz", "layout": "flat"},
+                "xgboost": {"key": f"{root}-churn-pipeline/xgboost/model.tar.gz", "layout": "flat"},
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_every_model_archive_is_in_the_catalog(stages: list[ModelHostingStage], name: str) -> None:
+    # What Hosting's CreateModel will read is exactly what the ModelStore told the tools and the guard.
+    stage = _stage(stages, name)
+    keys = {c.key for e in stage.model_store.catalog.endpoints for c in e.containers}
+    bucket = f"s3://{stage.config.artifact_bucket_name}/"
+    read = {
+        container["ModelDataUrl"].removeprefix(bucket)
+        for model in Template.from_stack(stage.hosting).find_resources("AWS::SageMaker::Model").values()
+        for container in model["Properties"].get("Containers", [])
+    }
+    assert read == keys
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_endpoint_logs_have_a_retention_and_the_stage_key(stages: list[ModelHostingStage], name: str) -> None:
+    stage = _stage(stages, name)
+    groups = Template.from_stack(stage.model_store).find_resources("AWS::Logs::LogGroup")
+    endpoint_groups = {g["Properties"]["LogGroupName"]: g for g in groups.values() if "LogGroupName" in g["Properties"]}
+    assert set(endpoint_groups) == {f"/aws/sagemaker/Endpoints/{n}" for n in stage.config.endpoint_names()}
+    for group in endpoint_groups.values():
+        assert group["Properties"]["RetentionInDays"] == 365
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["OperationsKey7D2B5BF0", "Arn"]}
+        assert group["DeletionPolicy"] == ("Delete" if name == "dev" else "Retain")
 
 
 def test_typed_exports(stages: list[ModelHostingStage]) -> None:
@@ -202,9 +269,11 @@ def test_alarm_thresholds_come_from_each_environment(
     template = Template.from_stack(_stage(stages, name).hosting)
     latency = _resource(template, "AWS::CloudWatch::Alarm", "HomeValuesAlarmsModelLatency")
     assert latency["Threshold"] == latency_us
-    (topic,) = template.find_resources("AWS::SNS::Topic")
+    assert not template.find_resources("AWS::SNS::Topic")  # the stage's one topic is the ModelStore's
     for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+        (action,) = alarm["Properties"]["AlarmActions"]
+        assert "AlarmTopicB56431CA" in json.dumps(action)
+        assert alarm["Properties"]["AlarmName"].startswith(f"sagemaker-hosting-{name}-")
     dashboard = next(iter(template.find_resources("AWS::CloudWatch::Dashboard").values()))
     assert dashboard["Properties"]["DashboardName"] == f"sagemaker-hosting-{name}"
 

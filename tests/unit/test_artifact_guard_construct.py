@@ -1,4 +1,4 @@
-"""ArtifactGuard and validated-only loading, as deployed in every stage."""
+"""ArtifactGuard and validated-only loading, as deployed in every stage: in the ModelStore, beside its bucket."""
 
 from __future__ import annotations
 
@@ -18,20 +18,36 @@ from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix
 from stacks.stage import ModelHostingStage
 
 
-def _hosting(stages: list[ModelHostingStage], name: str = "prod") -> dict[str, Any]:
+def _stack(stages: list[ModelHostingStage], name: str = "prod", *, hosting: bool = False) -> dict[str, Any]:
     stage = next(s for s in stages if s.config.name == name)
-    resources: dict[str, Any] = Template.from_stack(stage.hosting).to_json()["Resources"]
+    resources: dict[str, Any] = Template.from_stack(stage.hosting if hosting else stage.model_store).to_json()[
+        "Resources"
+    ]
     return resources
 
 
+def _hosting(stages: list[ModelHostingStage], name: str = "prod") -> dict[str, Any]:
+    return _stack(stages, name, hosting=True)
+
+
+def test_the_guard_exists_once_the_model_store_is_deployed(stages: list[ModelHostingStage]) -> None:
+    # Archives must be uploaded and judged before Hosting's CreateModel reads them: the guard is the bucket's.
+    for stage in stages:
+        assert not Template.from_stack(stage.hosting).find_resources("AWS::Events::Rule")
+        assert (
+            stage.model_store.artifact_guard.function.node.path
+            == f"{stage.node.id}/ModelStore/ArtifactGuard/Handler/Function"
+        )
+
+
 def test_uploads_under_models_reach_the_guard(stages: list[ModelHostingStage]) -> None:
-    resources = _hosting(stages)
+    resources = _stack(stages)
     (rule,) = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {
-            "bucket": {"name": ["sagemaker-models-prod-333333333333-eu-west-1"]},
+            "bucket": {"name": [{"Ref": "ArtifactsBucket88671897"}]},
             "object": {"key": [{"prefix": "models/"}]},
         },
     }
@@ -46,27 +62,45 @@ def test_the_bucket_sends_events_to_eventbridge(stages: list[ModelHostingStage])
         "AWS::S3::Bucket", {"NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}
     )
     assert not store.find_resources("Custom::S3BucketNotifications")
-    assert not store.find_resources("AWS::Lambda::Function")
 
 
 def test_guard_function_configuration(stages: list[ModelHostingStage]) -> None:
-    resources = _hosting(stages)
+    resources = _stack(stages)
     function = next(
         r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function" and k.startswith("ArtifactGuard")
     )["Properties"]
     environment = function["Environment"]["Variables"]
+    # Each container's folder carries the layout its image loads: TensorFlow Serving's for the TF container.
     assert json.loads(environment["SERVED_PREFIXES"]) == [
         {"endpoint": "prod-home-values", "layout": "flat", "prefix": "models/prod-home-values/", "warmUp": True},
-        {"endpoint": "prod-mnist", "layout": "flat", "prefix": "models/prod-mnist/", "warmUp": False},
-        {"endpoint": "prod-churn-pipeline", "layout": "flat", "prefix": "models/prod-churn-pipeline/", "warmUp": False},
+        {
+            "endpoint": "prod-mnist",
+            "layout": "tensorflow",
+            "prefix": "models/prod-mnist/tensorflow-mnist/",
+            "warmUp": False,
+        },
+        {"endpoint": "prod-mnist", "layout": "flat", "prefix": "models/prod-mnist/pytorch-mnist/", "warmUp": False},
+        {
+            "endpoint": "prod-churn-pipeline",
+            "layout": "flat",
+            "prefix": "models/prod-churn-pipeline/preprocess/",
+            "warmUp": False,
+        },
+        {
+            "endpoint": "prod-churn-pipeline",
+            "layout": "flat",
+            "prefix": "models/prod-churn-pipeline/xgboost/",
+            "warmUp": False,
+        },
     ]
+    assert environment["BUCKET_NAME"] == {"Ref": "ArtifactsBucket88671897"}
     assert environment["MAX_UNCOMPRESSED_BYTES"] == str(50 * 1024**3)
     assert function["Timeout"] == 900
     assert "DeadLetterConfig" in function
 
 
 def test_guard_may_not_delete_versions(stages: list[ModelHostingStage]) -> None:
-    resources = _hosting(stages)
+    resources = _stack(stages)
     policy = next(
         r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith("ArtifactGuardHandlerRole")
     )
@@ -107,12 +141,69 @@ def test_prefixes_are_validated() -> None:
     }
     with pytest.raises(ValidationError, match=r"prefix 'other/x/' must be under 'models/'"):
         ArtifactGuard(stack, "G1", prefixes=[GuardedPrefix(prefix="other/x/", endpoint_name="x")], **kwargs)
-    with pytest.raises(ValidationError, match=r"layout of models/x/ 'zip' must be one of flat, mms, triton"):
+    with pytest.raises(ValidationError, match=r"layout of models/x/ 'zip' must be one of flat, "):
         ArtifactGuard(
             stack, "G2", prefixes=[GuardedPrefix(prefix="models/x/", endpoint_name="x", layout="zip")], **kwargs
         )
-    with pytest.raises(ValidationError, match=r"prefixes \[\] must list at least one"):
-        ArtifactGuard(stack, "G3", prefixes=[], **kwargs)
+    # An imported bucket's policy cannot be changed from here: verdicts could not be reserved to the guard.
+    with pytest.raises(ValidationError, match=r"bucket 'bucket-b' is imported: build the guard in the bucket's stack"):
+        ArtifactGuard(stack, "G3", prefixes=[GuardedPrefix(prefix="models/x/", endpoint_name="x")], **kwargs)
+
+
+def _bucket_policy(stages: list[ModelHostingStage], name: str) -> list[dict[str, Any]]:
+    resources = _stack(stages, name)
+    (policy,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": "ArtifactsBucket88671897"}
+    ]
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_only_the_guard_may_write_verdicts(stages: list[ModelHostingStage], name: str) -> None:
+    # Every way S3 lets a principal set a tag on an object under models/ (Service Authorization Reference,
+    # "Actions, resources, and condition keys for Amazon S3"): the tagging actions and their Version variants,
+    # PutObject carrying x-amz-tagging (s3:RequestObjectTagKeys), and a copy, which copies the source's tags by
+    # default (s3:x-amz-copy-source). IAM matches condition key names case-insensitively, so no tag at all.
+    served = {"Fn::Join": ["", [{"Fn::GetAtt": ["ArtifactsBucket88671897", "Arn"]}, "/models/*"]]}
+    not_the_guard = {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["ArtifactGuardHandlerRole54413CED", "Arn"]}}}
+    statements = {s.get("Sid"): s for s in _bucket_policy(stages, name)}
+    assert statements["OnlyTheArtifactGuardTagsModels"] == {
+        "Sid": "OnlyTheArtifactGuardTagsModels",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": [
+            "s3:DeleteObjectTagging",
+            "s3:DeleteObjectVersionTagging",
+            "s3:PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+        ],
+        "Resource": served,
+        "Condition": not_the_guard,
+    }
+    assert statements["NoTagsOnModelUploads"] == {
+        "Sid": "NoTagsOnModelUploads",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:PutObject",
+        "Resource": served,
+        "Condition": {**not_the_guard, "Null": {"s3:RequestObjectTagKeys": "false"}},
+    }
+    assert statements["NoCopiesIntoModels"] == {
+        "Sid": "NoCopiesIntoModels",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:PutObject",
+        "Resource": served,
+        "Condition": {**not_the_guard, "Null": {"s3:x-amz-copy-source": "false"}},
+    }
+    # No statement of the policy allows anyone to tag under models/ (the guard's rights are its role's own).
+    for statement in statements.values():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] == "Allow":
+            assert not [a for a in actions if "Tagging" in a or a in ("s3:*", "s3:Put*")], statement
 
 
 def test_required_tag_condition_on_a_prefix() -> None:

@@ -106,8 +106,16 @@ def test_removal_policy_applies_to_key_and_buckets(policy: cdk.RemovalPolicy, ex
         for resource in template.find_resources(resource_type).values():
             assert resource["DeletionPolicy"] == expected
             assert resource["UpdateReplacePolicy"] == expected
-    # Never auto-emptied: no custom resource that deletes objects.
-    assert not template.find_resources("Custom::S3AutoDeleteObjects")
+    # CloudFormation deletes only empty buckets ("DeletionPolicy attribute": a bucket must be empty to be
+    # deleted): DESTROY empties them, every version, so a development stage can be torn down; RETAIN never.
+    emptied = {
+        r["Properties"]["BucketName"]["Ref"] for r in template.find_resources("Custom::S3AutoDeleteObjects").values()
+    }
+    buckets = set(template.find_resources("AWS::S3::Bucket"))
+    assert emptied == (buckets if expected == "Delete" else set())
+    # A destroyed key is scheduled for deletion after KMS's shortest waiting period, not kept (and billed).
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    assert key["Properties"].get("PendingWindowInDays") == (7 if expected == "Delete" else None)
 
 
 def test_expiration_below_one_day_is_refused() -> None:

@@ -23,7 +23,8 @@ def test_repository_properties() -> None:
     props = repository["Properties"]
     assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert props["ImageTagMutability"] == "IMMUTABLE"
-    assert "EmptyOnDelete" not in props
+    # RETAIN: the repository and its images outlive the stack (DESTROY sets EmptyOnDelete: see below).
+    assert props["EmptyOnDelete"] is False
     rules = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
     assert [
         (r["selection"]["tagStatus"], r["selection"]["countType"], r["selection"]["countNumber"]) for r in rules
@@ -37,3 +38,12 @@ def test_image_count_below_one_is_refused() -> None:
     stack = cdk.Stack(make_app(), "Images")
     with pytest.raises(ValidationError, match=r"ServingImageRepository Images/Repo: max_image_count .* got 0"):
         ServingImageRepository(stack, "Repo", removal_policy=cdk.RemovalPolicy.RETAIN, max_image_count=0)
+
+
+def test_a_destroyed_repository_is_emptied_first() -> None:
+    # CloudFormation deletes a repository that holds images only with EmptyOnDelete (AWS::ECR::Repository):
+    # without it, destroying a development stage fails on its first pushed image.
+    stack = cdk.Stack(make_app(), "Images")
+    ServingImageRepository(stack, "Repo", removal_policy=cdk.RemovalPolicy.DESTROY)
+    (repository,) = Template.from_stack(stack).find_resources("AWS::ECR::Repository").values()
+    assert (repository["DeletionPolicy"], repository["Properties"]["EmptyOnDelete"]) == ("Delete", True)

@@ -29,7 +29,7 @@ def test_smoke_tests_run_after_each_endpoint_with_its_new_config(stages: list[Mo
     (endpoint_id,) = [k for k in template.find_resources("AWS::SageMaker::Endpoint") if k.startswith("HomeValues")]
     assert home["Properties"]["ExpectedEndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
     assert home["Properties"]["Invocations"] == [
-        {"Body": "3,2,1500,1990,0.25", "ContentType": "text/csv", "TargetModel": "Chicago_IL.tar.gz"}
+        {"Body": "1990,1500,3,2,0.25,2", "ContentType": "text/csv", "TargetModel": "Chicago_IL.tar.gz"}
     ]
     assert endpoint_id in home["DependsOn"]
 
