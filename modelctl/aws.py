@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from modelctl.archive_rules import QUARANTINE_PREFIX, REASON_TAG, VERDICT_TAG
+from modelctl.archive_rules import ARCHIVE_SUFFIX, QUARANTINE_PREFIX, REASON_TAG, VALID, VERDICT_TAG, VERSION_TAG
 
 SSM_ROOT = "/sagemaker-hosting"
+#: What modelctl shows for an archive the guard has not judged yet.
+PENDING = "pending"
+#: A verdict tag the guard did not write for this version (a copy, or written before the bucket policy).
+UNVERIFIED = "unverified"
 
 
 class ModelctlError(Exception):
@@ -22,12 +27,37 @@ class ModelctlError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """Where an endpoint's models live."""
+    """Where an endpoint's archives live, as the ModelStore publishes it (``<ssm root>/<env>/artifacts/<name>``)."""
 
     endpoint_name: str
     bucket: str
     prefix: str
     kms_key_arn: str
+    kind: str = "multi-model"
+    layout: str = "flat"
+    containers: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Multi-container: hostname -> {"key": full key, "layout": layout}."""
+
+    def container(self, hostname: str | None) -> dict[str, str] | None:
+        """The archive of container ``hostname``; None for a multi-model endpoint. Refuses a wrong combination."""
+        if self.kind == "multi-model":
+            if hostname is not None:
+                raise ModelctlError(f"{self.endpoint_name} is a multi-model endpoint: it has no --container")
+            return None
+        if hostname is None or hostname not in self.containers:
+            known = ", ".join(sorted(self.containers)) or "none with an archive"
+            raise ModelctlError(
+                f"{self.endpoint_name} is a multi-container endpoint: give --container, one of: {known}"
+                if hostname is None
+                else f"{self.endpoint_name} has no container {hostname!r} with an archive; known: {known}"
+            )
+        return self.containers[hostname]
+
+    def folders(self) -> list[tuple[str | None, str]]:
+        """(container or None, folder) for every place archives of this endpoint go."""
+        if self.kind == "multi-model":
+            return [(None, self.prefix)]
+        return [(h, c["key"].rsplit("/", 1)[0] + "/") for h, c in sorted(self.containers.items())]
 
 
 def endpoint_name(environment: str, endpoint: str) -> str:
@@ -35,28 +65,60 @@ def endpoint_name(environment: str, endpoint: str) -> str:
     return endpoint if endpoint.startswith(f"{environment}-") else f"{environment}-{endpoint}"
 
 
+def parameter(ssm: Any, path: str, missing: str) -> str:
+    """An SSM parameter's value; ``missing`` says what its absence means."""
+    try:
+        value: str = ssm.get_parameter(Name=path)["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ParameterNotFound":
+            raise ModelctlError(f"{missing} (SSM parameter {path} not found)") from error
+        raise
+    return value
+
+
 def discover(ssm: Any, environment: str, endpoint: str) -> Target:
-    """Read the SSM parameters the stacks publish for ``environment`` and ``endpoint``."""
+    """Read what the ModelStore stack publishes for ``environment`` and ``endpoint`` (no endpoint need exist)."""
     name = endpoint_name(environment, endpoint)
     root = f"{SSM_ROOT}/{environment}"
-
-    def parameter(path: str, what: str) -> str:
-        try:
-            value: str = ssm.get_parameter(Name=path)["Parameter"]["Value"]
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ParameterNotFound":
-                raise ModelctlError(
-                    f"environment {environment!r} has no {what} (SSM parameter {path} not found)"
-                ) from error
-            raise
-        return value
-
+    store = f"environment {environment!r} has no model store: is its ModelStore stack deployed?"
+    bucket = parameter(ssm, f"{root}/model-store/bucket-name", store)
+    key_arn = parameter(ssm, f"{root}/model-store/kms-key-arn", store)
+    document = json.loads(
+        parameter(
+            ssm,
+            f"{root}/artifacts/{name}",
+            f"environment {environment!r} has no endpoint {name!r} (is it in the configuration, and ModelStore "
+            "deployed since it was added?)",
+        )
+    )
     return Target(
         endpoint_name=name,
-        bucket=parameter(f"{root}/model-store/bucket-name", "model store: is ModelStore deployed?"),
-        kms_key_arn=parameter(f"{root}/model-store/kms-key-arn", "model-store key"),
-        prefix=parameter(f"{root}/endpoints/{name}/prefix", f"endpoint {name!r}: is Hosting deployed?"),
+        bucket=bucket,
+        kms_key_arn=key_arn,
+        prefix=document["prefix"],
+        kind=document["kind"],
+        layout=document.get("layout", "flat"),
+        containers=document.get("containers", {}),
     )
+
+
+def archive_key(target: Target, container: str | None, target_model: str | None, file_name: str) -> str:
+    """Where an upload goes: ``<prefix><TargetModel>``, or a container's configured key (or a new name beside it)."""
+    archive = target.container(container)
+    if archive is None:
+        return target.prefix + (target_model or file_name)
+    if target_model is None:
+        return archive["key"]
+    return archive["key"].rsplit("/", 1)[0] + "/" + target_model
+
+
+def verdict(tags: dict[str, str] | None, version_id: str | None) -> str:
+    """The guard's verdict on this version: valid, rejected, pending, or unverified (not the guard's own)."""
+    if tags is None or VERDICT_TAG not in tags:
+        return PENDING
+    if tags.get(VERSION_TAG) != (version_id or "null"):
+        return UNVERIFIED
+    return tags[VERDICT_TAG]
 
 
 def ensure_key_unused(s3: Any, bucket: str, key: str) -> None:
@@ -70,9 +132,8 @@ def ensure_key_unused(s3: Any, bucket: str, key: str) -> None:
         )
 
 
-def upload(s3: Any, target: Target, archive: Path, target_model: str) -> str:
-    """Upload ``archive`` as ``<prefix><target_model>`` with SSE-KMS; returns the key."""
-    key = target.prefix + target_model
+def upload(s3: Any, target: Target, archive: Path, key: str) -> str:
+    """Upload ``archive`` as ``key`` with SSE-KMS (no tags: only the guard tags under models/); returns the key."""
     ensure_key_unused(s3, target.bucket, key)
     s3.upload_file(
         str(archive),
@@ -108,7 +169,8 @@ def wait_for_verdict(
     while True:
         for candidate in (key, QUARANTINE_PREFIX + key):
             found = tags(s3, bucket, candidate)
-            if found and VERDICT_TAG in found:
+            # A quarantined copy keeps the rejected version's tags, naming that version, not its own.
+            if found and VERDICT_TAG in found and VERSION_TAG in found:
                 return found[VERDICT_TAG], found.get(REASON_TAG, "")
         if time.monotonic() >= deadline:
             return None
@@ -117,31 +179,62 @@ def wait_for_verdict(
 
 @dataclass(frozen=True)
 class ModelRow:
-    """One model under a prefix."""
+    """One archive of an endpoint."""
 
     target_model: str
     size: int
     uploaded: datetime
     verdict: str
+    container: str | None = None
+    version_id: str | None = None
+    key: str = ""
 
 
 def list_models(s3: Any, target: Target) -> list[ModelRow]:
-    """Every archive under the endpoint's prefix, with the guard's verdict (``pending`` before it)."""
+    """Every archive of the endpoint (under its prefix, or each container's folder) with the guard's verdict."""
     rows = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=target.bucket, Prefix=target.prefix):
-        for item in page.get("Contents", []):
-            if not item["Key"].endswith(".tar.gz"):
-                continue
-            found = tags(s3, target.bucket, item["Key"]) or {}
-            rows.append(
-                ModelRow(
-                    target_model=item["Key"][len(target.prefix) :],
-                    size=item["Size"],
-                    uploaded=item["LastModified"],
-                    verdict=found.get(VERDICT_TAG, "pending"),
+    for container, folder in target.folders():
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=target.bucket, Prefix=folder):
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith(ARCHIVE_SUFFIX):
+                    continue
+                head = s3.head_object(Bucket=target.bucket, Key=item["Key"])
+                version_id = head.get("VersionId")
+                rows.append(
+                    ModelRow(
+                        target_model=item["Key"][len(folder) :],
+                        size=item["Size"],
+                        uploaded=item["LastModified"],
+                        verdict=verdict(tags(s3, target.bucket, item["Key"]), version_id),
+                        container=container,
+                        version_id=version_id,
+                        key=item["Key"],
+                    )
                 )
-            )
     return rows
+
+
+def rescan(lambda_client: Any, function: str, bucket: str, rows: list[ModelRow]) -> list[str]:
+    """Ask the guard to check each archive that has no verdict of its own; returns the keys sent.
+
+    Each is one asynchronous invocation with the event EventBridge would have delivered for that upload, so the
+    guard's retries and dead-letter queue apply; the guard skips a version it already judged (idempotent).
+    """
+    sent = []
+    for row in rows:
+        if row.verdict in (VALID, "rejected"):
+            continue
+        event = {
+            "source": "modelctl.rescan",
+            "detail-type": "Object Created",
+            "detail": {
+                "bucket": {"name": bucket},
+                "object": {"key": row.key, **({"version-id": row.version_id} if row.version_id else {})},
+            },
+        }
+        lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event).encode())
+        sent.append(row.key)
+    return sent
 
 
 def invoke(

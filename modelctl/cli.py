@@ -21,18 +21,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def layout(sub: argparse.ArgumentParser) -> None:
+    def layout(sub: argparse.ArgumentParser, default: str | None = Layout.FLAT.value) -> None:
         sub.add_argument(
             "--layout",
             choices=[m.value for m in Layout],
-            default=Layout.FLAT.value,
-            help="flat (files at the root, default), mms (MAR-INF/MANIFEST.json) "
-            "or triton (<model>/config.pbtxt + <n>/)",
+            default=default,
+            help=", ".join(f"{m.value} ({m.summary})" for m in Layout)
+            + f"; default: {default or 'the layout the ModelStore publishes for the endpoint or container'}",
         )
 
-    def place(sub: argparse.ArgumentParser) -> None:
+    def place(sub: argparse.ArgumentParser, *, endpoint_required: bool = True) -> None:
         sub.add_argument("--env", required=True, help="environment name (dev, staging, prod)")
-        sub.add_argument("--endpoint", required=True, help="endpoint name, short (home-values) or deployed")
+        sub.add_argument(
+            "--endpoint", required=endpoint_required, help="endpoint name, short (home-values) or deployed"
+        )
         sub.add_argument("--region", help="AWS region (default: your AWS configuration)")
 
     package = commands.add_parser("package", help="write a deterministic NAME.tar.gz from a directory")
@@ -47,12 +49,33 @@ def _parser() -> argparse.ArgumentParser:
     upload = commands.add_parser("upload", help="validate, upload under the endpoint's prefix, wait for the guard")
     upload.add_argument("archive", type=Path)
     place(upload)
-    upload.add_argument("--as", dest="target_model", help="TargetModel to upload as (default: the file's name)")
+    upload.add_argument(
+        "--container", help="multi-container endpoint: the container whose archive this is (its hostname)"
+    )
+    upload.add_argument(
+        "--as",
+        dest="target_model",
+        help="multi-model: TargetModel to upload as (default: the file's name); multi-container: a new file name "
+        "in the container's folder (default: the configured key)",
+    )
     upload.add_argument("--wait", type=float, default=120, help="seconds to wait for the guard's verdict (0: no wait)")
-    layout(upload)
+    layout(upload, default=None)
 
-    listing = commands.add_parser("list", help="models under the endpoint's prefix with the guard's verdicts")
+    listing = commands.add_parser("list", help="an endpoint's archives with the guard's verdicts")
     place(listing)
+
+    rescan = commands.add_parser(
+        "rescan", help="have the guard check archives it has no verdict of its own on (uploaded before it existed)"
+    )
+    place(rescan, endpoint_required=False)
+    rescan.add_argument("--wait", type=float, default=0, help="seconds to wait for the verdicts (0: no wait)")
+
+    preflight = commands.add_parser(
+        "preflight", help="before deploying Hosting: is every archive the synthesized stage needs there, and valid?"
+    )
+    preflight.add_argument("--env", required=True, help="environment name (dev, staging, prod)")
+    preflight.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="the cloud assembly (cdk.out)")
+    preflight.add_argument("--region", help="AWS region (default: your AWS configuration)")
 
     invoke = commands.add_parser("invoke", help="invoke one model or container")
     place(invoke)
@@ -132,17 +155,21 @@ def _validate(arguments: argparse.Namespace, _: Callable[[str, str | None], Any]
 def _upload(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
     from modelctl import aws
 
-    target_model = arguments.target_model or arguments.archive.name
-    problems = [str(p) for p in check_key(target_model, "")] + _report(arguments.archive, arguments.layout)
+    target = aws.discover(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
+    key = aws.archive_key(target, arguments.container, arguments.target_model, arguments.archive.name)
+    container = target.container(arguments.container)
+    layout = arguments.layout or (container["layout"] if container else target.layout)
+    # The file's name under the folder is what SageMaker is asked for: TargetModel, or the container's key.
+    folder = key.rsplit("/", 1)[0] + "/"
+    problems = [str(p) for p in check_key(key, folder)] + _report(arguments.archive, layout)
     if problems:
         for problem in problems:
             print(f"{arguments.archive}: {problem}")
-        print("not uploaded: fix the archive first (modelctl validate)", file=sys.stderr)
+        print(f"not uploaded: fix the archive first (modelctl validate --layout {layout})", file=sys.stderr)
         return INVALID
-    target = aws.discover(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
     s3 = clients("s3", arguments.region)
-    key = aws.upload(s3, target, arguments.archive, target_model)
-    print(f"uploaded s3://{target.bucket}/{key} (TargetModel {target_model})")
+    aws.upload(s3, target, arguments.archive, key)
+    print(f"uploaded s3://{target.bucket}/{key} ({layout} layout)")
     if arguments.wait <= 0:
         return OK
     verdict = aws.wait_for_verdict(s3, target.bucket, key, timeout=arguments.wait)
@@ -160,11 +187,56 @@ def _list(arguments: argparse.Namespace, clients: Callable[[str, str | None], An
 
     target = aws.discover(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
     rows = aws.list_models(clients("s3", arguments.region), target)
-    print(f"{'TargetModel':<40} {'bytes':>12}  {'uploaded (UTC)':<20} verdict")
+    name = "TargetModel" if target.kind == "multi-model" else "container / archive"
+    print(f"{name:<40} {'bytes':>12}  {'uploaded (UTC)':<20} verdict")
     for row in rows:
-        print(f"{row.target_model:<40} {row.size:>12}  {row.uploaded:%Y-%m-%d %H:%M:%S}  {row.verdict}")
-    print(f"{len(rows)} model(s) under s3://{target.bucket}/{target.prefix}")
+        label = row.target_model if row.container is None else f"{row.container} / {row.target_model}"
+        print(f"{label:<40} {row.size:>12}  {row.uploaded:%Y-%m-%d %H:%M:%S}  {row.verdict}")
+    places = ", ".join(f"s3://{target.bucket}/{folder}" for _, folder in target.folders())
+    print(f"{len(rows)} archive(s) under {places}")
     return OK
+
+
+def _rescan(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
+    from modelctl import aws
+
+    ssm = clients("ssm", arguments.region)
+    root = f"{aws.SSM_ROOT}/{arguments.env}"
+    function = aws.parameter(
+        ssm, f"{root}/model-store/artifact-guard-function", f"environment {arguments.env!r} has no artifact guard"
+    )
+    if arguments.endpoint:
+        names = [arguments.endpoint]
+    else:
+        pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=f"{root}/artifacts/")
+        names = [p["Name"].rsplit("/", 1)[1] for page in pages for p in page["Parameters"]]
+    s3 = clients("s3", arguments.region)
+    lambda_client = clients("lambda", arguments.region)
+    pending = []
+    for name in names:
+        target = aws.discover(ssm, arguments.env, name)
+        rows = aws.list_models(s3, target)
+        sent = aws.rescan(lambda_client, function, target.bucket, rows)
+        print(f"{target.endpoint_name}: {len(rows)} archive(s), {len(sent)} sent to the guard")
+        pending += [(target.bucket, key) for key in sent]
+    failed = 0
+    if arguments.wait > 0:
+        for bucket, key in pending:
+            verdict = aws.wait_for_verdict(s3, bucket, key, timeout=arguments.wait)
+            print(f"  {key}: {verdict[0] if verdict else 'no verdict yet'}")
+            failed += verdict is None or verdict[0] != VALID
+    return INVALID if failed else OK
+
+
+def _preflight(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
+    from modelctl import preflight
+
+    needed = preflight.requirements(arguments.assembly, arguments.env)
+    findings = preflight.check(clients("s3", arguments.region), arguments.env, needed)
+    for finding in findings:
+        print(finding)
+    print(f"{len(needed) - len(findings)} of {len(needed)} archive(s) the {arguments.env} stage needs are valid")
+    return INVALID if findings else OK
 
 
 def _invoke(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
@@ -207,6 +279,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Callable[[str, str | None], A
     "validate": _validate,
     "upload": _upload,
     "list": _list,
+    "rescan": _rescan,
+    "preflight": _preflight,
     "invoke": _invoke,
     "loadtest": _loadtest,
 }

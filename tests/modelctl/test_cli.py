@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ guard_module = lambda_module("artifact_guard", "artifact_guard")
 rules = lambda_module("artifact_guard", "archive_rules")
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
 PREFIX = "models/dev-home-values/"
+MNIST = "models/dev-mnist/"
 
 
 @pytest.fixture
@@ -35,7 +37,21 @@ def aws() -> Iterator[dict[str, Any]]:
         for name, value in {
             "/sagemaker-hosting/dev/model-store/bucket-name": BUCKET,
             "/sagemaker-hosting/dev/model-store/kms-key-arn": key_arn,
-            "/sagemaker-hosting/dev/endpoints/dev-home-values/prefix": PREFIX,
+            "/sagemaker-hosting/dev/model-store/artifact-guard-function": "dev-guard",
+            "/sagemaker-hosting/dev/artifacts/dev-home-values": json.dumps(
+                {"endpoint": "dev-home-values", "kind": "multi-model", "layout": "flat", "prefix": PREFIX}
+            ),
+            "/sagemaker-hosting/dev/artifacts/dev-mnist": json.dumps(
+                {
+                    "endpoint": "dev-mnist",
+                    "kind": "multi-container",
+                    "prefix": MNIST,
+                    "containers": {
+                        "tensorflow-mnist": {"key": MNIST + "tensorflow-mnist/model.tar.gz", "layout": "tensorflow"},
+                        "pytorch-mnist": {"key": MNIST + "pytorch-mnist/model.tar.gz", "layout": "flat"},
+                    },
+                }
+            ),
         }.items():
             ssm.put_parameter(Name=name, Value=value, Type="String")
         yield {"s3": s3, "ssm": ssm, "key_arn": key_arn}
@@ -173,23 +189,120 @@ def test_unknown_endpoint_is_one_clear_line(tmp_path: Path, capsys: pytest.Captu
     assert _run("upload", str(archive), "--env", "dev", "--endpoint", "nope", "--wait", "0") == 2
     err = capsys.readouterr().err
     assert err.strip() == (
-        "error: environment 'dev' has no endpoint 'dev-nope': is Hosting deployed? "
-        "(SSM parameter /sagemaker-hosting/dev/endpoints/dev-nope/prefix not found)"
+        "error: environment 'dev' has no endpoint 'dev-nope' (is it in the configuration, and ModelStore deployed "
+        "since it was added?) (SSM parameter /sagemaker-hosting/dev/artifacts/dev-nope not found)"
     )
 
 
 def test_list_shows_verdicts(aws: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     s3 = aws["s3"]
-    s3.put_object(Bucket=BUCKET, Key=PREFIX + "A.tar.gz", Body=good(), Tagging="guard-verdict=valid")
+    version = s3.put_object(Bucket=BUCKET, Key=PREFIX + "A.tar.gz", Body=good())["VersionId"]
+    s3.put_object_tagging(
+        Bucket=BUCKET,
+        Key=PREFIX + "A.tar.gz",
+        Tagging={"TagSet": [{"Key": "guard-verdict", "Value": "valid"}, {"Key": "guard-version", "Value": version}]},
+    )
     s3.put_object(Bucket=BUCKET, Key=PREFIX + "B.tar.gz", Body=good())
     s3.put_object(Bucket=BUCKET, Key=PREFIX + "B.warmup.json", Body=b"{}")
+    # A verdict that names no version was not written by the guard for this object.
+    s3.put_object(Bucket=BUCKET, Key=PREFIX + "C.tar.gz", Body=good(), Tagging="guard-verdict=valid")
     assert _run("list", "--env", "dev", "--endpoint", "home-values") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[0] == "A.tar.gz"
-    assert lines[1].split()[-1] == "valid"
-    assert lines[2].split()[0] == "B.tar.gz"
-    assert lines[2].split()[-1] == "pending"
-    assert lines[-1] == f"2 model(s) under s3://{BUCKET}/{PREFIX}"
+    assert [(line.split()[0], line.split()[-1]) for line in lines[1:4]] == [
+        ("A.tar.gz", "valid"),
+        ("B.tar.gz", "pending"),
+        ("C.tar.gz", "unverified"),
+    ]
+    assert lines[-1] == f"3 archive(s) under s3://{BUCKET}/{PREFIX}"
+
+
+@pytest.mark.usefixtures("aws")
+def test_upload_to_a_container_goes_to_its_configured_key_with_its_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flat = _archive(tmp_path, "model.tar.gz", good())
+    # The TensorFlow container's layout comes from the ModelStore: a flat archive is refused before upload.
+    assert _run("upload", str(flat), "--env", "dev", "--endpoint", "mnist", "--container", "tensorflow-mnist") == 1
+    assert "not uploaded" in capsys.readouterr().err
+    saved = _archive(
+        tmp_path, "tf.tar.gz", tar_gz([Entry("1/saved_model.pb", b"pb"), Entry("1/variables/variables.index", b"i")])
+    )
+    assert (
+        _run(
+            "upload",
+            str(saved),
+            "--env",
+            "dev",
+            "--endpoint",
+            "mnist",
+            "--container",
+            "tensorflow-mnist",
+            "--wait",
+            "0",
+        )
+        == 0
+    )
+    assert f"uploaded s3://{BUCKET}/{MNIST}tensorflow-mnist/model.tar.gz (tensorflow layout)" in capsys.readouterr().out
+    assert _run("list", "--env", "dev", "--endpoint", "mnist") == 0
+    out = capsys.readouterr().out
+    assert "tensorflow-mnist / model.tar.gz" in out
+    assert f"1 archive(s) under s3://{BUCKET}/{MNIST}pytorch-mnist/, s3://{BUCKET}/{MNIST}tensorflow-mnist/" in out
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_multi_container_upload_needs_a_known_container(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = _archive(tmp_path, "model.tar.gz", good())
+    assert _run("upload", str(archive), "--env", "dev", "--endpoint", "mnist", "--wait", "0") == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: dev-mnist is a multi-container endpoint: give --container, one of: pytorch-mnist, tensorflow-mnist"
+    )
+    assert _run("upload", str(archive), "--env", "dev", "--endpoint", "home-values", "--container", "x") == 2
+    assert "multi-model endpoint: it has no --container" in capsys.readouterr().err
+
+
+class _GuardAsLambda:
+    """lambda:Invoke of the guard (InvocationType Event), run in-process: moto runs functions only in Docker."""
+
+    def __init__(self, s3: Any) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.guard = guard_module.Guard(
+            s3=s3,
+            bucket=BUCKET,
+            prefixes=[guard_module.ServedPrefix(prefix=PREFIX, endpoint_name="dev-home-values")],
+            limits=rules.Limits(),
+            notify=lambda *_: None,
+            emit=lambda _: None,
+        )
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, int]:  # noqa: N803
+        assert (FunctionName, InvocationType) == ("dev-guard", "Event")
+        event = json.loads(Payload)
+        self.events.append(event)
+        self.guard.handle(event)
+        return {"StatusCode": 202}
+
+
+def test_rescan_sends_only_what_the_guard_has_not_judged(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = aws["s3"]
+    # Uploaded before the guard existed: no event ever reached it.
+    s3.put_object(Bucket=BUCKET, Key=PREFIX + "Early.tar.gz", Body=good())
+    s3.put_object(Bucket=BUCKET, Key=PREFIX + "Forged.tar.gz", Body=b"not an archive", Tagging="guard-verdict=valid")
+    fake = _GuardAsLambda(s3)
+
+    def clients(service: str, region: str | None) -> Any:
+        return fake if service == "lambda" else _clients(service, region)
+
+    assert main(["rescan", "--env", "dev", "--endpoint", "home-values", "--wait", "5"], clients=clients) == 1
+    out = capsys.readouterr().out
+    assert "dev-home-values: 2 archive(s), 2 sent to the guard" in out
+    assert f"{PREFIX}Early.tar.gz: valid" in out
+    assert f"{PREFIX}Forged.tar.gz: rejected" in out
+    # Idempotent: a second rescan finds nothing left to judge (the rejected archive was moved to quarantine).
+    assert main(["rescan", "--env", "dev", "--endpoint", "home-values"], clients=clients) == 0
+    assert "1 archive(s), 0 sent to the guard" in capsys.readouterr().out
+    assert len(fake.events) == 2
 
 
 @pytest.mark.usefixtures("aws")

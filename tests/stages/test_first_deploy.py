@@ -1,0 +1,252 @@
+"""A stage's first deploy into an empty account, in the documented order, against moto and the project's code.
+
+1. ``cdk deploy <Stage>/ModelStore``: here, the ModelStore template's bucket, key and SSM parameters are
+   created in moto from the synthesized template (values resolved as CloudFormation would);
+2. ``modelctl preflight`` lists what Hosting needs and exits 1, each line with the command that fixes it;
+3. each printed ``modelctl upload`` is run with a real archive; the artifact guard, configured exactly as the
+   template configures its function, judges each upload as EventBridge would deliver it;
+4. ``modelctl preflight`` exits 0;
+5. ``cdk deploy <Stage>/Hosting``: what CreateModel checks of each container's ``ModelDataUrl`` (the archive
+   is there, and the model's execution role may read it: SageMaker API Reference, ``ContainerDefinition``;
+   "Could not find model data" otherwise), and what the smoke test will invoke, hold in moto.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_cdk.assertions import Template
+from moto import mock_aws
+
+from modelctl.cli import main
+from stacks.stage import ModelHostingStage
+from tests.modelctl.archives import Entry, good, tar_gz
+from tests.support import lambda_module
+
+guard_module = lambda_module("artifact_guard", "artifact_guard")
+rules = lambda_module("artifact_guard", "archive_rules")
+REGION = "eu-west-1"
+
+
+def _clients(service: str, region: str | None) -> Any:
+    return boto3.client(service, region_name=region or REGION)
+
+
+def _deploy_model_store(template: dict[str, Any]) -> dict[str, str]:
+    """Create the template's bucket, key and SSM parameters in moto; returns logical id -> physical value."""
+    resources = template["Resources"]
+    physical: dict[str, str] = {}
+    s3, kms, ssm = (boto3.client(s, region_name=REGION) for s in ("s3", "kms", "ssm"))
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::KMS::Key":
+            physical[logical_id] = kms.create_key()["KeyMetadata"]["Arn"]
+        elif resource["Type"] == "AWS::S3::Bucket" and "BucketName" in resource["Properties"]:
+            name = resource["Properties"]["BucketName"]
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            physical[logical_id] = name
+        elif resource["Type"] == "AWS::Lambda::Function":
+            physical[logical_id] = f"fn-{logical_id}"
+
+    def resolve(value: Any) -> str | None:
+        if isinstance(value, str):
+            return value
+        if "Ref" in value:
+            return physical.get(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return physical.get(value["Fn::GetAtt"][0])
+        return None  # e.g. the repository URI: not needed by this walk
+
+    for resource in resources.values():
+        if resource["Type"] == "AWS::SSM::Parameter":
+            value = resolve(resource["Properties"]["Value"])
+            if value is not None:
+                ssm.put_parameter(Name=resource["Properties"]["Name"], Value=value, Type="String")
+    return physical
+
+
+def _guard_as_configured(template: dict[str, Any], physical: dict[str, str]) -> Any:
+    """The guard with the environment its function has in the template (served prefixes, limits, bucket)."""
+    (function,) = [
+        r
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and k.startswith("ArtifactGuardHandler")
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    return guard_module.Guard(
+        s3=boto3.client("s3", region_name=REGION),
+        bucket=physical[variables["BUCKET_NAME"]["Ref"]],
+        prefixes=guard_module.load_prefixes(variables["SERVED_PREFIXES"]),
+        limits=rules.Limits(
+            max_uncompressed_bytes=int(variables["MAX_UNCOMPRESSED_BYTES"]),
+            max_entries=int(variables["MAX_ENTRIES"]),
+            max_compression_ratio=float(variables["MAX_COMPRESSION_RATIO"]),
+        ),
+        notify=lambda *_: None,
+        emit=lambda _: None,
+    )
+
+
+class _EventBridge:
+    """Delivers an "Object Created" event to the guard for every new object version, as the rule would."""
+
+    def __init__(self, guard: Any, bucket: str) -> None:
+        self.guard, self.bucket = guard, bucket
+        self.seen: set[str] = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        s3 = boto3.client("s3", region_name=REGION)
+        while not self.stop.is_set():
+            for version in s3.list_object_versions(Bucket=self.bucket, Prefix="models/").get("Versions", []):
+                if version["VersionId"] not in self.seen:
+                    self.seen.add(version["VersionId"])
+                    detail = {
+                        "bucket": {"name": self.bucket},
+                        "object": {"key": version["Key"], "version-id": version["VersionId"]},
+                    }
+                    self.guard.handle({"detail-type": "Object Created", "detail": detail})
+            time.sleep(0.02)
+
+    def __enter__(self) -> _EventBridge:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _archive_for(layout: str, folder: Path) -> Path:
+    """A real archive in ``layout``, as an ML engineer would package it."""
+    path = folder / f"{layout}-{len(list(folder.iterdir()))}.tar.gz"
+    if layout == "tensorflow":
+        path.write_bytes(
+            tar_gz([Entry("1/saved_model.pb", b"saved model"), Entry("1/variables/variables.index", b"index")])
+        )
+    else:
+        path.write_bytes(good())
+    return path
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def _can_read(statements: list[dict[str, Any]], arn: str, tags: dict[str, str]) -> bool:
+    """IAM's answer for s3:GetObject on ``arn`` with the object's ``tags`` under these identity statements."""
+    allowed = False
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if "s3:GetObject" not in actions or not any(
+            isinstance(r, str) and fnmatch.fnmatchcase(arn, r) for r in resources
+        ):
+            continue
+        conditions = statement.get("Condition", {})
+        held = all(
+            operator == "StringEquals" and tags.get(key.split("/", 1)[1]) == value
+            for operator, pairs in conditions.items()
+            for key, value in pairs.items()
+        )
+        if held and statement["Effect"] == "Deny":
+            return False
+        allowed = allowed or (held and statement["Effect"] == "Allow")
+    return allowed
+
+
+@pytest.mark.usefixtures("aws")
+def test_first_deploy_of_the_staging_stage(
+    stages: list[ModelHostingStage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage = next(s for s in stages if s.config.name == "staging")
+    assembly = Path(stage.node.scope.synth().directory)  # type: ignore[union-attr]
+    store_template = Template.from_stack(stage.model_store).to_json()
+    hosting_template = Template.from_stack(stage.hosting).to_json()
+
+    # 1. ModelStore: the bucket exists with its guard; nothing of Hosting yet.
+    physical = _deploy_model_store(store_template)
+    bucket = stage.config.artifact_bucket_name
+
+    # 2. Preflight: everything Hosting will read is missing, and each line says how to fix it.
+    assert main(["preflight", "--env", "staging", "--assembly", str(assembly)], clients=_clients) == 1
+    report = capsys.readouterr().out
+    commands = re.findall(r"fix: (modelctl upload .*)", report)
+    assert len(commands) == 5, report  # two MNIST containers, two pipeline containers, the home-values canary
+    assert "--endpoint home-values --as Chicago_IL.tar.gz --layout flat" in report
+    assert "--endpoint mnist --container tensorflow-mnist --layout tensorflow" in report
+
+    # 3. Each printed command, run as printed, with an archive in the layout it names; the guard judges each.
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    with _EventBridge(_guard_as_configured(store_template, physical), bucket):
+        for command in commands:
+            layout = command.split("--layout ")[1].split()[0]
+            argv = command.split()[1:]
+            argv[argv.index("ARCHIVE.tar.gz")] = str(_archive_for(layout, archives))
+            assert main([*argv, "--wait", "20"], clients=_clients) == 0, capsys.readouterr()
+    uploads = capsys.readouterr().out
+    assert uploads.count("guard verdict: valid") == 5
+
+    # 4. Preflight is green.
+    assert main(["preflight", "--env", "staging", "--assembly", str(assembly)], clients=_clients) == 0
+    assert "5 of 5 archive(s) the staging stage needs are valid" in capsys.readouterr().out
+
+    # 5. Hosting: every container archive CreateModel reads exists and its execution role may read it.
+    s3 = boto3.client("s3", region_name=REGION)
+    resources = hosting_template["Resources"]
+    checked = 0
+    for model in (r for r in resources.values() if r["Type"] == "AWS::SageMaker::Model"):
+        role_id = model["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        statements = [
+            s
+            for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        for container in model["Properties"].get("Containers", []):
+            key = container["ModelDataUrl"].removeprefix(f"s3://{bucket}/")
+            tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+            assert _can_read(statements, f"arn:aws:s3:::{bucket}/{key}", tags), key
+            checked += 1
+    assert checked == 4
+    smoke = [r for r in resources.values() if r["Type"] == "Custom::SageMakerSmokeTest"]
+    canaries = [i["TargetModel"] for r in smoke for i in r["Properties"]["Invocations"] if "TargetModel" in i]
+    assert canaries == ["Chicago_IL.tar.gz"]
+    head = s3.head_object(Bucket=bucket, Key=f"models/staging-home-values/{canaries[0]}")
+    assert head["ContentLength"] > 0
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_role_cannot_read_an_archive_the_guard_did_not_pass(stages: list[ModelHostingStage]) -> None:
+    # The same evaluation says no for an unjudged archive: CreateModel would fail, so preflight must be green first.
+    stage = next(s for s in stages if s.config.name == "staging")
+    resources = Template.from_stack(stage.hosting).to_json()["Resources"]
+    role_id = next(
+        r["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        for k, r in resources.items()
+        if r["Type"] == "AWS::SageMaker::Model" and k.startswith("Mnist")
+    )
+    statements = [
+        s
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    arn = f"arn:aws:s3:::{stage.config.artifact_bucket_name}/models/staging-mnist/tensorflow-mnist/model.tar.gz"
+    assert not _can_read(statements, arn, {})
+    assert not _can_read(statements, arn, {"guard-verdict": "rejected"})
+    assert _can_read(statements, arn, {"guard-verdict": "valid"})
+    assert json.dumps(statements).count("s3:ExistingObjectTag/guard-verdict") >= 1
