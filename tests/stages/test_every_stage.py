@@ -293,3 +293,23 @@ def test_multi_model_endpoints_never_get_guardrails(stages: list[ModelHostingSta
     for stage in stages:
         endpoint = _resource(Template.from_stack(stage.hosting), "AWS::SageMaker::Endpoint", "HomeValuesEndpoint")
         assert "DeploymentConfig" not in endpoint
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return (len(value), *_shape(value[0])) if isinstance(value, list) else ()
+
+
+@pytest.mark.parametrize("name", ["staging", "prod"])
+def test_canaries_match_the_example_models_inputs(stages: list[ModelHostingStage], name: str) -> None:
+    # The AWS MNIST example sends TensorFlow Serving {"instances": np.expand_dims(x, 3)} (N x 28 x 28 x 1) and
+    # PyTorch {"inputs": np.expand_dims(x, axis=1)} (N x 1 x 28 x 28); the XGBoost home-value sample's rows
+    # hold six features (YEAR_BUILT, SQUARE_FEET, NUM_BEDROOMS, NUM_BATHROOMS, LOT_ACRES, GARAGE_SPACES).
+    template = Template.from_stack(_stage(stages, name).hosting)
+    calls = {
+        (s["Properties"]["EndpointName"], i.get("TargetContainerHostname") or i.get("TargetModel") or ""): i["Body"]
+        for s in template.find_resources("Custom::SageMakerSmokeTest").values()
+        for i in s["Properties"]["Invocations"]
+    }
+    assert _shape(json.loads(calls[(f"{name}-mnist", "tensorflow-mnist")])["instances"]) == (1, 28, 28, 1)
+    assert _shape(json.loads(calls[(f"{name}-mnist", "pytorch-mnist")])["inputs"]) == (1, 1, 28, 28)
+    assert len(calls[(f"{name}-home-values", "Chicago_IL.tar.gz")].split(",")) == 6

@@ -53,3 +53,17 @@ def test_prod_deploys_last_through_oidc() -> None:
     assert "role-to-assume" in credentials["with"]
     text = (ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text()
     assert "aws-access-key-id" not in text  # no long-lived keys
+
+
+def test_each_stage_deploys_model_store_then_preflight_then_hosting() -> None:
+    # Hosting's CreateModel reads archives that only exist once the ModelStore (with the guard) is deployed and
+    # they are uploaded and judged; the workflow never deploys Hosting past a failed preflight.
+    stage = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text())
+    runs = [step.get("run", "") for step in stage["jobs"]["deploy"]["steps"]]
+    order = [
+        next(i for i, run in enumerate(runs) if '"$STAGE/ModelStore"' in run),
+        next(i for i, run in enumerate(runs) if "modelctl preflight" in run),
+        next(i for i, run in enumerate(runs) if '"$STAGE/Hosting"' in run),
+    ]
+    assert order == sorted(order)
+    assert not [run for run in runs if '"$STAGE/*"' in run]
