@@ -11,6 +11,8 @@ from constructs_lib.compliance import acknowledge_control_rule
 from constructs_lib.errors import ValidationError
 from constructs_lib.operations_key import SHORTEST_PENDING_WINDOW
 
+#: A minute above the 15 minutes the CDK gives its bucket-emptying function.
+AUTO_DELETE_SERVICE_TIMEOUT_SECONDS = 960
 _REPLICATION_REASON = (
     "Cross-region replication is a disaster-recovery choice of the deploying organisation; within the region "
     "every object version is kept (versioning, retained in prod) and archives can be rebuilt by modelctl."
@@ -125,6 +127,13 @@ class ModelArtifactStore(Construct):
 
         for bucket in (self.access_log_bucket, self.bucket):
             acknowledge_control_rule(_resource(bucket), "S3BucketReplicationEnabled", _REPLICATION_REASON)
+            emptier = bucket.node.try_find_child("AutoDeleteObjectsCustomResource")
+            if emptier is not None:
+                # CloudFormation otherwise waits up to an hour for a custom resource that never answers
+                # (AWS::CloudFormation::CustomResource, ServiceTimeout); the CDK's emptying function runs 15 min.
+                resource = emptier.node.default_child
+                assert isinstance(resource, cdk.CfnResource)
+                resource.add_property_override("ServiceTimeout", AUTO_DELETE_SERVICE_TIMEOUT_SECONDS)
 
 
 def _resource(bucket: s3.Bucket) -> IConstruct:

@@ -313,3 +313,19 @@ def test_canaries_match_the_example_models_inputs(stages: list[ModelHostingStage
     assert _shape(json.loads(calls[(f"{name}-mnist", "tensorflow-mnist")])["instances"]) == (1, 28, 28, 1)
     assert _shape(json.loads(calls[(f"{name}-mnist", "pytorch-mnist")])["inputs"]) == (1, 1, 28, 28)
     assert len(calls[(f"{name}-home-values", "Chicago_IL.tar.gz")].split(",")) == 6
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_every_custom_resource_has_a_service_timeout(stages: list[ModelHostingStage], name: str) -> None:
+    # Without ServiceTimeout CloudFormation waits 3600 s for a custom resource that never answers
+    # (AWS::CloudFormation::CustomResource, ServiceTimeout: 1-3600, default 3600).
+    stage = _stage(stages, name)
+    found = 0
+    for stack in (stage.model_store, stage.hosting):
+        for logical_id, resource in Template.from_stack(stack).to_json()["Resources"].items():
+            if resource["Type"].startswith("Custom::") or resource["Type"] == "AWS::CloudFormation::CustomResource":
+                timeout = resource["Properties"].get("ServiceTimeout")
+                assert isinstance(timeout, int) or str(timeout).isdigit(), f"{logical_id} has no ServiceTimeout"
+                assert 1 <= int(timeout) < 3600, logical_id
+                found += 1
+    assert found >= (2 if name == "dev" else 5)
