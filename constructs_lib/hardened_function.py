@@ -24,7 +24,7 @@ LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 class HardenedFunction(Construct):
     """A function from ``lambda/<folder>`` with its own role, an encrypted log group kept a year, and the
     reviewed acknowledgments of the findings that cannot apply to it (reserved concurrency, VPC, the role's
-    inline policy; a dead-letter queue when it is invoked synchronously, as custom resources are).
+    inline policy; a dead-letter queue when it backs a custom resource, whose every outcome goes to CloudFormation).
     """
 
     def __init__(
@@ -46,7 +46,8 @@ class HardenedFunction(Construct):
         :param log_encryption_key: KMS key of the log group (its policy must allow CloudWatch Logs). Default:
             CloudWatch Logs' own encryption, acknowledged as such.
         :param dead_letter_queue: where failed asynchronous invocations go. Leave it out only for functions
-            invoked synchronously (custom resources), whose caller is told of every failure.
+            that back custom resources: CloudFormation invokes them asynchronously, but their handlers answer
+            CloudFormation on every path, and the resource's ServiceTimeout bounds the wait otherwise.
         :param retry_attempts: retries of asynchronous invocations (0-2). Default: Lambda's (2).
         """
         super().__init__(scope, construct_id)
@@ -82,8 +83,8 @@ class HardenedFunction(Construct):
             acknowledge_control_rule(
                 resource,
                 "LambdaDLQ",
-                "Invoked synchronously (a custom resource): CloudFormation is told of every failure, so a "
-                "dead-letter queue would never receive anything.",
+                "Backs a custom resource: its handler answers CloudFormation on every path and ServiceTimeout "
+                "bounds the wait otherwise, so a dead-letter queue would hold nothing CloudFormation was not told.",
                 packs=HIPAA_AND_NIST,
             )
         acknowledge_control_rule(
