@@ -33,9 +33,11 @@ help:
 	@echo "make diagram docs/architecture.png from the synthesized Prod stage (needs Graphviz: apt-get install graphviz)"
 	@echo "make clean   remove $(OUT)/ (keeps .venv and node_modules)"
 
-$(PY_SETUP): requirements.txt requirements-dev.txt
+$(PY_SETUP): requirements.txt requirements-dev.txt requirements-images.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@# Data only: the image tables of sagemaker-core, without the SDK's own dependencies (see the file).
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-images.txt
 	@touch $@
 
 $(NODE_SETUP): package.json package-lock.json $(PY_SETUP)

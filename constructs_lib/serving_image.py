@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import region_info
 from constructs import Construct
 
+from constructs_lib import image_catalog
 from constructs_lib.errors import ValidationError
 
 _ECR_URI = re.compile(
@@ -24,28 +25,72 @@ _ECR_URI = re.compile(
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _TRITON = "tritonserver"
+# AWS repository name -> the SageMaker Python SDK image table (image_uri_config/<name>.json) it belongs to, for
+# the repositories whose name does not start with it; DLCs are "<framework>-[<base>-]inference|training[-<variant>]".
+_REPOSITORY_FRAMEWORKS = {
+    "sagemaker-xgboost": "xgboost",
+    "sagemaker-scikit-learn": "sklearn",
+    "sagemaker-tritonserver": "sagemaker-tritonserver",
+}
+_DLC_REPOSITORY = re.compile(r"^(?P<framework>[a-z0-9]+)-(?:[a-z0-9-]+-)?(?:inference|training)(?:-[a-z0-9-]+)?$")
 
 
 class ServingImage(ABC):
     """A serving image for a SageMaker model container.
 
-    Build one with ``from_ecr_repository`` (an image in your ECR repository), ``from_deep_learning_container``
-    (an AWS Deep Learning Container, registry account from the CDK's region facts), ``from_registry`` (any
-    ECR image URI, e.g. a SageMaker first-party XGBoost image) or ``from_asset`` (a local Dockerfile, built
-    and pushed at deploy time). ``bind`` renders the URI and grants pull on that image's repository only.
+    Build one with ``from_framework`` (an AWS Deep Learning Container or SageMaker first-party image, looked
+    up in the SageMaker Python SDK's image tables by framework, version and the stack's region),
+    ``from_ecr_repository`` (an image in your ECR repository), ``from_deep_learning_container`` (an AWS Deep
+    Learning Container by repository and tag, registry account from the CDK's region facts), ``from_registry``
+    (any ECR image URI) or ``from_asset`` (a local Dockerfile, built and pushed at deploy time). ``bind`` renders
+    the URI and grants pull on that image's repository only.
     """
 
-    def __init__(self, *, triton: bool) -> None:
+    def __init__(self, *, triton: bool, framework: str | None = None) -> None:
         self._triton = triton
+        self._framework = framework
 
     @property
     def is_triton(self) -> bool:
         """True for NVIDIA Triton Inference Server images, the only ones SageMaker runs as GPU multi-model."""
         return self._triton
 
+    @property
+    def framework(self) -> str | None:
+        """The framework the image serves, as the SDK's image tables name it (``tensorflow``, ``pytorch``,
+        ``xgboost``, ``sklearn``, ``sagemaker-tritonserver``...), or None for an image of another kind.
+
+        What the archive layout follows: a TensorFlow Serving image loads the ``tensorflow`` layout.
+        """
+        return self._framework
+
     @abstractmethod
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         """Grant ``grantee`` the right to pull this image and return its URI, rendered in ``scope``'s stack."""
+
+    @staticmethod
+    def from_framework(
+        framework: str,
+        version: str,
+        *,
+        image_scope: str = "inference",
+        processor: str = "cpu",
+        py_version: str | None = None,
+    ) -> ServingImage:
+        """An AWS image by ``framework`` (an image table's name), ``version``, ``processor`` and ``py_version``.
+
+        E.g. ``("tensorflow", "2.20.0")``, ``("pytorch", "2.6.0", processor="gpu")``, ``("xgboost", "1.7-1")``,
+        ``("sklearn", "1.2-1")``. Looked up in the SageMaker Python SDK's ``image_uri_config/<framework>.json``
+        (``constructs_lib.image_catalog``): a framework, version, scope, processor or Python version the table
+        does not have fails here; the account is the table's for the stack's region, which must be concrete.
+        """
+        try:
+            image = image_catalog.find(
+                framework, version, image_scope=image_scope, processor=processor, py_version=py_version
+            )
+        except ValidationError as error:
+            raise ValidationError(f"ServingImage.from_framework: {error}") from None
+        return _CatalogImage(image, triton=_TRITON in image.repository, framework=framework)
 
     @staticmethod
     def from_ecr_repository(
@@ -75,7 +120,9 @@ class ServingImage(ABC):
             )
         if not _TAG.match(tag):
             raise ValidationError(f"ServingImage.from_deep_learning_container: tag {tag!r} is not a valid image tag")
-        return _DeepLearningContainerImage(repository_name, tag, triton=_TRITON in repository_name)
+        return _DeepLearningContainerImage(
+            repository_name, tag, triton=_TRITON in repository_name, framework=_framework_of(repository_name)
+        )
 
     @staticmethod
     def from_registry(image_uri: str, *, triton: bool | None = None) -> ServingImage:
@@ -91,7 +138,12 @@ class ServingImage(ABC):
                 "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>)"
             )
         detected = _TRITON in match["repository"]
-        return _RegistryImage(image_uri, match, triton=detected if triton is None else triton)
+        return _RegistryImage(
+            image_uri,
+            match,
+            triton=detected if triton is None else triton,
+            framework=_framework_of(match["repository"]),
+        )
 
     @staticmethod
     def from_asset(directory: str | Path, *, triton: bool = False, **asset_props: Any) -> ServingImage:
@@ -116,9 +168,30 @@ class _RepositoryImage(ServingImage):
         return self._repository.repository_uri_for_tag_or_digest(self._tag_or_digest)
 
 
+class _CatalogImage(ServingImage):
+    def __init__(self, image: image_catalog.CatalogImage, *, triton: bool, framework: str) -> None:
+        super().__init__(triton=triton, framework=framework)
+        self._image = image
+
+    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
+        region = cdk.Stack.of(scope).region
+        if cdk.Token.is_unresolved(region):
+            raise ValidationError(
+                f"ServingImage.from_framework: {self._image.label}: the stack's region is unresolved; give the "
+                "stack an env with a concrete region, the image tables are per region"
+            )
+        try:
+            uri = self._image.uri(region)  # a region the table does not list fails, naming the nearest ones
+        except ValidationError as error:
+            raise ValidationError(f"ServingImage.from_framework: {error}") from None
+        repository = _foreign_repository(scope, self._image.account(region), region, self._image.repository)
+        repository.grant_pull(grantee)
+        return uri
+
+
 class _DeepLearningContainerImage(ServingImage):
-    def __init__(self, repository_name: str, tag: str, *, triton: bool) -> None:
-        super().__init__(triton=triton)
+    def __init__(self, repository_name: str, tag: str, *, triton: bool, framework: str | None) -> None:
+        super().__init__(triton=triton, framework=framework)
         self._repository_name = repository_name
         self._tag = tag
 
@@ -131,8 +204,8 @@ class _DeepLearningContainerImage(ServingImage):
 
 
 class _RegistryImage(ServingImage):
-    def __init__(self, image_uri: str, match: re.Match[str], *, triton: bool) -> None:
-        super().__init__(triton=triton)
+    def __init__(self, image_uri: str, match: re.Match[str], *, triton: bool, framework: str | None) -> None:
+        super().__init__(triton=triton, framework=framework)
         self._image_uri = image_uri
         self._match = match
 
@@ -160,6 +233,14 @@ class _AssetImage(ServingImage):
         asset = ecr_assets.DockerImageAsset(scope, "ImageAsset", directory=str(self._directory), **self._asset_props)
         asset.repository.grant_pull(grantee)
         return asset.image_uri
+
+
+def _framework_of(repository: str) -> str | None:
+    """The image table an AWS repository's images come from: ``tensorflow-inference`` -> ``tensorflow``."""
+    if repository in _REPOSITORY_FRAMEWORKS:
+        return _REPOSITORY_FRAMEWORKS[repository]
+    match = _DLC_REPOSITORY.match(repository)
+    return match["framework"] if match and match["framework"] in image_catalog.frameworks() else None
 
 
 def _foreign_repository(scope: Construct, account: str, region: str, name: str) -> ecr.IRepository:

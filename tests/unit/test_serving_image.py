@@ -130,3 +130,111 @@ def test_shipped_byoc_dockerfile_declares_the_capabilities() -> None:
 def test_asset_without_dockerfile_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="has no Dockerfile"):
         ServingImage.from_asset(tmp_path)
+
+
+# ServingImage.from_framework: URIs from the SageMaker Python SDK's image tables (sagemaker-core's
+# image_uri_config/<framework>.json), for the stack's region.
+
+
+@pytest.mark.parametrize(
+    ("image", "uri", "repository", "framework"),
+    [
+        (
+            ServingImage.from_framework("tensorflow", "2.20.0"),
+            "763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.20.0-cpu-py312",
+            "arn:aws:ecr:eu-west-1:763104351884:repository/tensorflow-inference",
+            "tensorflow",
+        ),
+        (
+            ServingImage.from_framework("pytorch", "2.6.0"),
+            "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312",
+            "arn:aws:ecr:eu-west-1:763104351884:repository/pytorch-inference",
+            "pytorch",
+        ),
+        (
+            ServingImage.from_framework("xgboost", "1.7-1"),
+            "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost",
+            "xgboost",
+        ),
+        (
+            ServingImage.from_framework("sklearn", "1.2-1"),
+            "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
+            "sklearn",
+        ),
+    ],
+    ids=["tensorflow", "pytorch", "xgboost", "sklearn"],
+)
+def test_framework_image_of_the_stack_region(image: ServingImage, uri: str, repository: str, framework: str) -> None:
+    _, resolved, template = _bind(image)
+    assert resolved == uri
+    assert _pull_resources(template) == [repository]
+    assert image.framework == framework
+    assert not image.is_triton
+
+
+def test_framework_image_follows_the_stack_region() -> None:
+    env = cdk.Environment(account="111111111111", region="us-east-1")
+    _, resolved, template = _bind(ServingImage.from_framework("xgboost", "1.7-1"), env)
+    assert resolved == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert _pull_resources(template) == ["arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-xgboost"]
+
+
+def test_framework_triton_image() -> None:
+    image = ServingImage.from_framework("sagemaker-tritonserver", "24.09", processor="gpu")
+    assert image.is_triton
+    assert image.framework == "sagemaker-tritonserver"
+    assert _bind(image)[1] == "763104351884.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
+
+
+def test_framework_version_the_table_lacks_fails_at_once_naming_the_nearest() -> None:
+    with pytest.raises(ValidationError) as error:
+        ServingImage.from_framework("tensorflow", "2.19.5")
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("ServingImage.from_framework: tensorflow inference: version '2.19.5' is not in ")
+    assert message.endswith("nearest: 2.18.0, 2.19, 2.19.0, 2.20, 2.20.0")
+
+
+def test_framework_image_in_a_region_the_table_lacks() -> None:
+    env = cdk.Environment(account="111111111111", region="us-iso-east-1")
+    with pytest.raises(ValidationError) as error:
+        _bind(ServingImage.from_framework("tensorflow", "2.20.0"), env)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "ServingImage.from_framework: tensorflow inference 2.20.0: no image in region 'us-iso-east-1' in "
+    )
+    assert "nearest: " in message
+
+
+def test_framework_image_needs_a_concrete_region() -> None:
+    with pytest.raises(ValidationError) as error:
+        _bind(ServingImage.from_framework("pytorch", "2.6.0"), None)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("ServingImage.from_framework: pytorch inference 2.6.0: the stack's region is unresolved")
+
+
+@pytest.mark.parametrize(
+    ("image", "framework"),
+    [
+        (ServingImage.from_deep_learning_container("tensorflow-inference", "2.20.0-cpu-py312"), "tensorflow"),
+        (ServingImage.from_deep_learning_container("pytorch-inference", "2.6.0-cpu-py312"), "pytorch"),
+        (ServingImage.from_deep_learning_container("pytorch-inference-graviton", "2.4.0-cpu-py311"), "pytorch"),
+        (ServingImage.from_deep_learning_container("huggingface-pytorch-inference", "2.6.0-cpu"), "huggingface"),
+        (ServingImage.from_deep_learning_container("sagemaker-tritonserver", "24.09-py3"), "sagemaker-tritonserver"),
+        (ServingImage.from_registry("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"), "xgboost"),
+        (
+            ServingImage.from_registry(
+                "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+            ),
+            "sklearn",
+        ),
+        (ServingImage.from_registry("111111111111.dkr.ecr.eu-west-1.amazonaws.com/my-inference-server:v1"), None),
+        (ServingImage.from_asset(BYOC), None),
+    ],
+)
+def test_framework_is_read_from_aws_repository_names(image: ServingImage, framework: str | None) -> None:
+    assert image.framework == framework
