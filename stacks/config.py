@@ -41,14 +41,35 @@ class ConfigError(ValidationError):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FrameworkImage:
+    """An AWS image by framework and version, looked up in the SageMaker Python SDK's image tables at synth."""
+
+    framework: str
+    """The table's name: ``tensorflow``, ``pytorch``, ``xgboost``, ``sklearn``, ``sagemaker-tritonserver``, ..."""
+
+    version: str
+    """A version the table has for inference, e.g. ``2.20.0`` or ``1.7-1``."""
+
+    processor: str = "cpu"
+    """``cpu`` or ``gpu`` (where the table has it)."""
+
+    py_version: str | None = None
+    """The Python version of the tag, where the table's entry has one (``py312``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImageConfig:
-    """Where a serving image comes from: exactly one of the three fields."""
+    """Where a serving image comes from: exactly one of the four fields."""
+
+    framework: FrameworkImage | None = None
+    """An AWS Deep Learning Container or SageMaker first-party image, resolved by framework and version from
+    AWS's own image tables (a version they do not list fails synth, naming the nearest)."""
 
     registry_uri: str | None = None
     """A full ECR image URI, e.g. a SageMaker first-party image (XGBoost, scikit-learn) of the region."""
 
     deep_learning_container: tuple[str, str] | None = None
-    """An AWS Deep Learning Container as (repository, tag), e.g. ("pytorch-inference", "2.3.0-cpu-py311")."""
+    """An AWS Deep Learning Container as (repository, tag): prefer ``framework``, which checks the tag exists."""
 
     model_store_tag: str | None = None
     """A tag of the environment's own serving-image repository (ModelStore stack)."""
@@ -57,14 +78,19 @@ class ImageConfig:
         given = [f.name for f in fields(self) if getattr(self, f.name) is not None]
         if len(given) != 1:
             raise ConfigError(
-                f"image: give exactly one of registry_uri, deep_learning_container, model_store_tag; got {given}"
+                "image: give exactly one of framework, registry_uri, deep_learning_container, model_store_tag; "
+                f"got {given}"
             )
 
     @property
     def default_layout(self) -> str:
         """The archive layout this image's server loads, where the image says (TensorFlow Serving, Triton)."""
-        repository = (self.deep_learning_container or ("",))[0] or (self.registry_uri or "")
-        if "tensorflow-inference" in repository:
+        if self.framework is not None:
+            repository = self.framework.framework
+        else:
+            repository = (self.deep_learning_container or ("",))[0] or (self.registry_uri or "")
+        # TensorFlow Serving loads SavedModels from numeric version folders; Triton its model repository.
+        if repository == "tensorflow" or "tensorflow-inference" in repository:
             return Layout.TENSORFLOW.value
         if "tritonserver" in repository:
             return Layout.TRITON.value
@@ -373,9 +399,8 @@ def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
         raise ConfigError(f"environment {environment!r}, endpoint {endpoint!r}: {error}") from error
 
 
-# SageMaker's first-party XGBoost image for eu-west-1: account and repository from the SageMaker Python SDK's
-# image table (sagemaker-core 2.27.0, sagemaker/core/image_uri_config/xgboost.json, "inference", 1.7-1).
-_XGBOOST_EU_WEST_1 = ImageConfig(registry_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1")
+# SageMaker's first-party XGBoost image, resolved per region from the SDK's image table (xgboost.json).
+_XGBOOST = ImageConfig(framework=FrameworkImage(framework="xgboost", version="1.7-1"))
 
 
 #: A home as the XGBoost home-value models expect it: one CSV row of the six features the AWS sample trains on
@@ -390,7 +415,7 @@ def _home_values(
     """The seeds' example: one XGBoost home-value model per city, all behind one endpoint."""
     return MultiModelEndpointConfig(
         name="home-values",
-        image=_XGBOOST_EU_WEST_1,
+        image=_XGBOOST,
         variants=(ProductionVariant(instance_type=instance_type, initial_instance_count=instances),),
         consumers=(ConsumerConfig(name="ChicagoAnalytics", models=("Chicago_IL*",)),),
         scaling=scaling,
@@ -408,8 +433,8 @@ _DEV_NIGHTS = (
 )
 
 
-def _dlc(repository: str, tag: str) -> ImageConfig:
-    return ImageConfig(deep_learning_container=(repository, tag))
+def _framework(framework: str, version: str, py_version: str) -> ImageConfig:
+    return ImageConfig(framework=FrameworkImage(framework=framework, version=version, py_version=py_version))
 
 
 def _mnist_image(key: str, shape: str) -> str:
@@ -434,12 +459,12 @@ def _mnist(
         containers=(
             ContainerConfig(
                 hostname="tensorflow-mnist",
-                image=_dlc("tensorflow-inference", "2.19.0-cpu-py312"),
+                image=_framework("tensorflow", "2.20.0", "py312"),
                 model_data_key="tensorflow-mnist/model.tar.gz",
             ),
             ContainerConfig(
                 hostname="pytorch-mnist",
-                image=_dlc("pytorch-inference", "2.6.0-cpu-py312"),
+                image=_framework("pytorch", "2.6.0", "py312"),
                 model_data_key="pytorch-mnist/model.tar.gz",
                 environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
             ),
@@ -459,10 +484,8 @@ def _mnist(
     )
 
 
-# SageMaker's first-party scikit-learn image for eu-west-1 (same source as the XGBoost image: sklearn.json, 1.2-1).
-_SKLEARN_EU_WEST_1 = ImageConfig(
-    registry_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-)
+# SageMaker's first-party scikit-learn image (same source: sklearn.json, 1.2-1).
+_SKLEARN = ImageConfig(framework=FrameworkImage(framework="sklearn", version="1.2-1"))
 
 
 def _churn_pipeline(instances: int, *, smoke: bool = False) -> MultiContainerEndpointConfig:
@@ -473,11 +496,11 @@ def _churn_pipeline(instances: int, *, smoke: bool = False) -> MultiContainerEnd
         containers=(
             ContainerConfig(
                 hostname="preprocess",
-                image=_SKLEARN_EU_WEST_1,
+                image=_SKLEARN,
                 model_data_key="preprocess/model.tar.gz",
                 environment={"SAGEMAKER_PROGRAM": "preprocess.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
             ),
-            ContainerConfig(hostname="xgboost", image=_XGBOOST_EU_WEST_1, model_data_key="xgboost/model.tar.gz"),
+            ContainerConfig(hostname="xgboost", image=_XGBOOST, model_data_key="xgboost/model.tar.gz"),
         ),
         variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=instances),),
         consumers=(ContainerConsumerConfig(name="ChurnScoring"),),

@@ -236,6 +236,9 @@ class HostingStack(cdk.Stack):
         )
 
     def _serving_image(self, image: ImageConfig) -> ServingImage:
+        if image.framework is not None:
+            f = image.framework
+            return ServingImage.from_framework(f.framework, f.version, processor=f.processor, py_version=f.py_version)
         if image.registry_uri is not None:
             return ServingImage.from_registry(image.registry_uri)
         if image.deep_learning_container is not None:

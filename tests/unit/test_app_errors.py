@@ -85,3 +85,38 @@ def test_every_cloudformation_limit_fails_synth(
     monkeypatch.setattr(app, "build", build_one_oversized_stack)
     assert app.main(make_app()) == 1
     assert any(line.strip().startswith(expected) for line in capsys.readouterr().err.splitlines())
+
+
+def test_an_image_version_aws_does_not_publish_is_one_line_with_the_nearest(capsys: pytest.CaptureFixture[str]) -> None:
+    # The first release hand-typed tensorflow-inference:2.19.0-cpu-py312, a tag AWS never published: images are
+    # now looked up in the SageMaker SDK's image tables, and an unknown version stops synth naming the nearest.
+    from stacks.config import FrameworkImage, ImageConfig
+
+    dev = ENVIRONMENTS[0]
+    endpoint = dev.multi_model_endpoints[0]
+    image = ImageConfig(framework=FrameworkImage(framework="xgboost", version="1.8-1"))
+    bad = dev.replace(multi_model_endpoints=(replace(endpoint, image=image),), multi_container_endpoints=())
+    assert app.main(make_app(), (bad,)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("error: environment 'dev', endpoint 'home-values': ServingImage.from_framework: ")
+    assert "1.8-1" in err and "nearest: " in err and "1.7-1" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS, ids=lambda e: e.name)
+def test_every_configured_image_exists_in_aws_image_tables(environment: object) -> None:
+    from constructs_lib import image_catalog
+    from stacks.config import EnvironmentConfig
+
+    assert isinstance(environment, EnvironmentConfig)
+    images = [e.image for e in environment.multi_model_endpoints] + [
+        c.image for e in environment.multi_container_endpoints for c in e.containers
+    ]
+    for image in images:
+        assert image.framework is not None, f"{image} is not looked up in AWS's image tables"
+        f = image.framework
+        uri = image_catalog.image_uri(
+            f.framework, f.version, region=environment.region, processor=f.processor, py_version=f.py_version
+        )
+        assert uri.startswith(("763104351884.", "141502667606.")), uri

@@ -27,7 +27,7 @@ from tests.support import cfn_lint, make_app
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")
 BUCKET = "sagemaker-models-test-111111111111-eu-west-1"
 ARN = "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/mnist"
-TF = ServingImage.from_deep_learning_container("tensorflow-inference", "2.19.0-cpu-py312")
+TF = ServingImage.from_framework("tensorflow", "2.20.0", py_version="py312")
 PT = ServingImage.from_deep_learning_container("pytorch-inference", "2.6.0-cpu-py312")
 CPU = [ProductionVariant(instance_type="ml.c5.xlarge")]
 

@@ -51,7 +51,7 @@ def test_variants_scaling_cache_and_deployment(assembly: review.Assembly) -> Non
     assert (mnist.deployment, mnist.rollback_alarms) == ("blue/green canary 50%, wait 600 s", 2)
     assert (
         mnist.images[0]
-        == "tensorflow-mnist: 763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.19.0-cpu-py312"
+        == "tensorflow-mnist: 763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-inference:2.20.0-cpu-py312"
     )
 
 
