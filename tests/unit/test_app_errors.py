@@ -100,7 +100,9 @@ def test_an_image_version_aws_does_not_publish_is_one_line_with_the_nearest(caps
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("error: environment 'dev', endpoint 'home-values': ServingImage.from_framework: ")
-    assert "1.8-1" in err and "nearest: " in err and "1.7-1" in err
+    assert "'1.8-1'" in err
+    assert "nearest: " in err
+    assert "1.7-1" in err
     assert "Traceback" not in err
 
 
