@@ -29,7 +29,7 @@ from constructs_lib.errors import ValidationError
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: CloudWatch alarm names: 1-255 characters (CloudWatch API Reference, PutMetricAlarm, ``AlarmName``).
 MAX_ALARM_NAME = 255
-_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}-$")
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}[-/.]$")
 
 
 class AlarmTopic(Construct):
@@ -49,7 +49,8 @@ class AlarmTopic(Construct):
         """Create the topic.
 
         :param encryption_key: the topic's key; CloudWatch is granted use of it for the same alarms.
-        :param alarm_name_prefix: e.g. ``sagemaker-hosting-prod-``; only alarms so named may publish.
+        :param alarm_name_prefix: e.g. ``sagemaker-hosting/prod/``; only alarms so named may publish. End it with
+            a character the next part of a name cannot start another scope's prefix with (``/``).
         :param email_addresses: subscribed by e-mail (each must confirm the subscription).
         """
         super().__init__(scope, construct_id)
@@ -59,8 +60,8 @@ class AlarmTopic(Construct):
                 raise ValidationError(f"{owner}: email address {address!r} is not an e-mail address")
         if not _PREFIX.match(alarm_name_prefix):
             raise ValidationError(
-                f"{owner}: alarm_name_prefix {alarm_name_prefix!r} must be 2-101 letters, digits, '_', '.', '-' "
-                "ending with '-'"
+                f"{owner}: alarm_name_prefix {alarm_name_prefix!r} must be 2-101 letters, digits, '_', '.', '/', '-' "
+                "ending with '/', '-' or '.'"
             )
         stack = cdk.Stack.of(self)
         self.alarm_name_prefix = alarm_name_prefix

@@ -8,7 +8,7 @@ default copies the source's tags (``x-amz-tagging-directive: COPY``), through ``
 ``s3:x-amz-copy-source`` key (Service Authorization Reference, "Actions, resources, and condition keys for
 Amazon S3"; Amazon S3 User Guide, "Tagging and access control policies"). IAM compares condition key names
 case-insensitively, so a tag key that differs from ``guard-verdict`` only in case is no safe alternative:
-under ``models/`` nobody but the guard may tag, upload with tags, or copy in.
+under ``models/`` nobody but the guard may tag, upload with tags, copy in, or replicate in.
 """
 
 from __future__ import annotations
@@ -198,6 +198,16 @@ class ArtifactGuard(Construct):
                 actions=["s3:PutObject"],
                 resources=[served],
                 conditions={**not_the_guard, "Null": {"s3:RequestObjectTagKeys": "false"}},
+            ),
+            # Replication writes objects with their tags (Amazon S3 User Guide, "What does Amazon S3
+            # replicate?"), authorized by these actions on the destination bucket's policy.
+            iam.PolicyStatement(
+                sid="NoReplicationIntoModels",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:ReplicateObject", "s3:ReplicateTags"],
+                resources=[served],
+                conditions=not_the_guard,
             ),
             iam.PolicyStatement(
                 sid="NoCopiesIntoModels",

@@ -373,8 +373,11 @@ class EnvironmentConfig:
 
     @property
     def alarm_name_prefix(self) -> str:
-        """Every alarm of the stage is named under this prefix; only these may publish to its alarm topic."""
-        return f"sagemaker-hosting-{self.name}-"
+        """Every alarm of the stage is named under this prefix; only these may publish to its alarm topic.
+
+        It ends with ``/``, which no environment name holds, so that ``dev``'s prefix is no prefix of ``dev-eu``'s.
+        """
+        return f"sagemaker-hosting/{self.name}/"
 
     @property
     def artifact_parameter_path(self) -> str:

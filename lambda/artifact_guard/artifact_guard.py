@@ -114,6 +114,10 @@ class Guard:
             raise
         judged = version or _NULL_VERSION
         if VERDICT_TAG in existing and existing.get(VERSION_TAG) == judged:
+            # The verdict is the commit point; a retry after it finishes a quarantine a failure interrupted.
+            reason = existing.get(REASON_TAG, "")
+            if existing[VERDICT_TAG] == REJECTED and self._quarantine(bucket, key, version, served, reason):
+                return Outcome("rejected", key, f"{reason} (quarantine completed on a retry)")
             return Outcome("skipped", key, f"already {existing[VERDICT_TAG]} (duplicate event)")
 
         problems = check_key(key, served.prefix)
@@ -149,27 +153,57 @@ class Guard:
         tag_set = self.s3.get_object_tagging(**location)["TagSet"]
         return {t["Key"]: t["Value"] for t in tag_set}
 
-    def _quarantine(self, bucket: str, key: str, version: str | None, served: ServedPrefix, reason: str) -> None:
+    def _quarantine(self, bucket: str, key: str, version: str | None, served: ServedPrefix, reason: str) -> bool:
+        """Copy the rejected version to quarantine and take it off the served prefix, each step only if it is not
+        done yet (a retry resumes); notify when anything was done. Returns whether anything was."""
         source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
         quarantined = QUARANTINE_PREFIX + key
-        size = self.s3.head_object(**source)["ContentLength"]
-        if size <= _SINGLE_COPY_LIMIT:
-            self.s3.copy_object(Bucket=bucket, Key=quarantined, CopySource=source, TaggingDirective="COPY")
-        else:
-            # boto3's managed copy switches to a multipart copy past its threshold; parts carry no tags.
-            self.s3.copy(source, bucket, quarantined)
-            tag_set = self.s3.get_object_tagging(**source)["TagSet"]
-            self.s3.put_object_tagging(Bucket=bucket, Key=quarantined, Tagging={"TagSet": tag_set})
-        current = self.s3.head_object(Bucket=bucket, Key=key)
-        if version is None or current.get("VersionId") == version:
+        judged = version or _NULL_VERSION
+        did = False
+        if self._quarantined_version(bucket, quarantined) != judged:
+            size = self.s3.head_object(**source)["ContentLength"]
+            if size <= _SINGLE_COPY_LIMIT:
+                self.s3.copy_object(Bucket=bucket, Key=quarantined, CopySource=source, TaggingDirective="COPY")
+            else:
+                # boto3's managed copy switches to a multipart copy past its threshold; parts carry no tags.
+                self.s3.copy(source, bucket, quarantined)
+                tag_set = self.s3.get_object_tagging(**source)["TagSet"]
+                self.s3.put_object_tagging(Bucket=bucket, Key=quarantined, Tagging={"TagSet": tag_set})
+            did = True
+        if self._current_version(bucket, key) == judged:
             # A delete marker: the rejected version stays in the bucket's history.
             self.s3.delete_object(Bucket=bucket, Key=key)
+            did = True
+        if not did:
+            return False
         self.notify(
             f"Model archive rejected: {key}"[:99],
             f"s3://{bucket}/{key} was rejected for endpoint {served.endpoint_name}: {reason}\n"
             f"It was moved to s3://{bucket}/{quarantined} (the bucket keeps every version). "
             f"Fix it (modelctl validate) and upload it under a new name.",
         )
+        return True
+
+    def _quarantined_version(self, bucket: str, quarantined: str) -> str | None:
+        """The version the quarantined copy was made from (its copied ``guard-version``), if there is one."""
+        try:
+            return self._tags({"Bucket": bucket, "Key": quarantined}).get(VERSION_TAG)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+
+    def _current_version(self, bucket: str, key: str) -> str | None:
+        """The key's current version id (``null`` for an unversioned write); None when a delete marker is current."""
+        try:
+            current = self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            # HEAD on a key whose current version is a delete marker answers 404 (or 405 for a version).
+            if _missing(error) or error.response.get("Error", {}).get("Code") == "405":
+                return None
+            raise
+        version: str = current.get("VersionId") or _NULL_VERSION
+        return version
 
     def _warm_up(self, bucket: str, key: str, served: ServedPrefix) -> None:
         """Invoke the new model once with ``NAME.warmup.json``, so the first user does not pay the cold load."""

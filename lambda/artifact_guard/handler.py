@@ -11,8 +11,9 @@ from archive_rules import Limits
 from artifact_guard import Guard, load_prefixes
 
 _guard: Guard | None = None
-#: Stop reading an archive this long before Lambda's timeout, to tag, quarantine and notify in time.
-_MARGIN_MS = 60_000
+#: Stop reading an archive this long before Lambda's timeout, to tag, quarantine (a multipart copy of tens of
+#: GB runs server-side, in parallel parts) and notify in time. A retry resumes a quarantine cut short.
+_MARGIN_MS = 300_000
 _context: Any = None
 
 

@@ -251,3 +251,30 @@ def test_the_lambda_bundles_the_same_rules_as_modelctl() -> None:
     from pathlib import Path
 
     assert Path(rules.__file__).resolve() == Path(archive_rules.__file__).resolve()
+
+
+def test_a_retry_finishes_a_quarantine_a_failure_interrupted(
+    s3: Any, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The verdict is written first (the archive is unreadable from then on); if removing it from the served
+    # prefix fails, Lambda retries the event, and the retry must finish the job instead of skipping it.
+    key = PREFIX + "Broken.tar.gz"
+    event = _put(s3, key, b"not an archive")
+    guard = _guard(s3, recorder)
+    original = s3.delete_object
+
+    def fail_once(**_: Any) -> Any:
+        monkeypatch.setattr(s3, "delete_object", original)
+        raise RuntimeError("S3 unavailable")
+
+    monkeypatch.setattr(s3, "delete_object", fail_once)
+    with pytest.raises(RuntimeError):
+        guard.handle(event)
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX).get("KeyCount") == 1  # still there, tagged rejected
+    retried = guard.handle(event)
+    assert (retried.action, retried.reason.endswith("(quarantine completed on a retry)")) == ("rejected", True)
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX).get("KeyCount") == 0
+    assert len(recorder.notes) == 1
+    # A third delivery has nothing left to do.
+    assert guard.handle(event).action == "skipped"
+    assert len(recorder.notes) == 1

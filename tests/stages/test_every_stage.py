@@ -273,7 +273,7 @@ def test_alarm_thresholds_come_from_each_environment(
     for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
         (action,) = alarm["Properties"]["AlarmActions"]
         assert "AlarmTopicB56431CA" in json.dumps(action)
-        assert alarm["Properties"]["AlarmName"].startswith(f"sagemaker-hosting-{name}-")
+        assert alarm["Properties"]["AlarmName"].startswith(f"sagemaker-hosting/{name}/")
     dashboard = next(iter(template.find_resources("AWS::CloudWatch::Dashboard").values()))
     assert dashboard["Properties"]["DashboardName"] == f"sagemaker-hosting-{name}"
 

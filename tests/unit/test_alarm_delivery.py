@@ -140,3 +140,11 @@ def test_service_principals_are_bound_to_this_account(stages: list[ModelHostingS
                 keys = {k for pairs in statement.get("Condition", {}).values() for k in pairs}
                 bound = {"aws:SourceAccount", "aws:SourceArn"} <= keys or "kms:EncryptionContext:aws:logs:arn" in keys
                 assert bound, f"{stack.node.path}: {service} is not bound to this account: {json.dumps(statement)}"
+
+
+def test_one_environments_alarm_prefix_never_covers_another_environments_alarms() -> None:
+    # The topic allows alarms by name pattern: dev's pattern must not match an environment named dev-eu.
+    dev = ENVIRONMENTS[0]
+    other = dev.replace(name=f"{dev.name}-eu")
+    assert not fnmatch.fnmatchcase(f"{other.alarm_name_prefix}x", f"{dev.alarm_name_prefix}*")
+    assert fnmatch.fnmatchcase(f"{dev.alarm_name_prefix}x", f"{dev.alarm_name_prefix}*")

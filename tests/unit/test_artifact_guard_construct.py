@@ -191,6 +191,14 @@ def test_only_the_guard_may_write_verdicts(stages: list[ModelHostingStage], name
         "Resource": served,
         "Condition": {**not_the_guard, "Null": {"s3:RequestObjectTagKeys": "false"}},
     }
+    assert statements["NoReplicationIntoModels"] == {
+        "Sid": "NoReplicationIntoModels",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": ["s3:ReplicateObject", "s3:ReplicateTags"],
+        "Resource": served,
+        "Condition": not_the_guard,
+    }
     assert statements["NoCopiesIntoModels"] == {
         "Sid": "NoCopiesIntoModels",
         "Effect": "Deny",
