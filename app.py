@@ -10,24 +10,33 @@ import aws_cdk as cdk
 
 from constructs_lib.errors import ValidationError
 from stacks.compliance import VALIDATION_REPORT, add_compliance_checks, unacknowledged_findings
-from stacks.config import ENVIRONMENTS, EnvironmentConfig, select_environments
+from stacks.config import EnvironmentConfig, select_environments
 from stacks.stage import ModelHostingStage
 
 _TOO_MANY_RESOURCES = re.compile(r"resources in stack '([^']+)': (\d+) is greater than allowed maximum of (\d+)")
 _SPLIT_ADVICE = "(split the stage's endpoints across stacks or environments)"
 
 
-def build(app: cdk.App, environments: tuple[EnvironmentConfig, ...] = ENVIRONMENTS) -> list[ModelHostingStage]:
+def configured_environments() -> tuple[EnvironmentConfig, ...]:
+    """The configured environments (``stacks/environments.py``), validated as the module builds them."""
+    from stacks.environments import ENVIRONMENTS
+
+    return ENVIRONMENTS
+
+
+def build(app: cdk.App, environments: tuple[EnvironmentConfig, ...] | None = None) -> list[ModelHostingStage]:
     """Add the stage of every selected environment (all, or ``-c env=NAME``) to ``app``."""
+    # Imported here, not at the top: a mistake in the environments is then a ConfigError that main() reports.
+    selected = environments if environments is not None else configured_environments()
     stages = []
-    for config in select_environments(app.node.try_get_context("env"), environments):
+    for config in select_environments(app.node.try_get_context("env"), selected):
         stage = ModelHostingStage(app, config.stage_id, config=config)
         add_compliance_checks(stage)
         stages.append(stage)
     return stages
 
 
-def main(app: cdk.App | None = None, environments: tuple[EnvironmentConfig, ...] = ENVIRONMENTS) -> int:
+def main(app: cdk.App | None = None, environments: tuple[EnvironmentConfig, ...] | None = None) -> int:
     """Synthesize every selected stage.
 
     Exit status 2 for a configuration error (one line, no stack trace), 1 for unacknowledged compliance

@@ -8,7 +8,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from stacks.compliance import add_compliance_checks
-from stacks.config import ENVIRONMENTS
+from stacks.environments import ENVIRONMENTS
 
 
 def main() -> None:

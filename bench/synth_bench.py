@@ -49,7 +49,7 @@ def _stage_with(endpoints: int) -> float:
     import aws_cdk as cdk
 
     import app as app_module
-    from stacks.config import ENVIRONMENTS
+    from stacks.environments import ENVIRONMENTS
 
     dev = ENVIRONMENTS[0]
     template = dev.multi_model_endpoints[0]

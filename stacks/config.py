@@ -1,32 +1,31 @@
-"""One typed configuration per environment (dev, staging, prod), validated when it is built.
+"""The configuration schema: one typed, validated ``EnvironmentConfig`` per environment.
 
-Edit the values in ``ENVIRONMENTS`` to deploy into real accounts; the placeholders synthesize as they are.
-Every error names the environment, the field and the bad value.
+The environments themselves are in ``stacks/environments.py``. Every error names the environment, the
+endpoint where there is one, the field and the bad value.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from aws_cdk import region_info
 
 from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.artifact_catalog import MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
 from constructs_lib.artifact_guard import GuardLimits
-from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
+from constructs_lib.deployment_policy import BlueGreenDeployment
 from constructs_lib.errors import ValidationError
 from constructs_lib.model_prefix import SERVED_ROOT
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.smoke_test import SmokeInvocation
 from modelctl.archive_rules import Layout
+from stacks.config_types import check_fields
 
 #: Root of the SSM parameter paths that tools (modelctl) use to discover what each environment deployed.
 SSM_ROOT = "/sagemaker-hosting"
@@ -74,13 +73,15 @@ class ImageConfig:
     model_store_tag: str | None = None
     """A tag of the environment's own serving-image repository (ModelStore stack)."""
 
-    def __post_init__(self) -> None:
+    def problem(self) -> str | None:
+        """Why this image cannot be used, or None (checked with the environment, to name it and the endpoint)."""
         given = [f.name for f in fields(self) if getattr(self, f.name) is not None]
         if len(given) != 1:
-            raise ConfigError(
-                "image: give exactly one of framework, registry_uri, deep_learning_container, model_store_tag; "
-                f"got {given}"
+            return (
+                f"{given or 'nothing'} given: give exactly one of framework, registry_uri, deep_learning_container, "
+                "model_store_tag"
             )
+        return None
 
     @property
     def default_layout(self) -> str:
@@ -289,6 +290,15 @@ class EnvironmentConfig:
     """How long the endpoints' container logs are kept."""
 
     def __post_init__(self) -> None:
+        # Types first: a wrong type would otherwise surface as a jsii stack trace far from the field.
+        wrong = check_fields(self)
+        if wrong is not None:
+            endpoint, field = _endpoint_field(self, wrong.path)
+            name = self.name if isinstance(self.name, str) else repr(self.name)
+            raise ConfigError(
+                f"environment {name!r}{endpoint}: field {field!r}: {wrong.value!r} must be {wrong.expected}"
+            )
+        self._check_names()
         if not isinstance(self.name, str) or not _ENV_NAME.match(self.name):
             raise ConfigError(
                 f"environment {self.name!r}: field 'name': {self.name!r} must be lowercase letters, digits and '-'"
@@ -301,13 +311,26 @@ class EnvironmentConfig:
             self._fail("retain_stateful_resources", False, "must be True in prod: model artifacts must survive")
         if self.noncurrent_version_expiration_days < 1:
             self._fail("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, "must be >= 1")
-        names = [e.name for e in self.multi_model_endpoints] + [e.name for e in self.multi_container_endpoints]
-        for name in names:
-            if names.count(name) > 1:
-                self._fail("endpoints", name, "names more than one endpoint")
 
     def _fail(self, field: str, value: Any, why: str) -> None:
         raise ConfigError(f"environment {self.name!r}: field {field!r}: {value!r} {why}")
+
+    def _check_names(self) -> None:
+        """Names that become construct ids and AWS names: present, unique, and unique once made into ids."""
+        _unique(
+            self.name, "", "endpoints", [e.name for e in self.multi_model_endpoints + self.multi_container_endpoints]
+        )
+        images: list[tuple[str, str, ImageConfig]] = [(e.name, "image", e.image) for e in self.multi_model_endpoints]
+        for mce in self.multi_container_endpoints:
+            images += [(mce.name, f"containers[{i}].image", c.image) for i, c in enumerate(mce.containers)]
+        for endpoint, where, image in images:
+            problem = image.problem()
+            if problem:
+                raise ConfigError(f"environment {self.name!r}, endpoint {endpoint!r}: field {where!r}: {problem}")
+        for mme in self.multi_model_endpoints:
+            _unique(self.name, f", endpoint {mme.name!r}", "consumers", [c.name for c in mme.consumers])
+        for mce in self.multi_container_endpoints:
+            _unique(self.name, f", endpoint {mce.name!r}", "consumers", [c.name for c in mce.consumers])
 
     @property
     def stage_id(self) -> str:
@@ -391,6 +414,36 @@ class EnvironmentConfig:
         return EnvironmentConfig(**values)
 
 
+def _unique(environment: str, where: str, field_name: str, names: list[str]) -> None:
+    """Each name present, and distinct from the others even once made into a construct id."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if not name.strip():
+            raise ConfigError(f"environment {environment!r}{where}: field {field_name!r}: {name!r} is empty")
+        # Construct ids are built from names (camel-cased, hashed): 'a-b', 'a_b' and 'A-B' would collide.
+        key = re.sub(r"[^a-z0-9]", "", name.lower())
+        if key in seen:
+            why = (
+                "is used more than once"
+                if seen[key] == name
+                else f"names the same thing as {seen[key]!r} (names must differ in more than case and punctuation)"
+            )
+            raise ConfigError(f"environment {environment!r}{where}: field {field_name!r}: {name!r} {why}")
+        seen[key] = name
+
+
+def _endpoint_field(config: EnvironmentConfig, path: str) -> tuple[str, str]:
+    """(", endpoint 'NAME'" or "", the field path relative to that endpoint) for a path in ``config``."""
+    found = re.match(r"^(multi_model_endpoints|multi_container_endpoints)\[(\d+)\]\.?(.*)$", path)
+    if found is None:
+        return "", path
+    endpoint = getattr(config, found[1])[int(found[2])]
+    name = getattr(endpoint, "name", None)
+    # An endpoint whose name is itself the mistake is named by its place in the configuration.
+    label = repr(name) if isinstance(name, str) else f"{found[1]}[{found[2]}]"
+    return f", endpoint {label}", found[3] or found[1]
+
+
 @contextmanager
 def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
     """Re-raise a construct's ValidationError as a ConfigError that names the environment and the endpoint."""
@@ -402,187 +455,8 @@ def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
         raise ConfigError(f"environment {environment!r}, endpoint {endpoint!r}: {error}") from error
 
 
-# SageMaker's first-party XGBoost image, resolved per region from the SDK's image table (xgboost.json).
-_XGBOOST = ImageConfig(framework=FrameworkImage(framework="xgboost", version="1.7-1"))
-
-
-#: A home as the XGBoost home-value models expect it: one CSV row of the six features the AWS sample trains on
-#: (amazon-sagemaker-examples, multi_model_xgboost_home_value: YEAR_BUILT, SQUARE_FEET, NUM_BEDROOMS,
-#: NUM_BATHROOMS, LOT_ACRES, GARAGE_SPACES).
-_HOME = "1990,1500,3,2,0.25,2"
-
-
-def _home_values(
-    instance_type: str, instances: int, scaling: ScalingConfig, *, smoke: bool = False
-) -> MultiModelEndpointConfig:
-    """The seeds' example: one XGBoost home-value model per city, all behind one endpoint."""
-    return MultiModelEndpointConfig(
-        name="home-values",
-        image=_XGBOOST,
-        variants=(ProductionVariant(instance_type=instance_type, initial_instance_count=instances),),
-        consumers=(ConsumerConfig(name="ChicagoAnalytics", models=("Chicago_IL*",)),),
-        scaling=scaling,
-        warm_up=True,
-        smoke_tests=(SmokeInvocation(target_model="Chicago_IL.tar.gz", body=_HOME, content_type="text/csv"),)
-        if smoke
-        else (),
-    )
-
-
-# Dev runs small at night and on weekends: at most one instance from 20:00 to 07:00 (Europe/Dublin).
-_DEV_NIGHTS = (
-    ScheduleConfig(name="Night", cron="0 20 * * ? *", max_capacity=1, time_zone="Europe/Dublin"),
-    ScheduleConfig(name="Morning", cron="0 7 ? * MON-FRI *", max_capacity=2, time_zone="Europe/Dublin"),
-)
-
-
-def _framework(framework: str, version: str, py_version: str) -> ImageConfig:
-    return ImageConfig(framework=FrameworkImage(framework=framework, version=version, py_version=py_version))
-
-
-def _mnist_image(key: str, shape: str) -> str:
-    """A batch of one blank 28x28 MNIST image in each framework's request format, as the AWS example sends it:
-    TensorFlow Serving ``{"instances": ...}`` of HWC images (``np.expand_dims(x, 3)``: 28x28x1), PyTorch
-    ``{"inputs": ...}`` of CHW images (``np.expand_dims(x, axis=1)``: 1x28x28).
-    """
-    if shape == "hwc":
-        image: list[Any] = [[[0.0] for _ in range(28)] for _ in range(28)]
-    else:
-        image = [[[0.0] * 28 for _ in range(28)]]
-    return json.dumps({key: [image]}, separators=(",", ":"))
-
-
-def _mnist(
-    instances: int, deployment: BlueGreenDeployment | None = None, *, smoke: bool = False
-) -> MultiContainerEndpointConfig:
-    """The seeds' MNIST example: a TensorFlow and a PyTorch model side by side, each invoked by hostname."""
-    return MultiContainerEndpointConfig(
-        name="mnist",
-        mode=InferenceMode.DIRECT,
-        containers=(
-            ContainerConfig(
-                hostname="tensorflow-mnist",
-                image=_framework("tensorflow", "2.20.0", "py312"),
-                model_data_key="tensorflow-mnist/model.tar.gz",
-            ),
-            ContainerConfig(
-                hostname="pytorch-mnist",
-                image=_framework("pytorch", "2.6.0", "py312"),
-                model_data_key="pytorch-mnist/model.tar.gz",
-                environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
-            ),
-        ),
-        variants=(ProductionVariant(instance_type="ml.c5.xlarge", initial_instance_count=instances),),
-        consumers=(
-            ContainerConsumerConfig(name="TensorflowClient", containers=("tensorflow-mnist",), denied=("pytorch-*",)),
-        ),
-        scaling=ScalingConfig(min_capacity=instances, max_capacity=instances * 3, cpu_target_percent=60),
-        deployment=deployment,
-        smoke_tests=(
-            SmokeInvocation(target_container="tensorflow-mnist", body=_mnist_image("instances", "hwc")),
-            SmokeInvocation(target_container="pytorch-mnist", body=_mnist_image("inputs", "chw")),
-        )
-        if smoke
-        else (),
-    )
-
-
-# SageMaker's first-party scikit-learn image (same source: sklearn.json, 1.2-1).
-_SKLEARN = ImageConfig(framework=FrameworkImage(framework="sklearn", version="1.2-1"))
-
-
-def _churn_pipeline(instances: int, *, smoke: bool = False) -> MultiContainerEndpointConfig:
-    """A serial inference pipeline: scikit-learn preprocessing, then an XGBoost model."""
-    return MultiContainerEndpointConfig(
-        name="churn-pipeline",
-        mode=InferenceMode.SERIAL,
-        containers=(
-            ContainerConfig(
-                hostname="preprocess",
-                image=_SKLEARN,
-                model_data_key="preprocess/model.tar.gz",
-                environment={"SAGEMAKER_PROGRAM": "preprocess.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
-            ),
-            ContainerConfig(hostname="xgboost", image=_XGBOOST, model_data_key="xgboost/model.tar.gz"),
-        ),
-        variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=instances),),
-        consumers=(ContainerConsumerConfig(name="ChurnScoring"),),
-        smoke_tests=(SmokeInvocation(body="42,1,0,79.5,1", content_type="text/csv"),) if smoke else (),
-    )
-
-
-ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
-    EnvironmentConfig(
-        name="dev",
-        account="111111111111",
-        region="eu-west-1",
-        retain_stateful_resources=False,
-        noncurrent_version_expiration_days=14,
-        multi_model_endpoints=(
-            _home_values(
-                "ml.m5.large",
-                1,
-                ScalingConfig(min_capacity=1, max_capacity=2, max_requests_per_second=20, schedules=_DEV_NIGHTS),
-            ),
-        ),
-        multi_container_endpoints=(_mnist(1), _churn_pipeline(1)),
-    ),
-    EnvironmentConfig(
-        name="staging",
-        account="222222222222",
-        region="eu-west-1",
-        retain_stateful_resources=True,
-        noncurrent_version_expiration_days=30,
-        multi_model_endpoints=(
-            _home_values(
-                "ml.m5.xlarge",
-                1,
-                ScalingConfig(min_capacity=1, max_capacity=3, max_requests_per_second=40),
-                smoke=True,
-            ),
-        ),
-        multi_container_endpoints=(
-            _mnist(
-                2,
-                BlueGreenDeployment(
-                    traffic=TrafficShift.LINEAR, size_percent=50, wait_interval=cdk.Duration.minutes(5)
-                ),
-                smoke=True,
-            ),
-            _churn_pipeline(1, smoke=True),
-        ),
-    ),
-    EnvironmentConfig(
-        name="prod",
-        account="333333333333",
-        region="eu-west-1",
-        retain_stateful_resources=True,
-        noncurrent_version_expiration_days=90,
-        multi_model_endpoints=(
-            _home_values(
-                "ml.m5.xlarge",
-                2,
-                ScalingConfig(min_capacity=2, max_capacity=8, max_requests_per_second=40, cpu_target_percent=70),
-                smoke=True,
-            ),
-        ),
-        multi_container_endpoints=(
-            _mnist(
-                2,
-                BlueGreenDeployment(
-                    traffic=TrafficShift.CANARY, size_percent=50, wait_interval=cdk.Duration.minutes(10)
-                ),
-                smoke=True,
-            ),
-            _churn_pipeline(2, smoke=True),
-        ),
-        alarm_thresholds=AlarmThresholds(error_rate_percent=0.5, model_latency_p99=cdk.Duration.millis(500)),
-    ),
-)
-
-
 def select_environments(
-    requested: object, environments: tuple[EnvironmentConfig, ...] = ENVIRONMENTS
+    requested: object, environments: tuple[EnvironmentConfig, ...]
 ) -> tuple[EnvironmentConfig, ...]:
     """The environments to synthesize: all of them, or the one named with ``-c env=NAME``."""
     if requested is None or requested == "":

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import ENVIRONMENTS, ConfigError
+from stacks.config import ConfigError
+from stacks.environments import ENVIRONMENTS
 from stacks.stage import ModelHostingStage
 from tests.support import make_app
 

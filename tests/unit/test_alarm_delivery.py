@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import ENVIRONMENTS
+from stacks.environments import ENVIRONMENTS
 from stacks.stage import ModelHostingStage
 
 

@@ -11,7 +11,7 @@ from aws_cdk import aws_ssm as ssm
 
 import app
 from stacks.compliance import add_compliance_checks
-from stacks.config import ENVIRONMENTS
+from stacks.environments import ENVIRONMENTS
 from tests.support import make_app
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ENVIRONMENTS, ConfigError, EnvironmentConfig, ImageConfig, select_environments
+from stacks.config import ConfigError, EnvironmentConfig, ImageConfig, select_environments
+from stacks.environments import ENVIRONMENTS
 
 
 def _dev(**changes: Any) -> EnvironmentConfig:
@@ -33,12 +34,12 @@ def test_unknown_environment_name_from_context() -> None:
     with pytest.raises(
         ConfigError, match=r"environment 'qa' \(passed with -c env=\) is unknown; known .*dev, staging, prod"
     ):
-        select_environments("qa")
+        select_environments("qa", ENVIRONMENTS)
 
 
 def test_selecting_one_or_all_environments() -> None:
-    assert select_environments(None) == ENVIRONMENTS
-    assert [e.name for e in select_environments("prod")] == ["prod"]
+    assert select_environments(None, ENVIRONMENTS) == ENVIRONMENTS
+    assert [e.name for e in select_environments("prod", ENVIRONMENTS)] == ["prod"]
 
 
 def test_prod_must_retain_stateful_resources() -> None:
@@ -66,15 +67,23 @@ def test_ssm_path_is_per_environment() -> None:
 
 
 def test_image_needs_exactly_one_source() -> None:
-    with pytest.raises(ConfigError, match=r"image: give exactly one of .*; got \[\]"):
-        ImageConfig()
-    with pytest.raises(ConfigError, match=r"got \['registry_uri', 'model_store_tag'\]"):
-        ImageConfig(registry_uri="x", model_store_tag="v1")
+    from dataclasses import replace
+
+    endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
+    with pytest.raises(
+        ConfigError,
+        match=r"^environment 'dev', endpoint 'home-values': field 'image': nothing given: give exactly one of ",
+    ):
+        _dev(multi_model_endpoints=(replace(endpoint, image=ImageConfig()),))
+    with pytest.raises(ConfigError, match=r"field 'image': \['registry_uri', 'model_store_tag'\] given"):
+        _dev(multi_model_endpoints=(replace(endpoint, image=ImageConfig(registry_uri="x", model_store_tag="v1")),))
 
 
 def test_endpoint_names_are_unique_per_environment() -> None:
     endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
-    with pytest.raises(ConfigError, match=r"environment 'dev': field 'endpoints': 'home-values' names more"):
+    with pytest.raises(
+        ConfigError, match=r"environment 'dev': field 'endpoints': 'home-values' is used more than once"
+    ):
         _dev(multi_model_endpoints=(endpoint, endpoint))
 
 

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 
 from constructs_lib import SmokeInvocation, ValidationError
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeTestProvider
-from stacks.config import ENVIRONMENTS
+from stacks.environments import ENVIRONMENTS
 from stacks.stage import ModelHostingStage
 from tests.support import make_app
 

@@ -1,0 +1,208 @@
+"""The environments this app deploys (dev, staging, prod): edit the values to deploy into real accounts.
+
+The placeholders synthesize as they are. The schema, and every check of these values, is ``stacks/config.py``;
+a mistake here stops ``make synth`` with one line naming environment, endpoint, field and value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+
+from constructs_lib.alarm_factory import AlarmThresholds
+from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
+from constructs_lib.multi_container_endpoint import InferenceMode
+from constructs_lib.production_variant import ProductionVariant
+from constructs_lib.smoke_test import SmokeInvocation
+from stacks.config import (
+    ConsumerConfig,
+    ContainerConfig,
+    ContainerConsumerConfig,
+    EnvironmentConfig,
+    FrameworkImage,
+    ImageConfig,
+    MultiContainerEndpointConfig,
+    MultiModelEndpointConfig,
+    ScalingConfig,
+    ScheduleConfig,
+)
+
+# SageMaker's first-party XGBoost image, resolved per region from the SDK's image table (xgboost.json).
+_XGBOOST = ImageConfig(framework=FrameworkImage(framework="xgboost", version="1.7-1"))
+
+
+#: A home as the XGBoost home-value models expect it: one CSV row of the six features the AWS sample trains on
+#: (amazon-sagemaker-examples, multi_model_xgboost_home_value: YEAR_BUILT, SQUARE_FEET, NUM_BEDROOMS,
+#: NUM_BATHROOMS, LOT_ACRES, GARAGE_SPACES).
+_HOME = "1990,1500,3,2,0.25,2"
+
+
+def _home_values(
+    instance_type: str, instances: int, scaling: ScalingConfig, *, smoke: bool = False
+) -> MultiModelEndpointConfig:
+    """The seeds' example: one XGBoost home-value model per city, all behind one endpoint."""
+    return MultiModelEndpointConfig(
+        name="home-values",
+        image=_XGBOOST,
+        variants=(ProductionVariant(instance_type=instance_type, initial_instance_count=instances),),
+        consumers=(ConsumerConfig(name="ChicagoAnalytics", models=("Chicago_IL*",)),),
+        scaling=scaling,
+        warm_up=True,
+        smoke_tests=(SmokeInvocation(target_model="Chicago_IL.tar.gz", body=_HOME, content_type="text/csv"),)
+        if smoke
+        else (),
+    )
+
+
+# Dev runs small at night and on weekends: at most one instance from 20:00 to 07:00 (Europe/Dublin).
+_DEV_NIGHTS = (
+    ScheduleConfig(name="Night", cron="0 20 * * ? *", max_capacity=1, time_zone="Europe/Dublin"),
+    ScheduleConfig(name="Morning", cron="0 7 ? * MON-FRI *", max_capacity=2, time_zone="Europe/Dublin"),
+)
+
+
+def _framework(framework: str, version: str, py_version: str) -> ImageConfig:
+    return ImageConfig(framework=FrameworkImage(framework=framework, version=version, py_version=py_version))
+
+
+def _mnist_image(key: str, shape: str) -> str:
+    """A batch of one blank 28x28 MNIST image in each framework's request format, as the AWS example sends it:
+    TensorFlow Serving ``{"instances": ...}`` of HWC images (``np.expand_dims(x, 3)``: 28x28x1), PyTorch
+    ``{"inputs": ...}`` of CHW images (``np.expand_dims(x, axis=1)``: 1x28x28).
+    """
+    if shape == "hwc":
+        image: list[Any] = [[[0.0] for _ in range(28)] for _ in range(28)]
+    else:
+        image = [[[0.0] * 28 for _ in range(28)]]
+    return json.dumps({key: [image]}, separators=(",", ":"))
+
+
+def _mnist(
+    instances: int, deployment: BlueGreenDeployment | None = None, *, smoke: bool = False
+) -> MultiContainerEndpointConfig:
+    """The seeds' MNIST example: a TensorFlow and a PyTorch model side by side, each invoked by hostname."""
+    return MultiContainerEndpointConfig(
+        name="mnist",
+        mode=InferenceMode.DIRECT,
+        containers=(
+            ContainerConfig(
+                hostname="tensorflow-mnist",
+                image=_framework("tensorflow", "2.20.0", "py312"),
+                model_data_key="tensorflow-mnist/model.tar.gz",
+            ),
+            ContainerConfig(
+                hostname="pytorch-mnist",
+                image=_framework("pytorch", "2.6.0", "py312"),
+                model_data_key="pytorch-mnist/model.tar.gz",
+                environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+            ),
+        ),
+        variants=(ProductionVariant(instance_type="ml.c5.xlarge", initial_instance_count=instances),),
+        consumers=(
+            ContainerConsumerConfig(name="TensorflowClient", containers=("tensorflow-mnist",), denied=("pytorch-*",)),
+        ),
+        scaling=ScalingConfig(min_capacity=instances, max_capacity=instances * 3, cpu_target_percent=60),
+        deployment=deployment,
+        smoke_tests=(
+            SmokeInvocation(target_container="tensorflow-mnist", body=_mnist_image("instances", "hwc")),
+            SmokeInvocation(target_container="pytorch-mnist", body=_mnist_image("inputs", "chw")),
+        )
+        if smoke
+        else (),
+    )
+
+
+# SageMaker's first-party scikit-learn image (same source: sklearn.json, 1.2-1).
+_SKLEARN = ImageConfig(framework=FrameworkImage(framework="sklearn", version="1.2-1"))
+
+
+def _churn_pipeline(instances: int, *, smoke: bool = False) -> MultiContainerEndpointConfig:
+    """A serial inference pipeline: scikit-learn preprocessing, then an XGBoost model."""
+    return MultiContainerEndpointConfig(
+        name="churn-pipeline",
+        mode=InferenceMode.SERIAL,
+        containers=(
+            ContainerConfig(
+                hostname="preprocess",
+                image=_SKLEARN,
+                model_data_key="preprocess/model.tar.gz",
+                environment={"SAGEMAKER_PROGRAM": "preprocess.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+            ),
+            ContainerConfig(hostname="xgboost", image=_XGBOOST, model_data_key="xgboost/model.tar.gz"),
+        ),
+        variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=instances),),
+        consumers=(ContainerConsumerConfig(name="ChurnScoring"),),
+        smoke_tests=(SmokeInvocation(body="42,1,0,79.5,1", content_type="text/csv"),) if smoke else (),
+    )
+
+
+ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
+    EnvironmentConfig(
+        name="dev",
+        account="111111111111",
+        region="eu-west-1",
+        retain_stateful_resources=False,
+        noncurrent_version_expiration_days=14,
+        multi_model_endpoints=(
+            _home_values(
+                "ml.m5.large",
+                1,
+                ScalingConfig(min_capacity=1, max_capacity=2, max_requests_per_second=20, schedules=_DEV_NIGHTS),
+            ),
+        ),
+        multi_container_endpoints=(_mnist(1), _churn_pipeline(1)),
+    ),
+    EnvironmentConfig(
+        name="staging",
+        account="222222222222",
+        region="eu-west-1",
+        retain_stateful_resources=True,
+        noncurrent_version_expiration_days=30,
+        multi_model_endpoints=(
+            _home_values(
+                "ml.m5.xlarge",
+                1,
+                ScalingConfig(min_capacity=1, max_capacity=3, max_requests_per_second=40),
+                smoke=True,
+            ),
+        ),
+        multi_container_endpoints=(
+            _mnist(
+                2,
+                BlueGreenDeployment(
+                    traffic=TrafficShift.LINEAR, size_percent=50, wait_interval=cdk.Duration.minutes(5)
+                ),
+                smoke=True,
+            ),
+            _churn_pipeline(1, smoke=True),
+        ),
+    ),
+    EnvironmentConfig(
+        name="prod",
+        account="333333333333",
+        region="eu-west-1",
+        retain_stateful_resources=True,
+        noncurrent_version_expiration_days=90,
+        multi_model_endpoints=(
+            _home_values(
+                "ml.m5.xlarge",
+                2,
+                ScalingConfig(min_capacity=2, max_capacity=8, max_requests_per_second=40, cpu_target_percent=70),
+                smoke=True,
+            ),
+        ),
+        multi_container_endpoints=(
+            _mnist(
+                2,
+                BlueGreenDeployment(
+                    traffic=TrafficShift.CANARY, size_percent=50, wait_interval=cdk.Duration.minutes(10)
+                ),
+                smoke=True,
+            ),
+            _churn_pipeline(2, smoke=True),
+        ),
+        alarm_thresholds=AlarmThresholds(error_rate_percent=0.5, model_latency_p99=cdk.Duration.millis(500)),
+    ),
+)
