@@ -22,6 +22,9 @@ FUNCTION_TIMEOUT = cdk.Duration.minutes(5)
 SERVICE_TIMEOUT = cdk.Duration.minutes(6)
 #: The environment variable that tells the function where its snapshots go.
 PATH_VARIABLE = "SNAPSHOT_PARAMETER_PATH"
+#: How the CloudWatch alarms of a SageMaker variant's target-tracking policy begin: ``TargetTracking-`` and the
+#: target's resource id (``endpoint/<endpoint>/variant/<variant>``), then ``-AlarmHigh-``/``-AlarmLow-`` and an id.
+TARGET_TRACKING_ALARM_PREFIX = "TargetTracking-endpoint/"
 #: An SSM parameter path: '/'-separated names of SSM's characters, no trailing '/'.
 _SSM_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+$")
 
@@ -30,8 +33,9 @@ class ScalingGuardProvider(Construct):
     """The Lambda function behind every ScalingGuard of a stack (create one and share it).
 
     It may describe, register and deregister SageMaker scalable targets and their policies and scheduled
-    actions, keep snapshots of them in SSM parameters under ``<snapshot_parameter_path>/scaling-guard/``, read
-    its own stack's status, and nothing else.
+    actions (with the CloudWatch rights on their target-tracking alarms that Application Auto Scaling requires
+    of its caller), read endpoints and their configs, keep snapshots in SSM parameters under
+    ``<snapshot_parameter_path>/scaling-guard/``, read its own stack's status, and nothing else.
     """
 
     def __init__(
@@ -107,6 +111,24 @@ class ScalingGuardProvider(Construct):
                 resources=[endpoints, configs],
             )
         )
+        # Application Auto Scaling checks that the caller of RegisterScalableTarget, PutScalingPolicy and
+        # DeleteScalingPolicy may itself describe, put and delete CloudWatch alarms ("Permissions validation for
+        # API calls on target resources" and "Identity-based policy examples", SageMaker endpoints, Application
+        # Auto Scaling User Guide). The alarms of a SageMaker variant's target-tracking policy are named
+        # ``TargetTracking-endpoint/<endpoint>/variant/<variant>-AlarmHigh-<uuid>`` (and ``-AlarmLow-``): the
+        # Service Authorization Reference gives all three actions the ``alarm`` resource, so all are scoped to them.
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{TARGET_TRACKING_ALARM_PREFIX}*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        custom.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"],
+                resources=[alarms],
+            )
+        )
         # The snapshots survive between requests: a rollback's requests do not carry earlier answers.
         # A parameter's ARN is ``parameter`` followed by its name, which starts with '/'.
         snapshots = f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{path}/scaling-guard/*"
@@ -130,6 +152,13 @@ class ScalingGuardProvider(Construct):
             ("*", "Application Auto Scaling's actions have no resource-level permissions for scalable targets."),
             (endpoints, "The guard serves every scaled endpoint of the stack; their names are only known per request."),
             (configs, "Endpoint configs have generated names (they are replaced on every change)."),
+            (
+                alarms,
+                "Only the target-tracking alarms Application Auto Scaling creates for SageMaker variants: their names "
+                "end in a generated id, after endpoint and variant names known only per request. Application Auto "
+                "Scaling requires the caller to hold these CloudWatch rights when it registers targets and puts or "
+                "deletes policies.",
+            ),
             (
                 snapshots,
                 "One parameter per released variant, named after endpoints and variants known only per request; "
@@ -172,7 +201,7 @@ class ScalingGuard(Construct):
                 "Variants": [],
             },
         )
-        """Runs before the endpoint update (and after the endpoint's rollback)."""
+        """Runs before the endpoint update; on a rollback, reconciles with the live endpoint (either side of it)."""
         endpoint.node.add_dependency(self.release)
         self.restore = cdk.CustomResource(
             self,
@@ -189,14 +218,14 @@ class ScalingGuard(Construct):
                 "Snapshot": self.release.get_att_string("Snapshot"),
             },
         )
-        """Runs after the endpoint update (and before the endpoint's rollback)."""
+        """Runs after the endpoint update; on a rollback, reconciles with the live endpoint (either side of it)."""
         self.restore.node.add_dependency(endpoint)
 
     def add_variant(self, variant_name: str, instance_type: str, scalable_target: IConstruct) -> None:
         """Guard ``variant_name`` (now of ``instance_type``), whose scalable target is ``scalable_target``."""
         self._variants[variant_name] = instance_type
         variants = [{"VariantName": name, "InstanceType": kind} for name, kind in sorted(self._variants.items())]
-        # ``restore`` needs them too: on a rollback it releases the variants whose instance type goes back.
+        # ``restore`` needs them too: on a rollback both reconcile these variants with what the endpoint runs.
         for custom in (self.release, self.restore):
             resource = custom.node.default_child
             assert isinstance(resource, cdk.CfnResource)

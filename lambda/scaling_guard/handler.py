@@ -68,9 +68,11 @@ def handler(event: dict[str, Any], context: Any) -> None:
         autoscaling = Deadline(boto3.client("application-autoscaling", config=CONFIG), stop_at)
         ssm = Deadline(boto3.client("ssm", config=CONFIG), stop_at)
         cloudformation = Deadline(boto3.client("cloudformation", config=CONFIG), stop_at)
+        # A rollback decides from what the endpoint runs now (DescribeEndpoint, DescribeEndpointConfig).
+        sagemaker = Deadline(boto3.client("sagemaker", config=CONFIG), stop_at)
         store = scaling_guard.SnapshotStore(ssm, os.environ[PATH_VARIABLE])
         action = {"release": scaling_guard.on_release, "restore": scaling_guard.on_restore}[properties["Action"]]
-        data = action(autoscaling, store, cloudformation, event)
+        data = action(autoscaling, store, cloudformation, sagemaker, event)
         logging.info("%s %s for %s: %s", event["RequestType"], properties["Action"], properties["EndpointName"], data)
         status, reason = "SUCCESS", ""
     except Exception as error:

@@ -5,33 +5,59 @@ Application Auto Scaling target ("Update endpoints that use auto scaling", Amazo
 Guide: delete the policies and deregister the target before the update, register again after it). Two custom
 resources use this module, ``release`` ordered before the endpoint and ``restore`` after it.
 
-Two primitives, both idempotent (CloudFormation may send a request again):
+Three primitives, all idempotent (CloudFormation may send a request again, and ContinueUpdateRollback retries a
+rollback request that failed):
 
-- *release* a transition from variants A to variants B: for each variant of A whose instance type changes or
-  that B drops, write a snapshot of its scalable target (capacity, suspended state, scaling policies,
+- *release* a variant: write a snapshot of its scalable target (capacity, suspended state, scaling policies,
   scheduled actions) to an SSM parameter, and only then delete the policies and scheduled actions and
-  deregister the target. A variant that is not registered keeps the snapshot stored earlier, if any: that is
-  a repeated request whose first delivery already released it.
-- *restore* variants B: apply every stored snapshot of a variant of B (register, put policies, put scheduled
-  actions: all upserts, so a half-finished earlier restore is completed), then delete those snapshots.
+  deregister the target. A variant that is not registered keeps the snapshot stored earlier, if any: a
+  repeated request whose first delivery already released it.
+- *restore* a variant: apply its stored snapshot (register, put policies, put scheduled actions: all upserts,
+  so a half-finished earlier restore or release is completed), and delete the snapshot only once the target
+  is registered again.
+- *reconcile* a variant during a rollback, from the live endpoint (below).
 
 The snapshots live in SSM because a custom resource's response ``Data`` is in no later request (and is
-limited, with the whole response, to 4096 bytes): a rollback request carries no earlier answer, and after a
-later failure the resource that must register again (``release``) is not the one that released last
-(``restore``). ``release``'s ``Data`` is only a short token that changes ``restore``'s properties, so that
-``restore`` runs after every release.
+limited, with the whole response, to 4096 bytes): a rollback request carries no earlier answer, and the
+resource that registers again is not always the one that released. ``release``'s ``Data`` is only a short token
+that changes ``restore``'s properties, so that ``restore`` runs after every release.
 
-CloudFormation rolls a failed update back by sending each updated custom resource a second ``Update`` with
-``ResourceProperties`` and ``OldResourceProperties`` swapped; only the stack's status (DescribeStacks) tells it
-from a forward update. The rollback updates dependents before what they depend on (the reverse of the update:
-``restore``, the endpoint, ``release``), so the roles swap; this module relies on that order:
+Forward (an ``Update`` while the stack is not rolling back): ``release`` releases the variants of the old
+properties whose instance type changes or that the new ones drop, and deletes the endpoint's other (stale)
+snapshots; after the endpoint update, ``restore`` restores the new variants.
 
-- ``release``, forward: release old -> new, and delete the endpoint's other (stale) snapshots;
-- ``restore``, forward: restore the new variants;
-- ``restore``, rollback (before the endpoint goes back, which SageMaker would refuse otherwise): release
-  new -> old, from what is registered now;
-- ``release``, rollback (after the endpoint went back): restore the old variants, then delete every snapshot
-  of the endpoint.
+Rollback. CloudFormation rolls a failed update back by sending each updated custom resource a second
+``Update`` with ``ResourceProperties`` (now: the properties the stack goes back to, the *target*) and
+``OldResourceProperties`` (the failed update's) swapped; only the stack's status (DescribeStacks,
+``UPDATE_ROLLBACK_IN_PROGRESS``) tells it from a forward update. AWS does not document in which order the
+rollback processes ``release``, the endpoint and ``restore``, so nothing here depends on it: both resources
+run the same *reconcile*, which decides from what the endpoint runs now (DescribeEndpoint's
+``EndpointConfigName``, then DescribeEndpointConfig's ``ProductionVariants[].InstanceType``, Amazon SageMaker
+API Reference) for each variant of the target and of the failed update:
+
+- the endpoint runs another instance type than the target's, or runs a variant the target does not have:
+  the endpoint has not gone back yet, so release the variant (SageMaker would refuse the endpoint's rollback
+  otherwise). A snapshot stored earlier is kept rather than replaced: it was taken before anything was
+  deleted, while the registration may be a half-finished release or restore;
+- the endpoint runs the target's instance type (it went back, or never changed because its update failed):
+  restore the variant from its snapshot, if one is stored;
+- the endpoint does not run the variant and the target does not have it: nothing will register it again,
+  so its snapshot (if any) is deleted; a variant only the target has is left for after the endpoint's rollback.
+
+Whatever the order, the endpoint's rollback comes between the two resources' requests: the one before it
+releases, the one after it restores. A snapshot is deleted only once its target is registered again (or when
+the variant is gone for good), so a failure at any step leaves what a retry needs.
+
+One case remains that no order-independent design can cover: when the stack failed after the endpoint update
+but before ``restore`` was updated, only ``release`` gets a rollback request. If CloudFormation sends it after
+the endpoint's rollback it restores; if before, it releases and nothing restores afterwards: the snapshots stay
+in SSM (to register by hand) until the next update's ``release`` handles them as stale.
+
+Sources: "Update endpoints that use auto scaling" (Amazon SageMaker AI Developer Guide); custom resource
+``Update`` requests and their rollback ("Update request for CloudFormation custom resources", AWS CloudFormation
+User Guide; aws-cdk docs/CLOUDFORMATION.md, "Custom Resources": "ResourceProperties=OLD and
+OldResourceProperties=NEW"); DescribeStacks ``StackStatus`` (AWS CloudFormation API Reference); DescribeEndpoint
+and DescribeEndpointConfig (Amazon SageMaker API Reference). The rollback's order of updates is not documented.
 
 Plain Python with the clients passed in, so it is tested against moto without Lambda.
 """
@@ -206,6 +232,37 @@ def restore(client: Any, snapshot: dict[str, Any]) -> None:
         client.put_scheduled_action(ResourceId=target_id, **_TARGET, **action)
 
 
+def release_variant(client: Any, store: SnapshotStore, endpoint: str, variant: str, *, keep_stored: bool) -> bool:
+    """Release ``variant`` of ``endpoint`` if it is registered, its snapshot durable first; True if it is released.
+
+    :param keep_stored: keep a snapshot stored earlier instead of replacing it with what is registered now.
+        During a rollback the stored one was taken before anything was deleted, while the registration may be
+        a half-finished release or restore of it.
+    """
+    snapshot = capture(client, resource_id(endpoint, variant))
+    if snapshot is None:
+        # Not registered: never scaled, or released by an earlier delivery of this request (snapshot stored).
+        return store.get(endpoint, variant) is not None
+    if not keep_stored or store.get(endpoint, variant) is None:
+        store.put(endpoint, variant, snapshot)  # durable before anything is deleted
+    release(client, snapshot)
+    return True
+
+
+def restore_stored(client: Any, store: SnapshotStore, endpoint: str, variants: list[str]) -> list[str]:
+    """Apply the stored snapshot of each of ``variants`` of ``endpoint``, then delete those; the names restored."""
+    restored = []
+    for variant in variants:
+        snapshot = store.get(endpoint, variant)
+        if snapshot is not None:
+            restore(client, snapshot)
+            restored.append(variant)
+    # Only once every one is registered: a failure leaves all snapshots for the retry (or the rollback).
+    for variant in restored:
+        store.delete(endpoint, variant)
+    return restored
+
+
 def release_transition(
     client: Any, store: SnapshotStore, old: dict[str, Any], new: dict[str, Any], *, clear_stale: bool = False
 ) -> list[str]:
@@ -220,33 +277,67 @@ def release_transition(
         for variant in store.variants(endpoint):
             if variant not in changed + removed:
                 store.delete(endpoint, variant)
-    released = []
-    for variant in changed + removed:
-        snapshot = capture(client, resource_id(endpoint, variant))
-        if snapshot is None:
-            # Not registered: never scaled, or released by an earlier delivery of this request (snapshot stored).
-            if store.get(endpoint, variant) is not None:
-                released.append(variant)
-            continue
-        store.put(endpoint, variant, snapshot)  # durable before anything is deleted
-        release(client, snapshot)
-        released.append(variant)
-    return released
+    return [v for v in changed + removed if release_variant(client, store, endpoint, v, keep_stored=False)]
 
 
 def restore_variants(client: Any, store: SnapshotStore, properties: dict[str, Any]) -> list[str]:
     """Apply the stored snapshot of each variant of ``properties``, then delete those; the names restored."""
-    endpoint = properties["EndpointName"]
-    restored = []
-    for variant in [v["VariantName"] for v in properties.get("Variants", [])]:
-        snapshot = store.get(endpoint, variant)
-        if snapshot is not None:
-            restore(client, snapshot)
-            restored.append(variant)
-    # Only once every one is registered: a failure leaves all snapshots for the retry (or the rollback).
-    for variant in restored:
+    variants = [v["VariantName"] for v in properties.get("Variants", [])]
+    return restore_stored(client, store, properties["EndpointName"], variants)
+
+
+def _endpoint_missing(error: ClientError) -> bool:
+    details = error.response.get("Error", {})
+    return details.get("Code") == "ValidationException" and "Could not find endpoint" in details.get("Message", "")
+
+
+def running_instance_types(sagemaker: Any, endpoint_name: str) -> dict[str, str]:
+    """The instance type of each variant the endpoint runs now ({} if there is no such endpoint).
+
+    DescribeEndpoint names the endpoint config in use, whose ProductionVariants hold the instance types; a
+    serverless variant has none ("").
+    """
+    try:
+        config_name = sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
+    except ClientError as error:
+        if _endpoint_missing(error):
+            return {}
+        raise
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    return {v["VariantName"]: v.get("InstanceType", "") for v in config.get("ProductionVariants", [])}
+
+
+def reconcile(
+    client: Any, store: SnapshotStore, sagemaker: Any, target: dict[str, Any], failed: dict[str, Any]
+) -> dict[str, list[str]]:
+    """A rollback's step for both resources: release or restore each variant as the live endpoint requires.
+
+    :param target: the properties the rollback goes back to (the request's ``ResourceProperties``).
+    :param failed: the failed update's properties (the request's ``OldResourceProperties``).
+    :returns: the variants released, restored, and forgotten (snapshot deleted: gone for good).
+    """
+    # The variants are the target endpoint's: a failed update that renamed the endpoint created another one,
+    # which CloudFormation deletes, and the target endpoint itself was never updated.
+    endpoint = target.get("EndpointName") or failed["EndpointName"]
+    goal = {v["VariantName"]: v["InstanceType"] for v in target.get("Variants", [])}
+    variants = list(dict.fromkeys([*goal, *(v["VariantName"] for v in failed.get("Variants", []))]))
+    running = running_instance_types(sagemaker, endpoint)
+    released, back, gone = [], [], []
+    for variant in variants:
+        now = running.get(variant)
+        if now is not None and now != goal.get(variant):
+            # The endpoint has not gone back yet: SageMaker would refuse its rollback while this is registered.
+            if release_variant(client, store, endpoint, variant, keep_stored=True):
+                released.append(variant)
+        elif now is not None:
+            back.append(variant)  # runs the target's instance type: register it again
+        elif variant not in goal:
+            gone.append(variant)  # neither runs nor will after the rollback
+        # else: only the target has it; the endpoint's rollback brings it back, and the other resource restores.
+    restored = restore_stored(client, store, endpoint, back)
+    for variant in gone:
         store.delete(endpoint, variant)
-    return restored
+    return {"released": released, "restored": restored, "forgotten": gone}
 
 
 def token(released: list[str]) -> str:
@@ -257,7 +348,9 @@ def token(released: list[str]) -> str:
     return f"{len(released)} released {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')} {digest}"
 
 
-def on_release(client: Any, store: SnapshotStore, cloudformation: Any, event: dict[str, Any]) -> dict[str, str]:
+def on_release(
+    client: Any, store: SnapshotStore, cloudformation: Any, sagemaker: Any, event: dict[str, Any]
+) -> dict[str, str]:
     """The ``release`` custom resource: returns ``{"Snapshot": <token>}`` for ``restore``'s properties."""
     properties = event["ResourceProperties"]
     if event["RequestType"] == "Delete":
@@ -269,25 +362,20 @@ def on_release(client: Any, store: SnapshotStore, cloudformation: Any, event: di
         return {"Snapshot": NOTHING_RELEASED}
     old = event.get("OldResourceProperties", {})
     if cfn_response.is_rolling_back(cloudformation, event):
-        # The endpoint is back on the old variants (``properties``): register what was released, by this
-        # resource's forward update or by ``restore``'s rollback, then forget every snapshot of the endpoint.
-        restore_variants(client, store, properties)
-        for endpoint in {properties["EndpointName"], old.get("EndpointName") or properties["EndpointName"]}:
-            for variant in store.variants(endpoint):
-                store.delete(endpoint, variant)
+        reconcile(client, store, sagemaker, properties, old)
         return {"Snapshot": NOTHING_RELEASED}
     return {"Snapshot": token(release_transition(client, store, old, properties, clear_stale=True))}
 
 
-def on_restore(client: Any, store: SnapshotStore, cloudformation: Any, event: dict[str, Any]) -> dict[str, str]:
-    """The ``restore`` custom resource: registers what ``release`` released (forward), releases it (rollback)."""
+def on_restore(
+    client: Any, store: SnapshotStore, cloudformation: Any, sagemaker: Any, event: dict[str, Any]
+) -> dict[str, str]:
+    """The ``restore`` custom resource: registers what ``release`` released (forward), reconciles (rollback)."""
     if event["RequestType"] != "Update":
         return {}
     properties = event["ResourceProperties"]
     if cfn_response.is_rolling_back(cloudformation, event):
-        # The endpoint is about to go back from ``OldResourceProperties`` (what this resource restored) to
-        # ``properties``: SageMaker refuses that while the variants are scalable targets.
-        release_transition(client, store, event.get("OldResourceProperties", {}), properties)
+        reconcile(client, store, sagemaker, properties, event.get("OldResourceProperties", {}))
         return {}
     restore_variants(client, store, properties)
     return {}

@@ -1,15 +1,18 @@
-"""The scaling guard against moto (Application Auto Scaling, SSM), as the requests CloudFormation sends arrive.
+"""The scaling guard against moto (Application Auto Scaling, SSM, SageMaker), as CloudFormation's requests arrive.
 
-Each scenario is the sequence of requests CloudFormation sends, with the stack status it reports meanwhile:
+Each scenario is the sequence of requests CloudFormation sends, with the stack status it reports meanwhile, and
+the endpoint (in moto) switching its endpoint config where CloudFormation's update of it would:
 
 - forward, ``release`` then the endpoint then ``restore``: CloudFormation updates a resource after those it
   depends on ("DependsOn attribute", AWS CloudFormation Template Reference: "Resource B is updated before
   resource A"); SageMaker needs the target deregistered before the update and registered after it ("Update
-  endpoints that use auto scaling", Amazon SageMaker AI Developer Guide);
+  endpoints that use auto scaling", Amazon SageMaker AI Developer Guide), which ``Endpoint.update`` enforces;
 - rollback: a resource that was updated gets a second ``Update`` with ``ResourceProperties`` and
   ``OldResourceProperties`` swapped, while the stack is ``UPDATE_ROLLBACK_IN_PROGRESS`` ("Update request"
   for custom resources, AWS CloudFormation User Guide, for the fields; aws-cdk's docs/CLOUDFORMATION.md,
-  "Custom Resources", for the swap), in the reverse order of the update (dependents first).
+  "Custom Resources", for the swap). AWS does not document the order of the rollback's updates, so every
+  rollback scenario runs in both: dependents first (``restore``, the endpoint, ``release``) and dependencies
+  first (``release``, the endpoint, ``restore``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ TARGET = {"ServiceNamespace": "sagemaker", "ScalableDimension": "sagemaker:varia
 ENDPOINT = "prod-home-values"
 ROOT = "/sagemaker-hosting/prod"
 STACK_ID = "arn:aws:cloudformation:eu-west-1:111111111111:stack/Hosting/0a1b2c3d"
+MODEL = "home-values"
 
 
 def _rid(variant: str = "AllTraffic", endpoint: str = ENDPOINT) -> str:
@@ -41,6 +45,11 @@ RID = _rid()
 M5 = [{"VariantName": "AllTraffic", "InstanceType": "ml.m5.xlarge"}]
 C5 = [{"VariantName": "AllTraffic", "InstanceType": "ml.c5.xlarge"}]
 CANARY = {"VariantName": "Canary", "InstanceType": "ml.m5.large"}
+#: The rollback's updates of the guard's resources and the endpoint, in the two orders CloudFormation may take.
+ORDERS = {
+    "dependents first": ("restore", "endpoint", "release"),
+    "dependencies first": ("release", "endpoint", "restore"),
+}
 
 
 @dataclass
@@ -55,23 +64,83 @@ class FakeCloudFormation:
         return {"Stacks": [{"StackId": STACK_ID, "StackStatus": self.status}]}
 
 
+class SageMakerRefusedError(AssertionError):
+    """UpdateEndpoint would fail: it changes or removes a variant that is still a scalable target."""
+
+
+class Endpoint:
+    """The endpoint in moto, whose endpoint config each step switches as UpdateEndpoint would.
+
+    moto has no UpdateEndpoint: the endpoint is created again, with the same name, on a new endpoint config.
+    """
+
+    def __init__(self, sagemaker: Any, autoscaling: Any) -> None:
+        self.sagemaker = sagemaker
+        self.autoscaling = autoscaling
+        self.configs = 0
+        #: For each ``update``: the variants it changed or removed that were registered (SageMaker refuses those).
+        self.registered_at_updates: list[list[str]] = []
+
+    def runs(self) -> dict[str, str]:
+        """The instance type of each variant the endpoint runs now."""
+        config = self.sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+        variants = self.sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        return {v["VariantName"]: v["InstanceType"] for v in variants}
+
+    def deploy(self, variants: list[dict[str, str]]) -> None:
+        """Make the endpoint run ``variants`` (the state before a scenario: no check)."""
+        self.configs += 1
+        config = f"{ENDPOINT}-{self.configs}"
+        self.sagemaker.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[{**v, "ModelName": MODEL, "InitialInstanceCount": 2} for v in variants],
+        )
+        if self.configs > 1:
+            self.sagemaker.delete_endpoint(EndpointName=ENDPOINT)
+        self.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config)
+
+    def update(self, variants: list[dict[str, str]]) -> None:
+        """UpdateEndpoint to ``variants``, refused as SageMaker does while a changed or removed variant is scaled."""
+        new_types = {v["VariantName"]: v["InstanceType"] for v in variants}
+        registered = [
+            name
+            for name, kind in self.runs().items()
+            if new_types.get(name) != kind and guard.capture(self.autoscaling, _rid(name)) is not None
+        ]
+        self.registered_at_updates.append(registered)
+        if registered:
+            raise SageMakerRefusedError(f"{registered} are scalable targets: SageMaker refuses the update")
+        self.deploy(variants)
+
+
 @dataclass
 class Aws:
     autoscaling: Any
     ssm: Any
     store: Any
     cloudformation: FakeCloudFormation
+    sagemaker: Any
+    endpoint: Endpoint
 
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with mock_aws():
         ssm = boto3.client("ssm", region_name="eu-west-1")
+        autoscaling = boto3.client("application-autoscaling", region_name="eu-west-1")
+        sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
+        sagemaker.create_model(
+            ModelName=MODEL,
+            ExecutionRoleArn="arn:aws:iam::111111111111:role/model",
+            PrimaryContainer={"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"},
+        )
         yield Aws(
-            autoscaling=boto3.client("application-autoscaling", region_name="eu-west-1"),
+            autoscaling=autoscaling,
             ssm=ssm,
             store=guard.SnapshotStore(ssm, ROOT),
             cloudformation=FakeCloudFormation(),
+            sagemaker=sagemaker,
+            endpoint=Endpoint(sagemaker, autoscaling),
         )
 
 
@@ -160,7 +229,10 @@ def _rollback_of(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class Deployment:
-    """One stack update's guard requests, from the variants before and after (and the token restore had)."""
+    """One stack update's guard requests and endpoint updates, from the variants before and after.
+
+    The endpoint runs ``old`` when the deployment starts.
+    """
 
     def __init__(self, aws: Aws, old: list[dict[str, str]], new: list[dict[str, str]], old_token: str = "none"):
         self.aws = aws
@@ -169,40 +241,47 @@ class Deployment:
         self.new = new
         self.old_token = old_token
         self.restore_event: dict[str, Any] | None = None
+        aws.endpoint.deploy(old)
+
+    def _call(self, action: Any, event: dict[str, Any], status: str) -> dict[str, str]:
+        self.aws.cloudformation.status = status
+        data: dict[str, str] = action(
+            self.aws.autoscaling, self.aws.store, self.aws.cloudformation, self.aws.sagemaker, event
+        )
+        return data
 
     def release(self) -> dict[str, str]:
-        self.aws.cloudformation.status = "UPDATE_IN_PROGRESS"
-        data: dict[str, str] = guard.on_release(
-            self.aws.autoscaling, self.aws.store, self.aws.cloudformation, self.release_event
-        )
+        data = self._call(guard.on_release, self.release_event, "UPDATE_IN_PROGRESS")
         # Restore's Snapshot property is Release's GetAtt: it changes exactly when the token does.
         self.restore_event = _update(
             _props("restore", self.old, self.old_token), _props("restore", self.new, data["Snapshot"]), "Restore"
         )
         return data
 
+    def update_endpoint(self) -> None:
+        self.aws.endpoint.update(self.new)
+
     def restore(self) -> dict[str, str]:
         assert self.restore_event is not None
-        self.aws.cloudformation.status = "UPDATE_IN_PROGRESS"
-        data: dict[str, str] = guard.on_restore(
-            self.aws.autoscaling, self.aws.store, self.aws.cloudformation, self.restore_event
-        )
-        return data
+        return self._call(guard.on_restore, self.restore_event, "UPDATE_IN_PROGRESS")
 
     def rollback_restore(self) -> dict[str, str]:
         assert self.restore_event is not None
+        return self._call(guard.on_restore, _rollback_of(self.restore_event), "UPDATE_ROLLBACK_IN_PROGRESS")
+
+    def rollback_endpoint(self) -> None:
+        """The endpoint's rollback: refused (raises) while a variant whose type goes back is still registered."""
         self.aws.cloudformation.status = "UPDATE_ROLLBACK_IN_PROGRESS"
-        data: dict[str, str] = guard.on_restore(
-            self.aws.autoscaling, self.aws.store, self.aws.cloudformation, _rollback_of(self.restore_event)
-        )
-        return data
+        self.aws.endpoint.update(self.old)
 
     def rollback_release(self) -> dict[str, str]:
-        self.aws.cloudformation.status = "UPDATE_ROLLBACK_IN_PROGRESS"
-        data: dict[str, str] = guard.on_release(
-            self.aws.autoscaling, self.aws.store, self.aws.cloudformation, _rollback_of(self.release_event)
-        )
-        return data
+        return self._call(guard.on_release, _rollback_of(self.release_event), "UPDATE_ROLLBACK_IN_PROGRESS")
+
+    def rollback(self, order: str, *, restore_was_updated: bool = True) -> None:
+        """The rollback's requests in ``order`` (one of ``ORDERS``); ``restore`` gets one only if it was updated."""
+        for step in ORDERS[order]:
+            if step != "restore" or restore_was_updated:
+                getattr(self, f"rollback_{step}")()
 
 
 def test_changed_and_removed_variants() -> None:
@@ -229,17 +308,28 @@ def test_forward_update_releases_before_and_restores_after(aws: Aws) -> None:
     assert _stored(aws) == ["AllTraffic"]
     assert aws.ssm.describe_parameters()["Parameters"][0]["Tier"] == "Intelligent-Tiering"
 
-    # (UpdateEndpoint to ml.c5.xlarge.) Restore (after the endpoint): everything as before, snapshot consumed.
+    deployment.update_endpoint()  # to ml.c5.xlarge: SageMaker accepts, nothing is registered
+    # Restore (after the endpoint): everything as before, snapshot consumed.
     deployment.restore()
     assert _state(aws.autoscaling) == before
     assert _stored(aws) == []
     assert aws.cloudformation.asked == [STACK_ID, STACK_ID]
 
 
+def test_the_endpoint_update_is_refused_without_the_guard(aws: Aws) -> None:
+    """The test's endpoint refuses what SageMaker refuses: the scenarios below rely on it."""
+    _register(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    with pytest.raises(SageMakerRefusedError, match="AllTraffic"):
+        deployment.update_endpoint()
+    assert aws.endpoint.runs() == {"AllTraffic": "ml.m5.xlarge"}
+
+
 def test_a_new_release_always_changes_the_token(aws: Aws) -> None:
     _register(aws.autoscaling)
     forward = Deployment(aws, M5, C5)
     first = forward.release()["Snapshot"]
+    forward.update_endpoint()
     forward.restore()
     second = Deployment(aws, C5, M5).release()["Snapshot"]
     assert first != second
@@ -250,6 +340,7 @@ def test_no_instance_type_change_touches_nothing(aws: Aws) -> None:
     before = _state(aws.autoscaling)
     deployment = Deployment(aws, M5, M5)
     assert deployment.release() == {"Snapshot": "none"}
+    deployment.update_endpoint()
     deployment.restore()
     assert _state(aws.autoscaling) == before
     assert _stored(aws) == []
@@ -259,6 +350,7 @@ def test_removed_variant_is_released_and_not_restored(aws: Aws) -> None:
     _register(aws.autoscaling, _rid("Canary"))
     deployment = Deployment(aws, [*M5, CANARY], M5)
     assert deployment.release()["Snapshot"] != "none"
+    deployment.update_endpoint()
     deployment.restore()
     assert _state(aws.autoscaling, _rid("Canary")) == {_rid("Canary"): None, "orphans": []}
     # Kept until the update is over: a rollback brings the variant back, and its scaling with it.
@@ -276,26 +368,28 @@ def test_create_and_delete_register_nothing(aws: Aws, request_type: str) -> None
     before = _state(aws.autoscaling)
     for action in (guard.on_release, guard.on_restore):
         event = {**_update(_props("release", M5), _props("release", C5), "Release"), "RequestType": request_type}
-        action(aws.autoscaling, aws.store, aws.cloudformation, event)
+        action(aws.autoscaling, aws.store, aws.cloudformation, aws.sagemaker, event)
     assert _state(aws.autoscaling) == before
     assert aws.cloudformation.asked == []  # only an Update can be a rollback's
 
 
 # -- (b) rollback after a failed endpoint update ---------------------------------------------------------------
-# Release (forward), UpdateEndpoint fails, then Release's rollback: an Update with the properties swapped while
-# the stack is UPDATE_ROLLBACK_IN_PROGRESS ("Update request", custom resources, AWS CloudFormation User Guide;
-# aws-cdk docs/CLOUDFORMATION.md, "Custom Resources": "If an Update fails, CloudFormation will trigger a second
-# Update during rollback", "ResourceProperties=OLD and OldResourceProperties=NEW"). Restore's properties never
-# changed (it was not reached), so it gets no request.
+# Release (forward), UpdateEndpoint fails (the endpoint keeps its config), then the rollback: Release and the
+# endpoint get an Update with the properties swapped while the stack is UPDATE_ROLLBACK_IN_PROGRESS ("Update
+# request", custom resources, AWS CloudFormation User Guide; aws-cdk docs/CLOUDFORMATION.md, "Custom Resources":
+# "If an Update fails, CloudFormation will trigger a second Update during rollback", "ResourceProperties=OLD and
+# OldResourceProperties=NEW"). Restore's properties never changed (it was not reached), so it gets no request.
 
 
-def test_rollback_after_the_endpoint_update_failed_registers_everything_again(aws: Aws) -> None:
+@pytest.mark.parametrize("order", ORDERS)
+def test_rollback_after_the_endpoint_update_failed_registers_everything_again(aws: Aws, order: str) -> None:
     _register(aws.autoscaling, policies=2, actions=2)
     before = _state(aws.autoscaling)
     deployment = Deployment(aws, M5, C5)
     deployment.release()
-    # UpdateEndpoint fails. Restore was never updated, so it gets no rollback request; Release does, last.
-    deployment.rollback_release()
+    # UpdateEndpoint fails: the endpoint still runs ml.m5.xlarge, which is where the rollback goes.
+    deployment.rollback(order, restore_was_updated=False)
+    assert aws.endpoint.runs() == {"AllTraffic": "ml.m5.xlarge"}
     assert _state(aws.autoscaling) == before
     assert _stored(aws) == []
 
@@ -307,60 +401,124 @@ def test_a_rollback_after_a_partial_release_completes_it(aws: Aws) -> None:
     snapshot = guard.capture(aws.autoscaling, RID)
     aws.store.put(ENDPOINT, "AllTraffic", snapshot)
     aws.autoscaling.delete_scaling_policy(PolicyName="Invocations0", ResourceId=RID, **TARGET)
-    Deployment(aws, M5, C5).rollback_release()
-    assert _state(aws.autoscaling) == before
-
-
-# -- (c) rollback after a later resource failed ----------------------------------------------------------------
-# Release, UpdateEndpoint, Restore (forward), a later resource fails; the rollback updates go dependents first
-# (the reverse of "Resource B is updated before resource A", "DependsOn attribute"): Restore's rollback, the
-# endpoint's, Release's.
-
-
-def test_rollback_after_a_later_failure_releases_for_the_endpoint_then_registers_again(aws: Aws) -> None:
-    _register(aws.autoscaling, policies=2, actions=2)
-    before = _state(aws.autoscaling)
-    deployment = Deployment(aws, M5, C5)
-    deployment.release()
-    deployment.restore()
-    assert _state(aws.autoscaling) == before
-    # A resource after them fails. Rollback, dependents first: Restore, then the endpoint, then Release.
-    deployment.rollback_restore()
-    assert _state(aws.autoscaling) == {RID: None, "orphans": []}  # the endpoint can go back to ml.m5.xlarge
-    assert _stored(aws) == ["AllTraffic"]
-    deployment.rollback_release()
+    Deployment(aws, M5, C5).rollback_release()  # the endpoint never left ml.m5.xlarge
     assert _state(aws.autoscaling) == before
     assert _stored(aws) == []
 
 
-def test_rollback_brings_a_removed_variant_back_with_its_scaling(aws: Aws) -> None:
+# -- (c) rollback after a later resource failed ----------------------------------------------------------------
+# Release, UpdateEndpoint, Restore (forward), then a later resource fails and all three are rolled back, in an
+# order AWS does not document: each test runs both. Endpoint.update refuses (raises) the endpoint's rollback if
+# a variant whose instance type goes back, or that goes away, is still registered at that moment.
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_rollback_after_a_later_failure_releases_for_the_endpoint_then_registers_again(aws: Aws, order: str) -> None:
+    _register(aws.autoscaling, policies=2, actions=2)
+    before = _state(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    deployment.update_endpoint()
+    deployment.restore()
+    assert (_state(aws.autoscaling), aws.endpoint.runs()) == (before, {"AllTraffic": "ml.c5.xlarge"})
+
+    first, endpoint, last = ORDERS[order]
+    assert endpoint == "endpoint"
+    getattr(deployment, f"rollback_{first}")()  # the endpoint still runs ml.c5.xlarge: released
+    assert _state(aws.autoscaling) == {RID: None, "orphans": []}
+    assert _stored(aws) == ["AllTraffic"]
+    deployment.rollback_endpoint()
+    assert aws.endpoint.registered_at_updates[-1] == []  # nothing registered when the endpoint went back
+    assert aws.endpoint.runs() == {"AllTraffic": "ml.m5.xlarge"}
+    getattr(deployment, f"rollback_{last}")()  # the endpoint runs ml.m5.xlarge again: restored
+    assert _state(aws.autoscaling) == before
+    assert _stored(aws) == []
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_rollback_brings_a_removed_variant_back_with_its_scaling(aws: Aws, order: str) -> None:
     _register(aws.autoscaling)
     _register(aws.autoscaling, _rid("Canary"))
     before = _state(aws.autoscaling, RID, _rid("Canary"))
     deployment = Deployment(aws, [*M5, CANARY], C5)
     deployment.release()
+    deployment.update_endpoint()
     deployment.restore()
-    deployment.rollback_restore()  # releases AllTraffic again: the endpoint goes back to ml.m5.xlarge
-    assert _state(aws.autoscaling, RID, _rid("Canary"))[RID] is None
-    deployment.rollback_release()
+    deployment.rollback(order)  # the endpoint goes back to ml.m5.xlarge and gets Canary again
+    assert aws.endpoint.registered_at_updates[-1] == []
+    assert aws.endpoint.runs() == {"AllTraffic": "ml.m5.xlarge", "Canary": "ml.m5.large"}
     assert _state(aws.autoscaling, RID, _rid("Canary")) == before
     assert _stored(aws) == []
 
 
-def test_rollback_releases_a_variant_the_update_added(aws: Aws) -> None:
+@pytest.mark.parametrize("order", ORDERS)
+def test_rollback_releases_a_variant_the_update_added(aws: Aws, order: str) -> None:
     """The rolled-back endpoint drops the variant; its CloudFormation target is deleted only at cleanup."""
     _register(aws.autoscaling)
     before = _state(aws.autoscaling)
     deployment = Deployment(aws, M5, [*M5, CANARY])
     deployment.release()
+    deployment.update_endpoint()
     deployment.restore()
     _register(aws.autoscaling, _rid("Canary"))  # the new AWS::ApplicationAutoScaling::ScalableTarget
-    deployment.rollback_restore()
-    assert _state(aws.autoscaling, RID, _rid("Canary"))[_rid("Canary")] is None
-    deployment.rollback_release()
+    deployment.rollback(order)  # SageMaker would refuse to drop Canary while it is registered
+    assert aws.endpoint.registered_at_updates[-1] == []
+    assert aws.endpoint.runs() == {"AllTraffic": "ml.m5.xlarge"}
     assert _state(aws.autoscaling) == before
     assert _state(aws.autoscaling, _rid("Canary"))[_rid("Canary")] is None
     assert _stored(aws) == []
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_half_finished_restore_is_rolled_back_from_the_snapshot(aws: Aws, order: str) -> None:
+    """Restore registered the target and one policy, then failed: the stored snapshot wins over that registration."""
+    _register(aws.autoscaling, policies=2, actions=2)
+    before = _state(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    deployment.update_endpoint()
+    _register(aws.autoscaling, policies=1, actions=0)  # what the failed restore got to
+    deployment.rollback(order)
+    assert aws.endpoint.registered_at_updates[-1] == []
+    assert _state(aws.autoscaling) == before
+    assert _stored(aws) == []
+
+
+def test_without_restore_s_rollback_a_release_before_the_endpoint_keeps_the_snapshot(aws: Aws) -> None:
+    """The limit of an order-independent guard: the stack failed after the endpoint update but before Restore.
+
+    Only Release gets a rollback request. After the endpoint's rollback it restores (the other test); before
+    it, it can only release, and nothing registers the target again: the snapshot stays in SSM.
+    """
+    _register(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    deployment.update_endpoint()
+    deployment.rollback("dependencies first", restore_was_updated=False)
+    assert aws.endpoint.registered_at_updates[-1] == []
+    assert _state(aws.autoscaling) == {RID: None, "orphans": []}
+    assert _stored(aws) == ["AllTraffic"]
+
+
+def test_without_restore_s_rollback_a_release_after_the_endpoint_restores(aws: Aws) -> None:
+    _register(aws.autoscaling)
+    before = _state(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    deployment.update_endpoint()
+    deployment.rollback("dependents first", restore_was_updated=False)
+    assert _state(aws.autoscaling) == before
+    assert _stored(aws) == []
+
+
+def test_a_rollback_of_an_endpoint_that_is_gone_forgets_only_what_cannot_come_back(aws: Aws) -> None:
+    aws.store.put(ENDPOINT, "AllTraffic", {"ResourceId": RID})
+    aws.store.put(ENDPOINT, "Canary", {"ResourceId": _rid("Canary")})
+    deployment = Deployment(aws, M5, [*C5, CANARY])
+    aws.sagemaker.delete_endpoint(EndpointName=ENDPOINT)
+    assert guard.running_instance_types(aws.sagemaker, ENDPOINT) == {}
+    deployment.rollback_release()
+    assert _stored(aws) == ["AllTraffic"]  # the target's variant: kept for when the endpoint runs it
 
 
 # -- (d) repeated requests -------------------------------------------------------------------------------------
@@ -369,7 +527,8 @@ def test_rollback_releases_a_variant_the_update_added(aws: Aws) -> None:
 # requests that failed ("ContinueUpdateRollback", AWS CloudFormation API Reference).
 
 
-def test_every_request_may_arrive_twice(aws: Aws) -> None:
+@pytest.mark.parametrize("order", ORDERS)
+def test_every_request_may_arrive_twice(aws: Aws, order: str) -> None:
     _register(aws.autoscaling, policies=2, actions=2)
     before = _state(aws.autoscaling)
     deployment = Deployment(aws, M5, C5)
@@ -379,18 +538,24 @@ def test_every_request_may_arrive_twice(aws: Aws) -> None:
     assert deployment.restore_event is not None
     deployment.restore_event["ResourceProperties"]["Snapshot"] = token  # CloudFormation kept the first answer
     assert (_state(aws.autoscaling), _stored(aws)) == (after_release, ["AllTraffic"])
-    for step in (deployment.restore, deployment.rollback_restore, deployment.rollback_release):
+    deployment.update_endpoint()
+    for name in ["restore", *(f"rollback_{step}" for step in ORDERS[order])]:
+        step = getattr(deployment, name)
         step()
+        if name == "rollback_endpoint":
+            continue  # SageMaker's, not a request to the guard
         once = (_state(aws.autoscaling), _stored(aws))
         step()
-        assert (_state(aws.autoscaling), _stored(aws)) == once
+        assert (_state(aws.autoscaling), _stored(aws)) == once, name
     assert _state(aws.autoscaling) == before
+    assert _stored(aws) == []
 
 
 def test_stale_snapshots_are_cleared_by_the_next_update_and_by_delete(aws: Aws) -> None:
     _register(aws.autoscaling, _rid("Canary"))
     first = Deployment(aws, [*M5, CANARY], M5)
     first.release()
+    first.update_endpoint()
     first.restore()
     assert _stored(aws) == ["Canary"]  # the update completed: nothing will restore it
     # The next update must not let a rollback register a variant the endpoint no longer has.
@@ -398,7 +563,7 @@ def test_stale_snapshots_are_cleared_by_the_next_update_and_by_delete(aws: Aws) 
     assert _stored(aws) == []
     aws.store.put(ENDPOINT, "Canary", {"ResourceId": _rid("Canary")})
     event = {**_update(_props("release", M5), _props("release", M5), "Release"), "RequestType": "Delete"}
-    guard.on_release(aws.autoscaling, aws.store, aws.cloudformation, event)
+    guard.on_release(aws.autoscaling, aws.store, aws.cloudformation, aws.sagemaker, event)
     assert _stored(aws) == []
 
 
@@ -413,19 +578,29 @@ def test_a_snapshot_ssm_cannot_hold_releases_nothing(aws: Aws) -> None:
 # -- (e) response size -----------------------------------------------------------------------------------------
 
 
-def test_responses_stay_small_for_ten_variants_with_five_policies_and_schedules(aws: Aws) -> None:
+@pytest.mark.parametrize("order", ORDERS)
+def test_responses_stay_small_for_ten_variants_with_five_policies_and_schedules(aws: Aws, order: str) -> None:
     variants = [f"Variant{i:02d}-{'x' * 50}" for i in range(10)]  # long names: SageMaker allows 63 characters
     for variant in variants:
         _register(aws.autoscaling, _rid(variant), policies=5, actions=5)
+    before = _state(aws.autoscaling, *(_rid(v) for v in variants))
     old = [{"VariantName": v, "InstanceType": "ml.m5.xlarge"} for v in variants]
     new = [{"VariantName": v, "InstanceType": "ml.c5.xlarge"} for v in variants]
     deployment = Deployment(aws, old, new)
-    answers = [deployment.release(), deployment.restore(), deployment.rollback_restore(), deployment.rollback_release()]
+    answers = [deployment.release()]
+    deployment.update_endpoint()
+    answers.append(deployment.restore())
     assert deployment.restore_event is not None
-    for data, event in zip(answers, [deployment.release_event, deployment.restore_event] * 2, strict=True):
+    events = [deployment.release_event, deployment.restore_event]
+    for step in ORDERS[order]:
+        data = getattr(deployment, f"rollback_{step}")()
+        if step != "endpoint":
+            answers.append(data)
+            events.append(_rollback_of(deployment.release_event if step == "release" else deployment.restore_event))
+    for data, event in zip(answers, events, strict=True):
         size = len(cfn_response.body(event, status="SUCCESS", physical_resource_id=f"{ENDPOINT}-release", data=data))
         assert size < 1024  # far below CloudFormation's 4096 bytes, whatever the variants hold
-    assert _state(aws.autoscaling, _rid(variants[0]))[_rid(variants[0])] is not None
+    assert _state(aws.autoscaling, *(_rid(v) for v in variants)) == before
 
 
 # -- (f) the handler answers on every path ---------------------------------------------------------------------

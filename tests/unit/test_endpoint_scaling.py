@@ -335,3 +335,23 @@ def test_guard_snapshots_default_to_a_path_of_the_stack(scaled: Template) -> Non
 def test_snapshot_path_is_an_ssm_path(path: str) -> None:
     with pytest.raises(ValidationError, match=r"ScalingGuardProvider Hosting/ScalingGuardProvider: snapshot_"):
         _guarded(snapshot_parameter_path=path)
+
+
+def test_guard_may_manage_only_the_target_tracking_alarms_of_endpoint_variants() -> None:
+    """Application Auto Scaling checks its caller's CloudWatch rights ("Permissions validation for API calls on
+    target resources", Application Auto Scaling User Guide); the alarms it creates for a SageMaker variant's
+    target-tracking policy are ``TargetTracking-endpoint/<endpoint>/variant/<variant>-AlarmHigh-<id>`` (-AlarmLow-).
+    """
+    stack, template = _guarded()
+    statements = _guard_statements(template)
+    alarms = "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:TargetTracking-endpoint/*"
+    assert {
+        "Action": ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"],
+        "Effect": "Allow",
+        "Resource": alarms,
+    } in statements
+    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert len([a for a in actions if a.startswith("cloudwatch:")]) == 3  # nowhere else
+    assert Finding(
+        f"AwsSolutions-IAM5[Resource::{alarms}]", "Hosting/ScalingGuardProvider/Resource/Role/DefaultPolicy/Resource"
+    ) in set(acknowledgments(stack))
