@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -10,6 +11,10 @@ from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.endpoint_base import EndpointBase
+
+#: PutMetricAlarm: the longest evaluation window (Period x EvaluationPeriods) for periods under an hour, and for
+#: longer periods.
+MAX_EVALUATION_SECONDS_SHORT, MAX_EVALUATION_SECONDS = 86_400, 604_800
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,15 +52,68 @@ class AlarmThresholds:
     """Consecutive breaching periods before an alarm fires."""
 
     def validate(self, owner: str) -> None:
-        """Raise ``ValidationError`` naming ``owner``, the field and the value."""
+        """Raise ``ValidationError`` naming ``owner``, the field and the value.
+
+        Sources: the CloudWatch API Reference, PutMetricAlarm (``Period``, ``EvaluationPeriods``), and the
+        SageMaker Developer Guide, "Amazon SageMaker AI metrics in Amazon CloudWatch" (units, 1-minute frequency).
+        """
+        # Every threshold is a CloudWatch double: NaN and infinity pass a range check, so refuse them first.
         for name in ("error_rate_percent", "cpu_percent", "memory_percent", "disk_percent"):
+            limits.check_finite(owner, name, getattr(self, name))
             limits.check_range(owner, name, getattr(self, name), 0.001, 100)
+        # ModelCacheHit is a ratio, 0-1 (the metric's Average), not a percent.
+        limits.check_finite(owner, "cache_hit_ratio_floor", self.cache_hit_ratio_floor)
         limits.check_range(owner, "cache_hit_ratio_floor", self.cache_hit_ratio_floor, 0, 1)
+        limits.check_finite(owner, "model_unloads_per_period", self.model_unloads_per_period)
         limits.check_range(owner, "model_unloads_per_period", self.model_unloads_per_period, 1)
-        limits.check_range(owner, "model_latency_p99", self.model_latency_p99.to_milliseconds(), 1)
-        limits.check_range(owner, "model_loading_wait_p99", self.model_loading_wait_p99.to_milliseconds(), 1)
-        limits.check_range(owner, "period", self.period.to_seconds(), 60)
-        limits.check_range(owner, "evaluation_periods", self.evaluation_periods, 1)
+        for name in ("model_latency_p99", "model_loading_wait_p99"):
+            _check_latency(owner, name, getattr(self, name))
+        self._check_period(owner)
+
+    def _check_period(self, owner: str) -> None:
+        # PutMetricAlarm Period: 10, 20, 30 or a multiple of 60; 10-30 only for high-resolution metrics (stored
+        # with StorageResolution 1). SageMaker publishes endpoint metrics once a minute (our endpoints set no
+        # MetricsConfig), so a shorter period would see no data and lapse into INSUFFICIENT_DATA.
+        period = limits.whole_seconds(owner, "period", self.period)
+        if not limits.is_token(period) and (period < 60 or period % 60):
+            raise limits.fail(
+                owner,
+                "period",
+                period,
+                "must be a multiple of 60 seconds: SageMaker publishes endpoint metrics once a minute "
+                "(10, 20 and 30 s periods are for high-resolution metrics only)",
+            )
+        count = self.evaluation_periods
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise limits.fail(owner, "evaluation_periods", count, "must be a whole number")
+        limits.check_range(owner, "evaluation_periods", count, 1)
+        if limits.is_token(period) or limits.is_token(count):
+            return
+        # PutMetricAlarm Period: Period x EvaluationPeriods is at most one day for periods under an hour, and at
+        # most seven days otherwise.
+        if period < 3600:
+            window, why = MAX_EVALUATION_SECONDS_SHORT, "one day for periods under an hour"
+        else:
+            window, why = MAX_EVALUATION_SECONDS, "seven days"
+        if period * count > window:
+            raise limits.fail(
+                owner,
+                "period x evaluation_periods",
+                f"{period} s x {count}",
+                f"must not exceed {window} s (CloudWatch evaluates an alarm over at most {why})",
+            )
+
+
+def _check_latency(owner: str, field: str, duration: cdk.Duration) -> None:
+    """A latency threshold: at least 1 ms, in whole milliseconds, finite once in microseconds (the metrics' unit)."""
+    millis = duration.to_milliseconds(integral=False)
+    if limits.is_token(millis):
+        return
+    # jsii hands an infinite duration back as None.
+    if millis is None or not math.isfinite(millis * 1000):
+        raise limits.fail(owner, field, duration.to_human_string(), "must be a finite duration")
+    if millis != int(millis) or millis < 1:
+        raise limits.fail(owner, field, duration.to_human_string(), "must be a whole number of milliseconds, >= 1 ms")
 
 
 def microseconds(duration: cdk.Duration) -> int:

@@ -80,6 +80,16 @@ class EndpointArtifacts:
                 raise limits.fail(owner, "layout", layout, f"must be one of {', '.join(layouts)}")
         folders: dict[str, str] = {}
         for container in self.containers:
+            relative = container.key[len(self.prefix) :] if container.key.startswith(self.prefix) else container.key
+            segments = relative.split("/")
+            # A key is an S3 key, not a path: '..' and '.' stay literal, and an empty segment is a double '/'.
+            if container.key.startswith("/") or any(part in ("", ".", "..") for part in segments):
+                raise limits.fail(
+                    owner,
+                    f"archive of container {container.hostname!r}",
+                    relative,
+                    "must be a relative key of non-empty segments without '.' or '..' (e.g. 'tf/model.tar.gz')",
+                )
             if not container.key.startswith(self.prefix) or not container.key.endswith(ARCHIVE_SUFFIX):
                 raise limits.fail(
                     owner,

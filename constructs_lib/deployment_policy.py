@@ -16,6 +16,8 @@ from constructs_lib.production_variant import ProductionVariant
 
 MIN_EXECUTION_SECONDS, MAX_EXECUTION_SECONDS = 600, 28800
 MAX_WAIT_SECONDS = 3600
+#: Added to the sum of the waits when no maximum_execution_timeout is given: time to provision the new fleet.
+DEFAULT_TIMEOUT_MARGIN_SECONDS = 600
 MAX_ROLLBACK_ALARMS = 10
 
 
@@ -56,7 +58,12 @@ class BlueGreenDeployment:
     """Thresholds of the 5XX and p99 latency alarms that roll the update back (1-minute periods by default)."""
 
     def validate(self, owner: str, variants: Sequence[ProductionVariant]) -> None:
-        """Raise ``ValidationError`` naming ``owner``, the field and the value."""
+        """Raise ``ValidationError`` naming ``owner``, the field and the value.
+
+        Sources: the SageMaker API Reference, BlueGreenUpdatePolicy, TrafficRoutingConfig and CapacitySize, and the
+        SageMaker Developer Guide, "Blue/Green Deployments", "Use canary traffic shifting" and "Use linear traffic
+        shifting".
+        """
         if len(variants) != 1:
             raise limits.fail(owner, "deployment", f"{len(variants)} variants", "needs exactly one variant")
         count = variants[0].initial_instance_count
@@ -64,37 +71,89 @@ class BlueGreenDeployment:
             raise limits.fail(
                 owner, "initial_instance_count", count, f"must be at least 2 to shift traffic {self.traffic.value}"
             )
-        limits.check_range(owner, "wait_interval", self.wait_interval.to_seconds(), 0, MAX_WAIT_SECONDS)
-        limits.check_range(owner, "termination_wait", self.termination_wait.to_seconds(), 0, MAX_WAIT_SECONDS)
-        size = self._size()
-        if self.traffic is TrafficShift.CANARY:
-            limits.check_range(owner, "size_percent", size, 1, 50)
-        elif self.traffic is TrafficShift.LINEAR:
-            limits.check_range(owner, "size_percent", size, 10, 50)
-        elif self.size_percent is not None:
-            raise limits.fail(owner, "size_percent", self.size_percent, "does not apply to ALL_AT_ONCE")
+        # TrafficRoutingConfig WaitIntervalInSeconds and BlueGreenUpdatePolicy TerminationWaitInSeconds: integers,
+        # 0-3600.
+        wait = limits.whole_seconds(owner, "wait_interval", self.wait_interval)
+        limits.check_range(owner, "wait_interval", wait, 0, MAX_WAIT_SECONDS)
+        termination = limits.whole_seconds(owner, "termination_wait", self.termination_wait)
+        limits.check_range(owner, "termination_wait", termination, 0, MAX_WAIT_SECONDS)
+        self._check_size(owner)
+        if not (limits.is_token(wait) or limits.is_token(termination)):
+            self._check_execution_timeout(owner)
+        self.rollback_thresholds.validate(f"{owner} rollback_thresholds")
+
+    def _check_execution_timeout(self, owner: str) -> None:
+        waits = self.total_wait_seconds()
         if self.maximum_execution_timeout is not None:
-            seconds = self.maximum_execution_timeout.to_seconds()
+            # BlueGreenUpdatePolicy MaximumExecutionTimeoutInSeconds: 600-28800, "larger than the total waiting
+            # time specified in TerminationWaitInSeconds and WaitIntervalInSeconds".
+            seconds = limits.whole_seconds(owner, "maximum_execution_timeout", self.maximum_execution_timeout)
             limits.check_range(
                 owner, "maximum_execution_timeout", seconds, MIN_EXECUTION_SECONDS, MAX_EXECUTION_SECONDS
             )
-            if seconds <= self.total_wait_seconds():
+            if not limits.is_token(seconds) and seconds <= waits:
                 raise limits.fail(
                     owner,
                     "maximum_execution_timeout",
                     seconds,
-                    f"must exceed the sum of the waits ({self.total_wait_seconds()} s)",
+                    f"must exceed the sum of the waits ({waits} s) = {self._waits_explained()}",
                 )
-        self.rollback_thresholds.validate(f"{owner} rollback_thresholds")
+        elif waits + DEFAULT_TIMEOUT_MARGIN_SECONDS > MAX_EXECUTION_SECONDS:
+            # Refused, never capped: a timeout capped to 28800 s would silently leave the update less than the
+            # 10-minute margin (or less than its waits) to provision the new fleet, and it could time out.
+            steps = " or a larger size_percent" if self.traffic is TrafficShift.LINEAR else ""
+            raise limits.fail(
+                owner,
+                "maximum_execution_timeout",
+                None,
+                f"defaults to the sum of the waits ({waits} s) = {self._waits_explained()}, plus 600 s: above "
+                f"SageMaker's maximum of {MAX_EXECUTION_SECONDS} s: use a shorter wait_interval or termination_wait"
+                f"{steps}, or set maximum_execution_timeout above {waits} s and at most {MAX_EXECUTION_SECONDS} s",
+            )
+
+    def _check_size(self, owner: str) -> None:
+        """``size_percent``: a CapacitySize of type CAPACITY_PERCENT, an integer of at least 1.
+
+        TrafficRoutingConfig: CanarySize "must be less than or equal to 50% of the variant's total instance count";
+        LinearStepSize "must be 10-50% of the variant's total instance count".
+        """
+        size = self._size()
+        if self.traffic is TrafficShift.ALL_AT_ONCE:
+            if self.size_percent is not None:
+                raise limits.fail(owner, "size_percent", self.size_percent, "does not apply to ALL_AT_ONCE")
+            return
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise limits.fail(owner, "size_percent", size, "must be a whole percent (CapacitySize Value is an integer)")
+        if self.traffic is TrafficShift.CANARY:
+            limits.check_range(owner, "size_percent", size, 1, 50)
+        else:
+            limits.check_range(owner, "size_percent", size, 10, 50)
 
     def total_wait_seconds(self) -> int:
-        """Waits the update spends baking: per traffic step, plus the termination wait."""
-        steps = {
-            TrafficShift.ALL_AT_ONCE: 1,
-            TrafficShift.CANARY: 2,
-            TrafficShift.LINEAR: math.ceil(100 / self._size()) if self.traffic is TrafficShift.LINEAR else 1,
-        }[self.traffic]
-        return int(steps * self.wait_interval.to_seconds() + self.termination_wait.to_seconds())
+        """Waits the update spends baking: one per traffic step, plus the termination wait.
+
+        Per the SageMaker Developer Guide every step bakes: all at once shifts then bakes once; a canary bakes after
+        the canary and again after the rest ("there is a final baking period"); a linear shift bakes after each of
+        its ceil(100 / size_percent) steps ("For each step, there is a baking period").
+        """
+        return int(self._steps() * self.wait_interval.to_seconds() + self.termination_wait.to_seconds())
+
+    def _steps(self) -> int:
+        if self.traffic is TrafficShift.LINEAR:
+            return math.ceil(100 / self._size())
+        return 2 if self.traffic is TrafficShift.CANARY else 1
+
+    def _waits_explained(self) -> str:
+        wait, termination = int(self.wait_interval.to_seconds()), int(self.termination_wait.to_seconds())
+        steps = self._steps()
+        bakes = f"{steps} x {wait} s wait_interval" if steps > 1 else f"{wait} s wait_interval"
+        return f"{bakes} + {termination} s termination_wait"
+
+    def execution_timeout_seconds(self) -> int:
+        """``maximum_execution_timeout`` in seconds; by default the sum of the waits plus 10 minutes."""
+        if self.maximum_execution_timeout is not None:
+            return int(self.maximum_execution_timeout.to_seconds())
+        return max(MIN_EXECUTION_SECONDS, self.total_wait_seconds() + DEFAULT_TIMEOUT_MARGIN_SECONDS)
 
     def _size(self) -> int:
         if self.size_percent is not None:
@@ -112,13 +171,11 @@ class BlueGreenDeployment:
             canary_size=capacity if self.traffic is TrafficShift.CANARY else None,
             linear_step_size=capacity if self.traffic is TrafficShift.LINEAR else None,
         )
-        timeout = self.maximum_execution_timeout
-        seconds = int(timeout.to_seconds()) if timeout else max(MIN_EXECUTION_SECONDS, self.total_wait_seconds() + 600)
         return sagemaker.CfnEndpoint.DeploymentConfigProperty(
             blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
                 traffic_routing_configuration=routing,
                 termination_wait_in_seconds=int(self.termination_wait.to_seconds()),
-                maximum_execution_timeout_in_seconds=min(seconds, MAX_EXECUTION_SECONDS),
+                maximum_execution_timeout_in_seconds=self.execution_timeout_seconds(),
             ),
             auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
                 alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=name) for name in alarm_names]

@@ -7,19 +7,22 @@ only known at deploy time.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 
+from constructs_lib import service_model
 from constructs_lib.errors import ValidationError
 from modelctl.archive_rules import MAX_TARGET_MODEL
 
 #: EndpointName, VariantName, ContainerHostname: 1-63 characters, alphanumerics and inner hyphens.
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-#: A loose but useful shape check; the closed enum of ~280 types is cfn-lint's job (E3030).
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.(medium|large|\d*xlarge)$")
+#: SageMaker names: 63 characters at most. The pattern counts groups, not characters ('a' plus 62 groups of
+#: '-a' is 125 characters), so the length is checked on its own (botocore: EndpointName ``max`` 63).
+MAX_NAME = 63
 ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_ENVIRONMENT_ENTRIES = 100
 MAX_ENVIRONMENT_KEY_OR_VALUE = 1024
@@ -55,17 +58,20 @@ def check_name(owner: str, field: str, value: str, *, lowercase: bool = False) -
     """A SageMaker resource name: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``."""
     if is_token(value):
         return
-    if not NAME.match(value):
-        raise fail(owner, field, value, "must be 1-63 letters, digits and inner hyphens")
+    if not NAME.match(value) or len(value) > MAX_NAME:
+        raise fail(owner, field, value, f"must be 1-{MAX_NAME} letters, digits and inner hyphens ({len(value)} given)")
     if lowercase and value != value.lower():
         # Endpoint ARNs carry the lowercased name: IAM policies built from a mixed-case name deny access.
         raise fail(owner, field, value, "must be lowercase (SageMaker lowercases endpoint names in ARNs)")
 
 
 def check_instance_type(owner: str, field: str, value: str) -> None:
-    """An ``ml.<family>.<size>`` instance type."""
-    if not is_token(value) and not INSTANCE_TYPE.match(value):
-        raise fail(owner, field, value, "is not a SageMaker instance type (ml.<family>.<size>, e.g. ml.m5.xlarge)")
+    """An instance type real-time endpoints offer: botocore's ``ProductionVariantInstanceType`` enum."""
+    if is_token(value) or value in service_model.endpoint_instance_types():
+        return
+    nearest = service_model.nearest_instance_types(value)
+    hint = f"; did you mean {' or '.join(nearest)}?" if nearest else " (e.g. ml.m5.xlarge)"
+    raise fail(owner, field, value, f"is not a SageMaker endpoint instance type{hint}")
 
 
 def is_gpu_instance_type(instance_type: str) -> bool:
@@ -80,6 +86,40 @@ def check_range(owner: str, field: str, value: float | None, low: float, high: f
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise fail(owner, field, value, f"must be {bound}")
+
+
+def check_finite(owner: str, field: str, value: float | None) -> None:
+    """A real, finite number (``None`` means unset and passes).
+
+    Call it before any other check: ``check_range`` lets NaN through, and NaN or infinity sent to jsii (even by
+    ``is_token``) kills the CDK's kernel process. Tokens are finite numbers and pass.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise fail(owner, field, value, "must be a finite number")
+
+
+def check_count(owner: str, field: str, value: int | None, low: int) -> None:
+    """A whole number of at least ``low`` (``None`` means unset and passes), e.g. an instance count."""
+    check_finite(owner, field, value)
+    if value is not None and not is_token(value) and value != int(value):
+        raise fail(owner, field, value, "must be a whole number")
+    check_range(owner, field, value, low)
+
+
+def whole_seconds(owner: str, field: str, value: cdk.Duration) -> int:
+    """``value`` as whole seconds: AWS takes integer seconds, and jsii would fail on a fraction, far from here.
+
+    An unresolved duration comes back as its token (a number only known at deploy time).
+    """
+    seconds = value.to_seconds(integral=False)
+    if is_token(seconds):
+        return cast(int, seconds)
+    # jsii hands an infinite duration back as None.
+    if seconds is None or not math.isfinite(seconds) or seconds != int(seconds):
+        raise fail(owner, field, value.to_human_string(), "must be a whole number of seconds")
+    return int(seconds)
 
 
 def check_timeout(owner: str, field: str, value: cdk.Duration | None) -> int | None:

@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import region_info
 from constructs import Construct
 
-from constructs_lib import image_catalog
+from constructs_lib import image_catalog, service_model
 from constructs_lib.errors import ValidationError
 
 _ECR_URI = re.compile(
@@ -132,6 +132,12 @@ class ServingImage(ABC):
         region is known.
         """
         match = _ECR_URI.match(image_uri)
+        # CreateModel's ContainerDefinition.Image: at most 255 characters (botocore: ContainerImage).
+        if len(image_uri) > service_model.max_length("ContainerImage"):
+            raise ValidationError(
+                f"ServingImage.from_registry: image_uri {image_uri[:60]!r}... is {len(image_uri)} characters; "
+                f"SageMaker accepts {service_model.max_length('ContainerImage')}"
+            )
         if not match:
             raise ValidationError(
                 f"ServingImage.from_registry: image_uri {image_uri!r} is not an ECR image URI "
@@ -197,6 +203,16 @@ class _DeepLearningContainerImage(ServingImage):
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         stack = cdk.Stack.of(scope)
+        # aws-cdk-lib's region facts name the Deep Learning Container registry of most regions, not all: a
+        # missing fact is a configuration error naming region and feature, not a RegionFactNotFound later.
+        if not cdk.Token.is_unresolved(stack.region) and not region_info.Fact.find(
+            stack.region, region_info.FactName.DLC_REPOSITORY_ACCOUNT
+        ):
+            raise ValidationError(
+                f"ServingImage.from_deep_learning_container {self._repository_name}:{self._tag}: region "
+                f"{stack.region!r} has no known Deep Learning Container registry (aws-cdk-lib region facts); use "
+                "ServingImage.from_framework or from_registry with the image's URI"
+            )
         account = stack.regional_fact(region_info.FactName.DLC_REPOSITORY_ACCOUNT)
         repository = _foreign_repository(scope, account, stack.region, self._repository_name)
         repository.grant_pull(grantee)

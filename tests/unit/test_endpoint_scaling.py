@@ -27,7 +27,9 @@ TRITON = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-tritonserver:24
 XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 
 
-def _mme(instance_type: str = "ml.m5.xlarge", image: str = XGBOOST) -> tuple[cdk.Stack, MultiModelEndpoint]:
+def _mme(
+    instance_type: str = "ml.m5.xlarge", image: str = XGBOOST, instances: int = 2
+) -> tuple[cdk.Stack, MultiModelEndpoint]:
     stack = cdk.Stack(make_app(), "Hosting", env=cdk.Environment(account="111111111111", region="eu-west-1"))
     bucket = s3.Bucket.from_bucket_name(stack, "B", "models")
     mme = MultiModelEndpoint(
@@ -36,7 +38,8 @@ def _mme(instance_type: str = "ml.m5.xlarge", image: str = XGBOOST) -> tuple[cdk
         endpoint_name="mme",
         image=ServingImage.from_registry(image),
         model_prefix=ModelPrefix.for_endpoint(bucket=bucket, endpoint_name="mme"),
-        variants=[ProductionVariant(instance_type=instance_type)],
+        # Within every scaling range below: Application Auto Scaling would move it at once otherwise.
+        variants=[ProductionVariant(instance_type=instance_type, initial_instance_count=instances)],
     )
     return stack, mme
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -371,9 +372,33 @@ def test_at_most_ten_variants() -> None:
 
 def test_instance_type_shape() -> None:
     _refused(
-        r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker instance type",
+        r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker endpoint instance type; "
+        r"did you mean ml\.m5\.large",
         variants=[ProductionVariant(instance_type="m5.large")],
     )
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggested"), [("ml.m5.xlage", "ml.m5.xlarge"), ("ml.g5.xlarg", "ml.g5.xlarge"), ("gpu-please", None)]
+)
+def test_instance_types_are_the_closed_list_sagemaker_publishes(typo: str, suggested: str | None) -> None:
+    # botocore's SageMaker model, ProductionVariantInstanceType: the shape check alone let ml.m5.huge through
+    # to a deploy-time failure.
+    from constructs_lib import service_model
+
+    assert "ml.m5.xlarge" in service_model.endpoint_instance_types()
+    assert typo not in service_model.endpoint_instance_types()
+    hint = rf"did you mean {re.escape(suggested)}" if suggested else r"\(e\.g\. ml\.m5\.xlarge\)"
+    _refused(
+        rf"'{re.escape(typo)}' is not a SageMaker endpoint instance type.*{hint}",
+        variants=[ProductionVariant(instance_type=typo)],
+    )
+
+
+def test_names_are_63_characters_at_most_whatever_their_groups() -> None:
+    # EndpointName's pattern counts groups of '-*[a-zA-Z0-9]': 'a' + 31 x '-a' matches it with 63 characters,
+    # 'a' + 32 x '-a' has 65 (botocore: max 63).
+    _refused(r"must be 1-63 letters, digits and inner hyphens \(65 given\)", endpoint_name="a" + "-a" * 32)
 
 
 def test_initial_instance_count_at_least_one() -> None:

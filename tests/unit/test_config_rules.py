@@ -1,0 +1,151 @@
+"""Rules AWS enforces only at deploy time, refused at synth with one line (exit 2) naming where and why."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+import app
+from constructs_lib.artifact_guard import GuardLimits
+from stacks.config import ContainerConfig, EnvironmentConfig, ImageConfig
+from stacks.environments import ENVIRONMENTS
+from stacks.stage import ModelHostingStage
+from tests.support import compliance_findings, make_app
+
+DEV = ENVIRONMENTS[0]
+MME = DEV.multi_model_endpoints[0]
+MNIST, CHURN = DEV.multi_container_endpoints
+
+
+def _synth_error(config: EnvironmentConfig, capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line ``make synth`` prints for ``config`` (and its exit status 2)."""
+    assert app.main(make_app(), (config,)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def _built_error(capsys: pytest.CaptureFixture[str], **changes: Any) -> str:
+    """As ``_synth_error``, for a mistake caught while the EnvironmentConfig itself is built."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app, "configured_environments", lambda: (DEV.replace(**changes),))
+        assert app.main(make_app()) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def _with_container(**changes: Any) -> EnvironmentConfig:
+    container = dataclasses.replace(MNIST.containers[1], **changes)
+    return DEV.replace(
+        multi_container_endpoints=(dataclasses.replace(MNIST, containers=(MNIST.containers[0], container)),)
+    )
+
+
+def test_the_bucket_name_stays_within_s3s_63_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    # "sagemaker-models-" + 20-letter environment + "-" + account + "-ap-southeast-5" is 65 characters
+    # (Amazon S3 User Guide, "General purpose bucket naming rules": 3-63).
+    err = _built_error(capsys, name="a" * 20, region="ap-southeast-5")
+    assert err.startswith("error: environment 'aaaaaaaaaaaaaaaaaaaa': field 'name': ")
+    assert "65 characters long; S3 allows 63" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("../escape/model.tar.gz", "without '.' or '..'"),
+        ("pytorch-mnist//model.tar.gz", "without '.' or '..'"),
+        ("pytorch-mnist/model.zip", "must be a .tar.gz"),
+        ("model.tar.gz", "must sit in a folder of its own"),
+    ],
+)
+def test_archive_keys_are_relative_clean_tar_gz_keys(key: str, why: str, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _synth_error(_with_container(model_data_key=key), capsys)
+    assert err.startswith("error: environment 'dev', endpoint 'mnist': ")
+    assert "archive of container 'pytorch-mnist'" in err
+    assert why in err
+
+
+def test_model_data_url_within_createmodels_1024_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    # botocore's SageMaker model: ContainerDefinition.ModelDataUrl is a Url, max 1024.
+    err = _synth_error(_with_container(model_data_key="pytorch-mnist/" + "m" * 1000 + ".tar.gz"), capsys)
+    assert "field 'model_data_key' of container 'pytorch-mnist'" in err
+    assert "SageMaker accepts 1024" in err
+
+
+def test_image_uri_within_createmodels_255_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    # botocore's SageMaker model: ContainerDefinition.Image is a ContainerImage, max 255.
+    uri = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/" + "r" * 220 + ":1"
+    err = _synth_error(_with_container(image=ImageConfig(registry_uri=uri)), capsys)
+    assert "SageMaker accepts 255" in err
+
+
+def test_a_region_without_a_dlc_registry_names_region_and_feature(capsys: pytest.CaptureFixture[str]) -> None:
+    # aws-cdk-lib's region facts know no Deep Learning Container account for af-south-1.
+    image = ImageConfig(deep_learning_container=("pytorch-inference", "2.6.0-cpu-py312"))
+    container = dataclasses.replace(MNIST.containers[1], image=image)
+    config = DEV.replace(
+        region="af-south-1",
+        multi_model_endpoints=(),
+        multi_container_endpoints=(dataclasses.replace(MNIST, containers=(container,), consumers=()),),
+    )
+    err = _synth_error(config, capsys)
+    assert "region 'af-south-1' has no known Deep Learning Container registry" in err
+    assert "endpoint 'mnist'" in err
+
+
+@pytest.mark.parametrize(
+    ("limits", "field"),
+    [
+        (GuardLimits(max_entries=0), "max_entries 0 must be at least 1"),
+        (GuardLimits(max_compression_ratio=1.0), "max_compression_ratio 1.0 must be at least 2"),
+        (GuardLimits(max_uncompressed_gib=500), "max_uncompressed_gib 500 must be between 1 and 100"),
+    ],
+)
+def test_guard_limits_that_would_pass_bombs_or_refuse_everything(
+    limits: GuardLimits, field: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _built_error(capsys, guard_limits=limits)
+    assert err.startswith("error: environment 'dev': guard_limits.")
+    assert field in err
+
+
+def test_denied_on_a_serial_pipeline_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    consumer = dataclasses.replace(CHURN.consumers[0], denied=("xgboost",))
+    config = DEV.replace(multi_container_endpoints=(dataclasses.replace(CHURN, consumers=(consumer,)),))
+    err = _synth_error(config, capsys)
+    assert "endpoint 'churn-pipeline'" in err
+    assert "denied ['xgboost'] does not apply to a Serial pipeline" in err
+
+
+def test_role_descriptions_stay_within_what_iam_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    # IAM CreateRole Description: at most 1000 characters of U+0009, U+000A, U+000D, U+0020-U+007E, U+00A1-U+00FF.
+    consumer = dataclasses.replace(MME.consumers[0], models=("東京*",))
+    config = DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, consumers=(consumer,)),))
+    err = _synth_error(config, capsys)
+    assert "endpoint 'home-values'" in err
+    assert "invalid for IAM" in err
+
+
+def test_an_environment_with_no_endpoints_is_valid() -> None:
+    # A stage may hold only its ModelStore (bucket, guard, topic) before any endpoint is configured.
+    empty = DEV.replace(multi_model_endpoints=(), multi_container_endpoints=())
+    cdk_app = make_app(**{"@aws-cdk/core:failSynthOnValidationErrors": False})
+    stage = ModelHostingStage(cdk_app, "Dev", config=empty)
+    from stacks.compliance import add_compliance_checks
+
+    add_compliance_checks(stage)
+    assert compliance_findings(cdk_app) == []
+    assert empty.artifacts() == ()
+
+
+def test_a_container_without_an_archive_is_not_in_the_catalog() -> None:
+    container = ContainerConfig(hostname="sidecar", image=MNIST.containers[1].image)
+    config = DEV.replace(
+        multi_container_endpoints=(dataclasses.replace(MNIST, containers=(*MNIST.containers, container)),)
+    )
+    (mnist,) = [a for a in config.artifacts() if a.endpoint_name == "dev-mnist"]
+    assert [c.hostname for c in mnist.containers] == ["tensorflow-mnist", "pytorch-mnist"]
