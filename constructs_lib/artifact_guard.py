@@ -58,8 +58,21 @@ class GuardLimits:
     """Bounds on one archive (decompression bombs, runaway archives)."""
 
     max_uncompressed_gib: int = 50
+    """Total size of an archive's files once extracted, 1-100 GiB: the guard reads it all within Lambda's 15
+    minutes (about 10 of them for reading), so a larger limit would let archives time out instead of pass."""
+
     max_entries: int = 100_000
+    """Files, folders and links in one archive, at least 1."""
+
     max_compression_ratio: float = 200.0
+    """Uncompressed / compressed bytes, at least 2: gzip already shrinks ordinary model files about 1.1-3x, so a
+    lower limit would reject most archives."""
+
+    def validate(self, owner: str) -> None:
+        """Raise ``ValidationError`` for a limit that would pass bombs or refuse every upload."""
+        limits.check_range(owner, "guard_limits.max_uncompressed_gib", self.max_uncompressed_gib, 1, 100)
+        limits.check_range(owner, "guard_limits.max_entries", self.max_entries, 1)
+        limits.check_range(owner, "guard_limits.max_compression_ratio", self.max_compression_ratio, 2)
 
 
 class ArtifactGuard(Construct):
@@ -106,6 +119,7 @@ class ArtifactGuard(Construct):
                     owner, f"layout of {each.prefix}", each.layout, f"must be one of {', '.join(layouts)}"
                 )
         bounds = guard_limits or GuardLimits()
+        bounds.validate(owner)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -286,7 +300,11 @@ class ArtifactGuard(Construct):
                 resources=[bucket.arn_for_objects(f"{QUARANTINE_PREFIX}*")],
             )
         )
-        # Without ListBucket a missing object reads as AccessDenied instead of NoSuchKey.
+        # Without ListBucket a missing object (or one whose current version is a delete marker) reads as 403
+        # AccessDenied instead of 404 (Amazon S3 API Reference, HeadObject and GetObject: "If you have the
+        # s3:ListBucket permission on the bucket, Amazon S3 returns 404"). That check is of the bucket itself,
+        # with no s3:prefix in its request context, so a prefix-conditioned grant would not count: the guard
+        # needs ListBucket on the bucket ARN, unconditioned. It lists nothing.
         role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         topic.grant_publish(role)

@@ -24,14 +24,23 @@ class ExecutionRole(Construct):
         """Create the role for the endpoint named ``endpoint_name`` (its log group is scoped by that name)."""
         super().__init__(scope, construct_id)
         check_name(f"ExecutionRole {self.node.path}", "endpoint_name", endpoint_name, lowercase=True)
+        stack = cdk.Stack.of(self)
         self.role = iam.Role(
             self,
             "Resource",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            # Confused-deputy guard for the trust policy: SageMaker assumes the role only on behalf of this
+            # account's resources in this region (SageMaker Developer Guide, "Cross-service confused deputy
+            # prevention": aws:SourceAccount and aws:SourceArn).
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="sagemaker", resource="*")},
+                },
+            ),
             description=f"SageMaker execution role of endpoint {endpoint_name}",
         )
         """The IAM role."""
-        stack = cdk.Stack.of(self)
         log_group = stack.format_arn(
             service="logs",
             resource="log-group",

@@ -116,7 +116,12 @@ class MultiContainerEndpointBase(EndpointBase):
         an allow-list of principals may call.
         """
         if self.mode is InferenceMode.SERIAL:
-            raise limits.fail(self._owner, "mode", self.mode.value, "has no per-container access to deny")
+            raise limits.fail(
+                self._owner,
+                "denied",
+                list(containers),
+                "does not apply to a Serial pipeline: it is invoked as a whole, there is no container to deny",
+            )
         principal = grantee.grant_principal
         principal.add_to_principal_policy(
             iam.PolicyStatement(
@@ -124,6 +129,18 @@ class MultiContainerEndpointBase(EndpointBase):
                 actions=["sagemaker:InvokeEndpoint"],
                 resources=[self.endpoint_arn],
                 conditions={"StringLike": {_HOSTNAME_CONDITION: self._patterns(containers)}},
+            )
+        )
+        # Fail closed: sagemaker:TargetContainerHostname is documented in the SageMaker Developer Guide
+        # ("Security for multi-container endpoints") but absent from the Service Authorization Reference. Were
+        # the key ever missing from a request's context, the Deny above would not match; this one then does
+        # (IAM's Null condition: true when the key is absent).
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[self.endpoint_arn],
+                conditions={"Null": {_HOSTNAME_CONDITION: "true"}},
             )
         )
 

@@ -82,12 +82,22 @@ class ScalingGuardProvider(Construct):
         )
         self.function = custom.function
         """The function; custom resources use its ARN as service token."""
+        # Reading is unconditional (the Describe actions take no resource and no service condition key); every
+        # write is held to SageMaker variants by Application Auto Scaling's own condition keys, which the Service
+        # Authorization Reference lists for Register/Deregister, Put/Delete scaling policy and scheduled action.
         custom.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[
                     "application-autoscaling:DescribeScalableTargets",
                     "application-autoscaling:DescribeScalingPolicies",
                     "application-autoscaling:DescribeScheduledActions",
+                ],
+                resources=["*"],
+            )
+        )
+        custom.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=[
                     "application-autoscaling:RegisterScalableTarget",
                     "application-autoscaling:DeregisterScalableTarget",
                     "application-autoscaling:PutScalingPolicy",
@@ -96,20 +106,24 @@ class ScalingGuardProvider(Construct):
                     "application-autoscaling:DeleteScheduledAction",
                 ],
                 resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "application-autoscaling:service-namespace": "sagemaker",
+                        "application-autoscaling:scalable-dimension": "sagemaker:variant:DesiredInstanceCount",
+                    }
+                },
             )
         )
-        endpoints = stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
         configs = stack.format_arn(service="sagemaker", resource="endpoint-config", resource_name="*")
-        # Registering a SageMaker target makes Application Auto Scaling check the endpoint with the caller's rights.
+        # Registering a SageMaker target makes Application Auto Scaling check the endpoint with the caller's
+        # rights; the guard reads what the endpoint runs. Endpoints are the guarded ones only (allow_endpoint).
+        self._endpoint_rights = iam.PolicyStatement(
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"]
+        )
+        self._endpoints: set[str] = set()
+        self._role = custom.role
         custom.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "sagemaker:DescribeEndpoint",
-                    "sagemaker:DescribeEndpointConfig",
-                    "sagemaker:UpdateEndpointWeightsAndCapacities",
-                ],
-                resources=[endpoints, configs],
-            )
+            iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[configs])
         )
         # Application Auto Scaling checks that the caller of RegisterScalableTarget, PutScalingPolicy and
         # DeleteScalingPolicy may itself describe, put and delete CloudWatch alarms ("Permissions validation for
@@ -149,8 +163,12 @@ class ScalingGuardProvider(Construct):
         )
         policy = default_policy(custom.role)
         for resource, why in (
-            ("*", "Application Auto Scaling's actions have no resource-level permissions for scalable targets."),
-            (endpoints, "The guard serves every scaled endpoint of the stack; their names are only known per request."),
+            (
+                "*",
+                "Application Auto Scaling's Describe actions take no resource; its writes are held to SageMaker "
+                "variants by the service-namespace and scalable-dimension condition keys (scalable-target ARNs "
+                "carry generated ids that cannot be named in advance).",
+            ),
             (configs, "Endpoint configs have generated names (they are replaced on every change)."),
             (
                 alarms,
@@ -167,6 +185,16 @@ class ScalingGuardProvider(Construct):
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", why)
         custom.acknowledge_inline_policy()
+
+    def allow_endpoint(self, endpoint_name: str) -> None:
+        """Let the function describe and scale the endpoint ``endpoint_name`` (each ScalingGuard calls this)."""
+        arn = cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
+        if arn in self._endpoints:
+            return
+        if not self._endpoints:
+            self._role.add_to_principal_policy(self._endpoint_rights)
+        self._endpoints.add(arn)
+        self._endpoint_rights.add_resources(arn)
 
 
 class ScalingGuard(Construct):
@@ -187,6 +215,7 @@ class ScalingGuard(Construct):
         endpoint_name: str,
     ) -> None:
         """Guard ``endpoint`` (named ``endpoint_name``) with ``provider``'s function."""
+        provider.allow_endpoint(endpoint_name)
         super().__init__(scope, construct_id)
         self._variants: dict[str, str] = {}
         self.release = cdk.CustomResource(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib.errors import ValidationError
@@ -24,6 +25,7 @@ class ServingImageRepository(Construct):
         removal_policy: cdk.RemovalPolicy,
         max_image_count: int = 100,
         untagged_image_expiration: cdk.Duration | None = None,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         """Create the repository.
 
@@ -31,6 +33,10 @@ class ServingImageRepository(Construct):
         :param max_image_count: how many images are kept; older ones expire. Default: 100.
         :param untagged_image_expiration: when untagged layers (failed or superseded pushes) expire.
             Default: 14 days.
+        :param encryption_key: encrypts the images at rest (SSE-KMS). Decide before the first deploy: a
+            repository's encryption cannot change once created (AWS::ECR::Repository ``EncryptionConfiguration``
+            requires replacement). ECR uses the key through a grant it creates, so pulling principals need no
+            KMS permission (Amazon ECR User Guide, "Encryption at rest"). Default: ECR's AES256.
         """
         super().__init__(scope, construct_id)
         if max_image_count < 1:
@@ -41,6 +47,8 @@ class ServingImageRepository(Construct):
             self,
             "Resource",
             image_scan_on_push=True,
+            encryption=ecr.RepositoryEncryption.KMS if encryption_key is not None else None,
+            encryption_key=encryption_key,
             image_tag_mutability=ecr.TagMutability.IMMUTABLE,
             lifecycle_rules=[
                 ecr.LifecycleRule(

@@ -11,7 +11,6 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
 from constructs_lib.multi_container_endpoint import InferenceMode, MultiContainerEndpoint
 from constructs_lib.multi_model_endpoint import MultiModelEndpoint
@@ -63,23 +62,25 @@ class SmokeTestProvider(Construct):
         self.function = self.custom.function
         """The function; custom resources use its ARN as service token."""
         stack = cdk.Stack.of(self)
+        # DescribeEndpoint on exactly the endpoints under test: each EndpointSmokeTest adds its own (allow_endpoint).
+        self._describe = iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"])
+        self._described: set[str] = set()
         # During a rollback CloudFormation sends an ordinary Update; only the stack's status tells the function
         # not to fail it. DescribeStacks takes a stack ARN as resource (Service Authorization Reference, "Actions,
         # resources, and condition keys for AWS CloudFormation"), so it is granted on this stack alone.
         self.custom.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id])
         )
-        endpoints = stack.format_arn(service="sagemaker", resource="endpoint", resource_name="*")
-        self.custom.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoints])
-        )
-        acknowledge(
-            default_policy(self.custom.role),
-            f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, endpoints)}]",
-            "DescribeEndpoint only: it reads the status and config of the endpoints under test. Invocation is "
-            "granted per endpoint and canary.",
-        )
         self.custom.acknowledge_inline_policy()
+
+    def allow_endpoint(self, endpoint_arn: str) -> None:
+        """Let the function describe the endpoint ``endpoint_arn`` (its status and running config)."""
+        if endpoint_arn in self._described:
+            return
+        if not self._described:
+            self.custom.role.add_to_principal_policy(self._describe)
+        self._described.add(endpoint_arn)
+        self._describe.add_resources(endpoint_arn)
 
 
 class EndpointSmokeTest(Construct):
@@ -129,6 +130,7 @@ class EndpointSmokeTest(Construct):
             raise limits.fail(owner, "invocations", [], "must list at least one request")
         for invocation in invocations:
             _check_invocation(owner, endpoint, invocation)
+        provider.allow_endpoint(endpoint.endpoint_arn)
         if isinstance(endpoint, MultiModelEndpoint):
             endpoint.grant_invoke(provider.custom.role, models=[i.target_model or "" for i in invocations])
         elif endpoint.mode is InferenceMode.DIRECT:

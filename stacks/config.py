@@ -15,6 +15,7 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 from aws_cdk import region_info
 
+from constructs_lib import service_model
 from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.artifact_catalog import MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
 from constructs_lib.artifact_guard import GuardLimits
@@ -32,6 +33,9 @@ SSM_ROOT = "/sagemaker-hosting"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_MAX_BUCKET_NAME = 63
+#: Image tables of SageMaker's built-in algorithm containers that need no network to serve.
+_FIRST_PARTY = frozenset({"xgboost", "sklearn"})
 _KNOWN_REGIONS = frozenset(region.name for region in region_info.RegionInfo.regions)
 
 
@@ -82,6 +86,13 @@ class ImageConfig:
                 "model_store_tag"
             )
         return None
+
+    @property
+    def first_party(self) -> bool:
+        """A SageMaker built-in algorithm image (XGBoost, scikit-learn): it serves without any network call."""
+        if self.framework is not None:
+            return self.framework.framework in _FIRST_PARTY
+        return any(f"/sagemaker-{name}:" in (self.registry_uri or "") for name in ("xgboost", "scikit-learn"))
 
     @property
     def default_layout(self) -> str:
@@ -185,6 +196,10 @@ class MultiModelEndpointConfig:
     warm_up: bool = False
     """After a valid upload, invoke the new model once with ``NAME.warmup.json`` (if stored beside it)."""
 
+    network_isolation: bool | None = None
+    """Forbid the container every network call (``EnableNetworkIsolation``). Default: off, since AWS does not
+    document network isolation for multi-model endpoints; turn it on after a test in a sandbox account."""
+
     smoke_tests: tuple[SmokeInvocation, ...] = ()
     """Canary requests after each deploy; a failure fails the deploy. Canary models must be uploaded first."""
 
@@ -248,6 +263,18 @@ class MultiContainerEndpointConfig:
     deployment: BlueGreenDeployment | None = None
     """Blue/green updates with traffic shifting and automatic rollback; None for all at once."""
 
+    network_isolation: bool | None = None
+    """Forbid the containers every network call (``EnableNetworkIsolation``). Default: on when every container
+    is a SageMaker built-in algorithm (XGBoost, scikit-learn), which serves from its archive alone; off
+    otherwise (framework containers may install ``code/requirements.txt`` at start-up)."""
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the model runs with network isolation (the setting, or its default)."""
+        if self.network_isolation is not None:
+            return self.network_isolation
+        return all(c.image.first_party for c in self.containers)
+
     smoke_tests: tuple[SmokeInvocation, ...] = ()
     """Requests after each deploy (each Direct container, or the pipeline); a failure fails the deploy."""
 
@@ -307,6 +334,17 @@ class EnvironmentConfig:
             self._fail("account", self.account, "must be a 12-digit AWS account id")
         if self.region not in _KNOWN_REGIONS:
             self._fail("region", self.region, "is not an AWS region known to aws-cdk-lib (e.g. 'eu-west-1')")
+        # S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or
+        # digit (Amazon S3 User Guide, "General purpose bucket naming rules"); the environment's name is part of it.
+        bucket = self.artifact_bucket_name
+        if len(bucket) > _MAX_BUCKET_NAME:
+            self._fail(
+                "name",
+                self.name,
+                f"makes the artifact bucket name {bucket!r} {len(bucket)} characters long; S3 allows "
+                f"{_MAX_BUCKET_NAME}: shorten the environment name",
+            )
+        self.guard_limits.validate(f"environment {self.name!r}")
         if self.name == "prod" and not self.retain_stateful_resources:
             self._fail("retain_stateful_resources", False, "must be True in prod: model artifacts must survive")
         if self.noncurrent_version_expiration_days < 1:
@@ -388,10 +426,19 @@ class EnvironmentConfig:
                                 layout=c.layout or c.image.default_layout,
                             )
                             for c in endpoint.containers
-                            if c.model_data_key
+                            if c.model_data_key is not None
                         ),
                     )
                 )
+                for container in found[-1].containers:
+                    url = f"s3://{self.artifact_bucket_name}/{container.key}"
+                    # CreateModel's ContainerDefinition.ModelDataUrl: at most 1024 characters (botocore: Url).
+                    if len(url) > service_model.max_length("Url"):
+                        raise ConfigError(
+                            f"environment {self.name!r}, endpoint {endpoint.name!r}: field 'model_data_key' of "
+                            f"container {container.hostname!r}: makes ModelDataUrl {len(url)} characters long; "
+                            f"SageMaker accepts {service_model.max_length('Url')}"
+                        )
         return tuple(found)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from constructs_lib import (
     ServingImage,
 )
 from constructs_lib.compliance import acknowledge_control_rule, default_policy
+from constructs_lib.errors import ValidationError
 from constructs_lib.operations_key import OperationsKey
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
 from modelctl.archive_rules import VALID, VERDICT_TAG
@@ -126,6 +128,7 @@ class HostingStack(cdk.Stack):
             model_cache_enabled=endpoint.model_cache_enabled,
             environment=endpoint.environment,
             volume_encryption_key=self._model_store.key,
+            enable_network_isolation=endpoint.network_isolation is True,
             parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
         )
         for consumer in endpoint.consumers:
@@ -167,6 +170,7 @@ class HostingStack(cdk.Stack):
             volume_encryption_key=self._model_store.key,
             parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
             deployment=endpoint.deployment,
+            enable_network_isolation=endpoint.isolated,
         )
         for consumer in endpoint.consumers:
             scope = ", ".join(consumer.containers) if consumer.containers else "the whole pipeline"
@@ -224,6 +228,13 @@ class HostingStack(cdk.Stack):
 
     def _consumer_role(self, construct_id: str, description: str) -> iam.Role:
         """An example application role, assumable from this account."""
+        # IAM CreateRole ``Description``: at most 1000 characters of tab, newline, carriage return and
+        # U+0020-U+007E, U+00A1-U+00FF (IAM API Reference); the description names the consumer's patterns.
+        if len(description) > _MAX_ROLE_DESCRIPTION or not _ROLE_DESCRIPTION.match(description):
+            raise ValidationError(
+                f"consumer {construct_id}: its patterns make the role description {description[:60]!r}... invalid "
+                f"for IAM ({len(description)} characters; at most {_MAX_ROLE_DESCRIPTION} of Latin-1 letters)"
+            )
         return iam.Role(self, construct_id, assumed_by=iam.AccountRootPrincipal(), description=description)
 
     @staticmethod
@@ -245,6 +256,10 @@ class HostingStack(cdk.Stack):
             return ServingImage.from_deep_learning_container(*image.deep_learning_container)
         assert image.model_store_tag is not None  # ImageConfig guarantees exactly one source
         return ServingImage.from_ecr_repository(self._model_store.repository, tag=image.model_store_tag)
+
+
+_MAX_ROLE_DESCRIPTION = 1000
+_ROLE_DESCRIPTION = re.compile(r"^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$")
 
 
 def _camel(name: str) -> str:

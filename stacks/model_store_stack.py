@@ -41,7 +41,8 @@ class ModelStoreStack(cdk.Stack):
             noncurrent_version_expiration=cdk.Duration.days(config.noncurrent_version_expiration_days),
             bucket_name=config.artifact_bucket_name,
         )
-        images = ServingImageRepository(self, "ServingImages", removal_policy=removal_policy)
+        # The stage's key, decided before the first deploy: ECR cannot change a repository's encryption later.
+        images = ServingImageRepository(self, "ServingImages", removal_policy=removal_policy, encryption_key=store.key)
 
         self.artifact_store: ModelArtifactStore = store
         self.bucket: s3.IBucket = store.bucket

@@ -208,7 +208,7 @@ def test_bad_endpoint_config_names_environment_endpoint_field_and_value() -> Non
     with pytest.raises(
         ConfigError,
         match=r"^environment 'dev', endpoint 'home-values': MultiModelEndpoint Dev/Hosting/HomeValues: "
-        r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker instance type",
+        r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker endpoint instance type",
     ):
         ModelHostingStage(make_app(), "Dev", config=bad)
 
@@ -243,6 +243,12 @@ def test_mnist_consumer_may_call_tensorflow_and_is_denied_pytorch(stages: list[M
         {
             "Action": "sagemaker:InvokeEndpoint",
             "Condition": {"StringLike": {"sagemaker:TargetContainerHostname": ["pytorch-*"]}},
+            "Effect": "Deny",
+            "Resource": arn,
+        },
+        {
+            "Action": "sagemaker:InvokeEndpoint",
+            "Condition": {"Null": {"sagemaker:TargetContainerHostname": "true"}},
             "Effect": "Deny",
             "Resource": arn,
         },

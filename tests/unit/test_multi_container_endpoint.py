@@ -156,6 +156,13 @@ def test_grant_and_deny_are_scoped_by_hostname(direct: tuple[MultiContainerEndpo
             "Effect": "Deny",
             "Resource": ARN,
         },
+        # Fail closed: a request whose context lacks the key is denied too (IAM Null condition).
+        {
+            "Action": "sagemaker:InvokeEndpoint",
+            "Condition": {"Null": {"sagemaker:TargetContainerHostname": "true"}},
+            "Effect": "Deny",
+            "Resource": ARN,
+        },
     ]
 
 
@@ -373,7 +380,7 @@ def test_serial_grant_cannot_be_scoped() -> None:
     role = iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal())
     with pytest.raises(ValidationError, match=r"containers \['tensorflow-mnist'\] cannot be scoped: a Serial pipeline"):
         mce.grant_invoke(role, containers=["tensorflow-mnist"])
-    with pytest.raises(ValidationError, match=r"mode 'Serial' has no per-container access to deny"):
+    with pytest.raises(ValidationError, match=r"denied \['tensorflow-mnist'\] does not apply to a Serial pipeline"):
         mce.deny_invoke(role, containers=["tensorflow-mnist"])
 
 
