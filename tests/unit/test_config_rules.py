@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
@@ -149,3 +150,31 @@ def test_a_container_without_an_archive_is_not_in_the_catalog() -> None:
     )
     (mnist,) = [a for a in config.artifacts() if a.endpoint_name == "dev-mnist"]
     assert [c.hostname for c in mnist.containers] == ["tensorflow-mnist", "pytorch-mnist"]
+
+
+def test_every_name_the_templates_give_fits_aws_at_the_longest_environment_name() -> None:
+    # The environment name (up to 20 characters) is part of every name: each must still fit its AWS limit.
+    longest = DEV.replace(name="a" * 20, region="eu-west-1")
+    stage = ModelHostingStage(make_app(), "Long", config=longest)
+    limits = {
+        # (resource type, property): (max length, pattern) from each service's API reference.
+        ("AWS::CloudWatch::Alarm", "AlarmName"): (255, r"^[^\x00-\x1f]+$"),  # PutMetricAlarm
+        ("AWS::Events::Rule", "Name"): (64, r"^[\.\-_A-Za-z0-9]+$"),  # PutRule
+        ("AWS::CloudWatch::Dashboard", "DashboardName"): (255, r"^[A-Za-z0-9_-]+$"),  # PutDashboard
+        ("AWS::Logs::LogGroup", "LogGroupName"): (512, r"^[\.\-_/#A-Za-z0-9]+$"),  # CreateLogGroup
+        ("AWS::SSM::Parameter", "Name"): (1011, r"^[a-zA-Z0-9_.\-/]+$"),  # PutParameter
+        ("AWS::SageMaker::Endpoint", "EndpointName"): (63, r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"),  # CreateEndpoint
+        ("AWS::S3::Bucket", "BucketName"): (63, r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$"),  # S3 naming rules
+    }
+    from aws_cdk.assertions import Template
+
+    checked = 0
+    for stack in (stage.model_store, stage.hosting):
+        for resource in Template.from_stack(stack).to_json()["Resources"].values():
+            for (kind, field), (most, pattern) in limits.items():
+                name = resource.get("Properties", {}).get(field) if resource["Type"] == kind else None
+                if isinstance(name, str):
+                    assert len(name) <= most, (kind, name)
+                    assert re.match(pattern, name), (kind, name)
+                    checked += 1
+    assert checked > 40
