@@ -71,3 +71,28 @@ def lambda_module(function: str, module: str) -> Any:
         if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(folder):
             del sys.modules[sibling]  # another function's module of the same name
     return importlib.import_module(module)
+
+
+def hosting_stack() -> Any:
+    """An empty stack in the examples' account and region, as the Hosting stack would be."""
+    import aws_cdk as cdk
+
+    return cdk.Stack(make_app(), "Hosting", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+
+
+def multi_model_endpoint(stack: Any, *, instances: int = 1) -> Any:
+    """A one-variant XGBoost multi-model endpoint ``mme`` in ``stack`` (construct id ``Mme``)."""
+    from aws_cdk import aws_s3 as s3
+
+    from constructs_lib import ModelPrefix, MultiModelEndpoint, ProductionVariant, ServingImage
+
+    return MultiModelEndpoint(
+        stack,
+        "Mme",
+        endpoint_name="mme",
+        image=ServingImage.from_registry("141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"),
+        model_prefix=ModelPrefix.for_endpoint(
+            bucket=s3.Bucket.from_bucket_name(stack, "B", "models"), endpoint_name="mme"
+        ),
+        variants=[ProductionVariant(instance_type="ml.m5.xlarge", initial_instance_count=instances)],
+    )

@@ -10,7 +10,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 from constructs_lib import (
@@ -19,35 +18,20 @@ from constructs_lib import (
     Container,
     EndpointAlarms,
     InferenceMode,
-    ModelPrefix,
     MultiContainerEndpoint,
-    MultiModelEndpoint,
     ProductionVariant,
     ServingImage,
     ValidationError,
 )
-from tests.support import make_app
+from tests.support import hosting_stack, multi_model_endpoint
 
 XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 OWNER = "EndpointAlarms Hosting/Alarms"
 
 
-def _stack() -> cdk.Stack:
-    return cdk.Stack(make_app(), "Hosting", env=cdk.Environment(account="111111111111", region="eu-west-1"))
-
-
 def _alarms(**thresholds: Any) -> cdk.Stack:
-    stack = _stack()
-    mme = MultiModelEndpoint(
-        stack,
-        "Mme",
-        endpoint_name="mme",
-        image=ServingImage.from_registry(XGBOOST),
-        model_prefix=ModelPrefix.for_endpoint(
-            bucket=s3.Bucket.from_bucket_name(stack, "B", "models"), endpoint_name="mme"
-        ),
-        variants=[ProductionVariant(instance_type="ml.m5.xlarge")],
-    )
+    stack = hosting_stack()
+    mme = multi_model_endpoint(stack)
     EndpointAlarms(stack, "Alarms", endpoint=mme, thresholds=AlarmThresholds(**thresholds))
     return stack
 
@@ -110,7 +94,7 @@ def test_bad_thresholds_are_refused(thresholds: dict[str, Any], message: str) ->
 
 
 def test_rollback_thresholds_follow_the_same_rules() -> None:
-    stack = _stack()
+    stack = hosting_stack()
     image = ServingImage.from_deep_learning_container("pytorch-inference", "2.6.0-cpu-py312")
     with pytest.raises(
         ValidationError,

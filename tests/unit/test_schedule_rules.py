@@ -13,38 +13,24 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_applicationautoscaling as appscaling
-from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
 import app
 from constructs_lib import (
     EndpointScaling,
-    ModelPrefix,
-    MultiModelEndpoint,
-    ProductionVariant,
-    ServingImage,
     ValidationError,
 )
 from stacks.config import ScheduleConfig
 from stacks.environments import ENVIRONMENTS
-from tests.support import make_app
+from tests.support import hosting_stack, make_app, multi_model_endpoint
 
 XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 OWNER = "EndpointScaling Hosting/Scaling"
 
 
 def _scaling(min_capacity: int = 1, max_capacity: int = 4, initial_instance_count: int = 1) -> EndpointScaling:
-    stack = cdk.Stack(make_app(), "Hosting", env=cdk.Environment(account="111111111111", region="eu-west-1"))
-    mme = MultiModelEndpoint(
-        stack,
-        "Mme",
-        endpoint_name="mme",
-        image=ServingImage.from_registry(XGBOOST),
-        model_prefix=ModelPrefix.for_endpoint(
-            bucket=s3.Bucket.from_bucket_name(stack, "B", "models"), endpoint_name="mme"
-        ),
-        variants=[ProductionVariant(instance_type="ml.m5.xlarge", initial_instance_count=initial_instance_count)],
-    )
+    stack = hosting_stack()
+    mme = multi_model_endpoint(stack, instances=initial_instance_count)
     return EndpointScaling(stack, "Scaling", endpoint=mme, min_capacity=min_capacity, max_capacity=max_capacity)
 
 
