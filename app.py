@@ -10,7 +10,7 @@ import aws_cdk as cdk
 
 from constructs_lib.errors import ValidationError
 from stacks.compliance import VALIDATION_REPORT, add_compliance_checks, unacknowledged_findings
-from stacks.config import EnvironmentConfig, select_environments
+from stacks.config import EnvironmentConfig, check_environments, select_environments
 from stacks.stage import ModelHostingStage
 
 _TOO_MANY_RESOURCES = re.compile(r"resources in stack '([^']+)': (\d+) is greater than allowed maximum of (\d+)")
@@ -28,6 +28,7 @@ def build(app: cdk.App, environments: tuple[EnvironmentConfig, ...] | None = Non
     """Add the stage of every selected environment (all, or ``-c env=NAME``) to ``app``."""
     # Imported here, not at the top: a mistake in the environments is then a ConfigError that main() reports.
     selected = environments if environments is not None else configured_environments()
+    check_environments(selected)
     stages = []
     for config in select_environments(app.node.try_get_context("env"), selected):
         stage = ModelHostingStage(app, config.stage_id, config=config)

@@ -26,10 +26,10 @@ from constructs import Construct, IConstruct
 
 from constructs_lib.errors import ValidationError
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 #: CloudWatch alarm names: 1-255 characters (CloudWatch API Reference, PutMetricAlarm, ``AlarmName``).
 MAX_ALARM_NAME = 255
-_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}[-/.]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}[-/.]\Z")
 
 
 class AlarmTopic(Construct):

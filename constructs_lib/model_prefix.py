@@ -14,7 +14,7 @@ from constructs_lib.errors import ValidationError
 #: Every served prefix sits under this root: the artifact guard watches it, execution roles read below it.
 SERVED_ROOT = "models/"
 # S3 "safe characters" only, segments separated by single slashes, ending with a slash.
-_PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+$")
+_PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+\Z")
 
 
 class ModelPrefix:

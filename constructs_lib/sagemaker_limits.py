@@ -19,11 +19,11 @@ from constructs_lib.errors import ValidationError
 from modelctl.archive_rules import MAX_TARGET_MODEL
 
 #: EndpointName, VariantName, ContainerHostname: 1-63 characters, alphanumerics and inner hyphens.
-NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
 #: SageMaker names: 63 characters at most. The pattern counts groups, not characters ('a' plus 62 groups of
 #: '-a' is 125 characters), so the length is checked on its own (botocore: EndpointName ``max`` 63).
 MAX_NAME = 63
-ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 MAX_ENVIRONMENT_ENTRIES = 100
 MAX_ENVIRONMENT_KEY_OR_VALUE = 1024
 #: All keys and values of one CreateModel call together, across every container.
@@ -126,7 +126,7 @@ def check_timeout(owner: str, field: str, value: cdk.Duration | None) -> int | N
     """A SageMaker timeout of 60-3600 seconds, as whole seconds (``None`` when unset)."""
     if value is None:
         return None
-    seconds = int(value.to_seconds())
+    seconds = whole_seconds(owner, field, value)
     check_range(owner, field, seconds, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS)
     return seconds
 

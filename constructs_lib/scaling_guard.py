@@ -26,7 +26,7 @@ PATH_VARIABLE = "SNAPSHOT_PARAMETER_PATH"
 #: target's resource id (``endpoint/<endpoint>/variant/<variant>``), then ``-AlarmHigh-``/``-AlarmLow-`` and an id.
 TARGET_TRACKING_ALARM_PREFIX = "TargetTracking-endpoint/"
 #: An SSM parameter path: '/'-separated names of SSM's characters, no trailing '/'.
-_SSM_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+$")
+_SSM_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+\Z")
 
 
 class ScalingGuardProvider(Construct):

@@ -20,10 +20,10 @@ from constructs_lib.errors import ValidationError
 
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(?::(?P<tag>[\w][\w.-]{0,127})|@(?P<digest>sha256:[a-f0-9]{64}))$"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(?::(?P<tag>[\w][\w.-]{0,127})|@(?P<digest>sha256:[a-f0-9]{64}))\Z"
 )
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}\Z")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}\Z")
 _TRITON = "tritonserver"
 # AWS repository name -> the SageMaker Python SDK image table (image_uri_config/<name>.json) it belongs to, for
 # the repositories whose name does not start with it; DLCs are "<framework>-[<base>-]inference|training[-<variant>]".
@@ -32,7 +32,7 @@ _REPOSITORY_FRAMEWORKS = {
     "sagemaker-scikit-learn": "sklearn",
     "sagemaker-tritonserver": "sagemaker-tritonserver",
 }
-_DLC_REPOSITORY = re.compile(r"^(?P<framework>[a-z0-9]+)-(?:[a-z0-9-]+-)?(?:inference|training)(?:-[a-z0-9-]+)?$")
+_DLC_REPOSITORY = re.compile(r"^(?P<framework>[a-z0-9]+)-(?:[a-z0-9-]+-)?(?:inference|training)(?:-[a-z0-9-]+)?\Z")
 
 
 class ServingImage(ABC):

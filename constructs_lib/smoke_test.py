@@ -14,6 +14,7 @@ from constructs_lib import sagemaker_limits as limits
 from constructs_lib.hardened_function import HardenedFunction
 from constructs_lib.multi_container_endpoint import InferenceMode, MultiContainerEndpoint
 from constructs_lib.multi_model_endpoint import MultiModelEndpoint
+from modelctl.archive_rules import check_key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,6 +168,18 @@ def _check_invocation(owner: str, endpoint: MultiModelEndpoint | MultiContainerE
                 owner, "target_model", call.target_model, "is required (and alone) for a multi-model endpoint"
             )
         limits.check_target_pattern(owner, "target_model", call.target_model)
+        # A canary is one archive, named exactly: the guard serves only '<prefix><name>.tar.gz' keys
+        # (archive_rules.check_key), and a pattern would grant the smoke test every model it matches.
+        problems = [str(p) for p in check_key(call.target_model, "")]
+        if any(c in call.target_model for c in "*?") or problems:
+            raise limits.fail(
+                owner,
+                "target_model",
+                call.target_model,
+                "must name one archive exactly (NAME.tar.gz, no wildcard)" + (f": {problems[0]}" if problems else ""),
+            )
+        if any(part in ("", ".", "..") for part in call.target_model.split("/")):
+            raise limits.fail(owner, "target_model", call.target_model, "must be a relative key without '.' or '..'")
     elif endpoint.mode is InferenceMode.DIRECT:
         if call.target_container not in endpoint.hostnames or call.target_model:
             raise limits.fail(owner, "target_container", call.target_container, f"must be one of {endpoint.hostnames}")

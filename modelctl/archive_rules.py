@@ -22,7 +22,7 @@ WARMUP_SUFFIX = ".warmup.json"
 #: TargetModel: 1-1024 printable characters, no leading whitespace (botocore: ``\A\S[\p{Print}]*\z``).
 MAX_TARGET_MODEL = 1024
 _CHUNK = 1024 * 1024
-_VERSION = re.compile(r"^\d+$")
+_VERSION = re.compile(r"^\d+\Z")
 _SAVED_MODEL = "saved_model.pb"
 _MAR_MANIFEST = "MAR-INF/MANIFEST.json"
 

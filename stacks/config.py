@@ -31,8 +31,9 @@ from stacks.config_types import check_fields
 #: Root of the SSM parameter paths that tools (modelctl) use to discover what each environment deployed.
 SSM_ROOT = "/sagemaker-hosting"
 
-_ACCOUNT = re.compile(r"^\d{12}$")
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_ACCOUNT = re.compile(r"^\d{12}\Z")
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}\Z")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _MAX_BUCKET_NAME = 63
 #: Image tables of SageMaker's built-in algorithm containers that need no network to serve.
 _FIRST_PARTY = frozenset({"xgboost", "sklearn"})
@@ -345,6 +346,10 @@ class EnvironmentConfig:
                 f"{_MAX_BUCKET_NAME}: shorten the environment name",
             )
         self.guard_limits.validate(f"environment {self.name!r}")
+        # Checked here too, not only in each endpoint's alarms: an environment without endpoints has the guard's.
+        self.alarm_thresholds.validate(f"environment {self.name!r}: alarm_thresholds")
+        if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
+            self._fail("alarm_email", self.alarm_email, "is not an e-mail address")
         if self.name == "prod" and not self.retain_stateful_resources:
             self._fail("retain_stateful_resources", False, "must be True in prod: model artifacts must survive")
         if self.noncurrent_version_expiration_days < 1:
@@ -500,6 +505,29 @@ def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
         raise
     except ValidationError as error:
         raise ConfigError(f"environment {environment!r}, endpoint {endpoint!r}: {error}") from error
+
+
+def check_environments(environments: tuple[EnvironmentConfig, ...]) -> None:
+    """What no single environment can check: names and deployed names unique across all of them."""
+    seen: dict[str, str] = {}
+    for environment in environments:
+        if environment.name in seen:
+            raise ConfigError(f"environment {environment.name!r}: field 'name': {environment.name!r} is used twice")
+        seen[environment.name] = environment.name
+        # Deployed names are '<environment>-<endpoint>': 'dev-a' + 'b-home' and 'dev-a-b' + 'home' are one name,
+        # and endpoints and their log groups are unique per account and region.
+        for name in environment.endpoint_names():
+            where = (environment.account, environment.region, name)
+            for other in environments:
+                if (
+                    other is not environment
+                    and (other.account, other.region) == where[:2]
+                    and name in other.endpoint_names()
+                ):
+                    raise ConfigError(
+                        f"environment {environment.name!r}: endpoint name {name!r} is also deployed by environment "
+                        f"{other.name!r} in account {environment.account} and {environment.region}"
+                    )
 
 
 def select_environments(

@@ -112,7 +112,7 @@ class HostingStack(cdk.Stack):
 
     def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
         name = self._config.endpoint_name(endpoint.name)
-        construct_id = _camel(endpoint.name)
+        construct_id = self._free_id(_camel(endpoint.name), "name", endpoint.name)
         mme = MultiModelEndpoint(
             self,
             construct_id,
@@ -141,7 +141,7 @@ class HostingStack(cdk.Stack):
 
     def _multi_container_endpoint(self, endpoint: MultiContainerEndpointConfig) -> MultiContainerEndpoint:
         name = self._config.endpoint_name(endpoint.name)
-        construct_id = _camel(endpoint.name)
+        construct_id = self._free_id(_camel(endpoint.name), "name", endpoint.name)
         prefix = ModelPrefix.for_endpoint(bucket=self.artifact_bucket, endpoint_name=name)
         mce = MultiContainerEndpoint(
             self,
@@ -226,8 +226,18 @@ class HostingStack(cdk.Stack):
                 endpoint, "SmokeTest", endpoint=endpoint, invocations=smoke_tests, provider=self.smoke_test_provider
             )
 
+    def _free_id(self, construct_id: str, field: str, value: str) -> str:
+        """``construct_id``, refused (naming the configured value) when the stack already holds a construct so named."""
+        if self.node.try_find_child(construct_id) is not None:
+            raise ValidationError(
+                f"field {field!r}: {value!r} becomes construct id {construct_id!r}, which the Hosting stack already "
+                "uses (for its own resources or another endpoint's); choose another name"
+            )
+        return construct_id
+
     def _consumer_role(self, construct_id: str, description: str) -> iam.Role:
         """An example application role, assumable from this account."""
+        self._free_id(construct_id, "consumers", construct_id)
         # IAM CreateRole ``Description``: at most 1000 characters of tab, newline, carriage return and
         # U+0020-U+007E, U+00A1-U+00FF (IAM API Reference); the description names the consumer's patterns.
         if len(description) > _MAX_ROLE_DESCRIPTION or not _ROLE_DESCRIPTION.match(description):
@@ -259,7 +269,7 @@ class HostingStack(cdk.Stack):
 
 
 _MAX_ROLE_DESCRIPTION = 1000
-_ROLE_DESCRIPTION = re.compile(r"^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*$")
+_ROLE_DESCRIPTION = re.compile(r"^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*\Z")
 
 
 def _camel(name: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,96 +19,194 @@ from aws_cdk.assertions import Template
 from stacks.environments import ENVIRONMENTS
 from stacks.stage import ModelHostingStage
 
-#: (policy owner's logical-id prefix, the wildcard action or resource pattern, why AWS offers nothing narrower)
-REVIEWED_WILDCARDS: tuple[tuple[str, str, str], ...] = (
-    # Key policies: "Resource": "*" in a key policy means the key itself (AWS KMS Developer Guide, "Key policies").
-    ("", "resource:*@KeyPolicy", "A key policy's Resource '*' is the key it is attached to."),
-    ("", "action:kms:*@KeyPolicy", "The account root's statement every key keeps, so IAM policies can grant use."),
-    (
-        "OperationsKey",
-        "action:kms:Encrypt*",
-        "CloudWatch Logs' documented key-policy statement, bound by the log group ARN.",
+ACCOUNT = r"\d{12}"
+ROOT = r'\{"AWS": "arn:aws:iam::\d{12}:root"\}'
+_ARN_OF = r'\{"Fn::Join": \["", \[\{"Fn::GetAtt": \["%s[0-9A-F]{8}", "Arn"\]\}, "%s"\]\]\}'
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """One wildcard that AWS offers nothing narrower for: where it may appear, exactly, and why."""
+
+    owner: str
+    """Regex the policy's logical id must fully match."""
+    kind: str
+    """Policy, Trust, KeyPolicy, BucketPolicy, TopicPolicy, QueuePolicy, RolePolicy."""
+    wildcard: str
+    """Regex the action (``action:...``) or resource (``resource:...``, JSON for tokens) must fully match."""
+    why: str
+    principal: str | None = None
+    """For resource policies: a regex the statement's principal (as JSON) must fully match."""
+
+
+REVIEWED_WILDCARDS: tuple[Reviewed, ...] = (
+    # Key policies: Resource '*' is the key itself (AWS KMS Developer Guide, "Key policies").
+    Reviewed(r".*Key[0-9A-F]{8}", "KeyPolicy", r"resource:\*", "A key policy's Resource '*' is its own key."),
+    Reviewed(r".*Key[0-9A-F]{8}", "KeyPolicy", r"action:kms:\*", "The account root's statement.", principal=ROOT),
+    *(
+        Reviewed(
+            r"OperationsKey[0-9A-F]{8}", "KeyPolicy", rf"action:kms:{a}\*", "CloudWatch Logs' documented key policy."
+        )
+        for a in ("Encrypt", "Decrypt", "ReEncrypt", "Describe")
     ),
-    (
-        "OperationsKey",
-        "action:kms:Decrypt*",
-        "CloudWatch Logs' documented key-policy statement, bound by the log group ARN.",
+    Reviewed(
+        r"OperationsKey[0-9A-F]{8}", "KeyPolicy", r"action:kms:GenerateDataKey\*", "Logs' and alarms' statements."
     ),
-    (
-        "OperationsKey",
-        "action:kms:ReEncrypt*",
-        "CloudWatch Logs' documented key-policy statement, bound by the log group ARN.",
+    Reviewed(
+        r"ArtifactGuardHandlerRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        r"action:kms:GenerateDataKey\*",
+        "CDK's send grant.",
     ),
-    ("OperationsKey", "action:kms:GenerateDataKey*", "CloudWatch Logs and CloudWatch alarms' documented statements."),
-    (
-        "OperationsKey",
-        "action:kms:Describe*",
-        "CloudWatch Logs' documented key-policy statement, bound by the log group ARN.",
+    # Names known only at run time.
+    Reviewed(
+        r"ArtifactGuardHandlerRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        "resource:" + _ARN_OF % ("ArtifactsBucket", "/models/\\*"),
+        "Archives are named at upload time, under any served prefix of this bucket.",
     ),
-    (
-        "ArtifactGuardHandlerRole",
-        "action:kms:GenerateDataKey*",
-        "CDK's grant to send to its KMS-encrypted queue and topic.",
+    Reviewed(
+        r"ArtifactGuardHandlerRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        "resource:" + _ARN_OF % ("ArtifactsBucket", "/quarantine/\\*"),
+        "Rejected archives keep their upload-time names.",
     ),
-    # Resources that carry names known only at run time.
-    ("ArtifactGuardHandlerRole", "resource:/models/*", "Archives are named at upload time, under any served prefix."),
-    ("ArtifactGuardHandlerRole", "resource:/quarantine/*", "Rejected archives keep their upload-time names."),
-    ("ArtifactsAccessLogsPolicy", "resource:/model-artifacts/*", "S3 names each access-log object itself."),
-    ("ExecutionRole", "resource:/models/", "A multi-model endpoint loads any archive of its own prefix."),
-    ("ExecutionRole", "resource::log-stream:*", "SageMaker names its log streams per variant and instance."),
-    ("ExecutionRole", "resource:*", "cloudwatch:PutMetricData and ecr:GetAuthorizationToken take no resource."),
-    (
-        "ScalingGuardProviderRole",
-        "resource:*",
-        "Application Auto Scaling: Describe* take no resource; writes are condition-bound.",
+    Reviewed(
+        r"ArtifactsAccessLogsPolicy[0-9A-F]{8}",
+        "BucketPolicy",
+        "resource:" + _ARN_OF % ("ArtifactsAccessLogs", "/model-artifacts/\\*"),
+        "S3 names each access-log object itself.",
+        principal=r'\{"Service": "logging\.s3\.amazonaws\.com"\}',
     ),
-    ("ScalingGuardProviderRole", "resource::endpoint-config/*", "Endpoint configs have generated names."),
-    ("ScalingGuardProviderRole", "resource::alarm:TargetTracking-endpoint/*", "Alarm names end in a generated id."),
-    ("ScalingGuardProviderRole", "resource:/scaling-guard/*", "One snapshot parameter per released variant."),
-    # Dev only: the CDK's bucket-emptying custom resource, granted in the bucket policy to its own role.
-    ("Artifacts", "action:s3:DeleteObject*@BucketPolicy", "CDK's auto-delete: every object version, on destroy."),
-    ("Artifacts", "action:s3:GetBucket*@BucketPolicy", "CDK's auto-delete reads the bucket's settings first."),
-    ("Artifacts", "action:s3:List*@BucketPolicy", "CDK's auto-delete lists every object version."),
-    ("Artifacts", 'resource:"/*"@BucketPolicy', "CDK's auto-delete empties the whole bucket."),
+    Reviewed(
+        r"HomeValuesExecutionRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        rf"resource:arn:aws:s3:::sagemaker-models-[a-z]+-{ACCOUNT}-eu-west-1/models/[a-z]+-home-values/\*",
+        "A multi-model endpoint loads any archive of its own prefix (tag-conditioned).",
+    ),
+    Reviewed(
+        r"[A-Za-z]+ExecutionRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        rf"resource:arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/[a-z]+-[a-z-]+:log-stream:\*",
+        "SageMaker names the streams of the endpoint's own log group per variant and instance.",
+    ),
+    Reviewed(
+        r"[A-Za-z]+ExecutionRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        r"resource:\*",
+        "cloudwatch:PutMetricData and ecr:GetAuthorizationToken take no resource.",
+    ),
+    Reviewed(
+        r"ScalingGuardProviderRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        r"resource:\*",
+        "AAS Describe*; writes condition-bound.",
+    ),
+    Reviewed(
+        r"ScalingGuardProviderRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        rf"resource:arn:aws:sagemaker:eu-west-1:{ACCOUNT}:endpoint-config/\*",
+        "Endpoint configs have generated names.",
+    ),
+    Reviewed(
+        r"ScalingGuardProviderRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        rf"resource:arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:TargetTracking-endpoint/\*",
+        "Target-tracking alarm names end in a generated id.",
+    ),
+    Reviewed(
+        r"ScalingGuardProviderRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        rf"resource:arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/sagemaker-hosting/[a-z]+/scaling-guard/\*",
+        "One snapshot parameter per released variant.",
+    ),
+    # Dev only: the CDK's bucket-emptying custom resource, in the bucket policies, for its own role.
+    *(
+        Reviewed(
+            r"Artifacts(AccessLogs|Bucket)Policy[0-9A-F]{8}",
+            "BucketPolicy",
+            wildcard,
+            "CDK's auto-delete empties the bucket on destroy (dev).",
+            principal=r'\{"AWS": \{"Fn::GetAtt": \["CustomS3AutoDeleteObjectsCustomResourceProviderRole3B1BD092", "Arn"\]\}\}',
+        )
+        for wildcard in (
+            r"action:s3:DeleteObject\*",
+            r"action:s3:GetBucket\*",
+            r"action:s3:List\*",
+            "resource:" + _ARN_OF % ("Artifacts(AccessLogs|Bucket)", "/\\*"),
+        )
+    ),
+    Reviewed(
+        r"CustomS3AutoDeleteObjectsCustomResourceProviderRole3B1BD092",
+        "ManagedPolicy",
+        r"managed:.*service-role/AWSLambdaBasicExecutionRole.*",
+        "CDK's auto-delete function (dev only) writes its logs with AWS's basic execution policy.",
+    ),
 )
 
 
 def _statements(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(logical id, document kind, statement) for every policy document in ``template``."""
+    """(logical id, document kind, statement) for every policy document and grant in ``template``."""
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
-        documents = {
+        kind = resource["Type"]
+        documents: list[tuple[str, Any]] = {
             "AWS::IAM::Policy": [("Policy", properties.get("PolicyDocument"))],
-            "AWS::IAM::Role": [("Trust", properties.get("AssumeRolePolicyDocument"))],
+            "AWS::IAM::ManagedPolicy": [("Policy", properties.get("PolicyDocument"))],
+            "AWS::IAM::Role": [("Trust", properties.get("AssumeRolePolicyDocument"))]
+            + [("RolePolicy", p.get("PolicyDocument")) for p in properties.get("Policies", [])],
             "AWS::S3::BucketPolicy": [("BucketPolicy", properties.get("PolicyDocument"))],
             "AWS::SNS::TopicPolicy": [("TopicPolicy", properties.get("PolicyDocument"))],
             "AWS::SQS::QueuePolicy": [("QueuePolicy", properties.get("PolicyDocument"))],
             "AWS::KMS::Key": [("KeyPolicy", properties.get("KeyPolicy"))],
-        }.get(resource["Type"], [])
-        for kind, document in documents:
+            "AWS::ECR::Repository": [("RepositoryPolicy", properties.get("RepositoryPolicyText"))],
+        }.get(kind, [])
+        if kind == "AWS::Logs::ResourcePolicy":
+            text = properties.get("PolicyDocument", "{}")
+            documents = [
+                (
+                    "LogsPolicy",
+                    json.loads(text)
+                    if isinstance(text, str)
+                    else {"Statement": [{"Effect": "Allow", "Unreadable": text}]},
+                )
+            ]
+        for document_kind, document in documents:
             for statement in (document or {}).get("Statement", []):
-                yield logical_id, kind, statement
+                yield logical_id, document_kind, statement
+        if kind == "AWS::IAM::Role":
+            for arn in properties.get("ManagedPolicyArns", []):
+                yield logical_id, "ManagedPolicy", {"Effect": "Allow", "Managed": json.dumps(arn)}
+        if kind == "AWS::Lambda::Permission":
+            # A resource policy statement of the function: a service principal must name its source.
+            yield (
+                logical_id,
+                "LambdaPermission",
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": properties.get("Principal")},
+                    "Action": properties.get("Action"),
+                    "Condition": {k: v for k, v in properties.items() if k in ("SourceArn", "SourceAccount")},
+                },
+            )
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _matches(entry: tuple[str, str, str], logical_id: str, kind: str, wildcard: str) -> bool:
-    """Whether the reviewed ``entry`` covers ``wildcard`` (``action:...`` or ``resource:...``) of this policy."""
-    owner, pattern, _ = entry
-    scope, _, only_in = pattern.partition("@")
-    if (only_in and only_in != kind) or owner not in logical_id:
-        return False
-    what, _, text = scope.partition(":")
-    if not wildcard.startswith(f"{what}:"):
-        return False
-    value = wildcard[len(what) + 1 :]
-    return value == text or (text != "*" and text in value)
+def _matches(entry: Reviewed, logical_id: str, kind: str, wildcard: str, principal: Any) -> bool:
+    """Whether the reviewed ``entry`` covers ``wildcard`` (``action:``, ``resource:`` or ``managed:``) here."""
+    return (
+        entry.kind == kind
+        and re.fullmatch(entry.owner, logical_id) is not None
+        and re.fullmatch(entry.wildcard, wildcard) is not None
+        and (entry.principal is None or re.fullmatch(entry.principal, json.dumps(principal)) is not None)
+    )
 
 
-def _reviewed(logical_id: str, kind: str, wildcard: str) -> bool:
-    return any(_matches(entry, logical_id, kind, wildcard) for entry in REVIEWED_WILDCARDS)
+def _reviewed(logical_id: str, kind: str, wildcard: str, principal: Any) -> bool:
+    return any(_matches(entry, logical_id, kind, wildcard, principal) for entry in REVIEWED_WILDCARDS)
 
 
 def _wildcards(statement: dict[str, Any]) -> list[str]:
@@ -115,34 +214,79 @@ def _wildcards(statement: dict[str, Any]) -> list[str]:
     values += [
         f"resource:{r if isinstance(r, str) else json.dumps(r)}" for r in _as_list(statement.get("Resource", []))
     ]
-    return [v for v in values if "*" in v]
+    if "Managed" in statement:
+        return [f"managed:{statement['Managed']}"]  # every managed policy is reviewed, wildcard or not
+    return [v for v in values if "*" in v or "?" in v]
+
+
+def _allows(stages: list[ModelHostingStage]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    for stage in stages:
+        for stack in (stage.model_store, stage.hosting):
+            for logical_id, kind, statement in _statements(Template.from_stack(stack).to_json()):
+                if statement.get("Effect") == "Allow" and kind != "Trust":
+                    yield stack.stack_name, logical_id, kind, statement
 
 
 @pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
 def test_every_wildcard_is_reviewed(stages: list[ModelHostingStage], name: str) -> None:
     stage = next(s for s in stages if s.config.name == name)
     unreviewed = []
-    for stack in (stage.model_store, stage.hosting):
-        for logical_id, kind, statement in _statements(Template.from_stack(stack).to_json()):
-            if statement.get("Effect") != "Allow" or kind == "Trust":
-                continue
-            for wildcard in _wildcards(statement):
-                if not _reviewed(logical_id, kind, wildcard):
-                    unreviewed.append(f"{stack.stack_name}/{logical_id} ({kind}): {wildcard}")
-            if "NotAction" in statement or "NotResource" in statement:
-                unreviewed.append(f"{stack.stack_name}/{logical_id}: NotAction/NotResource in an Allow")
+    for stack_name, logical_id, kind, statement in _allows([stage]):
+        for wildcard in _wildcards(statement):
+            if not _reviewed(logical_id, kind, wildcard, statement.get("Principal")):
+                unreviewed.append(f"{stack_name}/{logical_id} ({kind}): {wildcard}")
+        if "NotAction" in statement or "NotResource" in statement or "NotPrincipal" in statement:
+            unreviewed.append(f"{stack_name}/{logical_id}: a Not* element in an Allow")
     assert unreviewed == []
+
+
+@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
+def test_resource_policies_name_their_principals_and_sources(stages: list[ModelHostingStage], name: str) -> None:
+    # No Allow to anyone; a service principal is bound to this account's resources (aws:SourceAccount /
+    # aws:SourceArn, a Lambda permission's SourceArn, or CloudWatch Logs' encryption context).
+    stage = next(s for s in stages if s.config.name == name)
+    for stack_name, logical_id, kind, statement in _allows([stage]):
+        if kind in ("Policy", "RolePolicy", "ManagedPolicy"):
+            continue
+        principal = statement.get("Principal")
+        assert principal not in ("*", {"AWS": "*"}), f"{stack_name}/{logical_id}: Allow to anyone"
+        if isinstance(principal, dict) and "Service" in principal:
+            keys: set[str] = set()
+            for operator, pairs in statement.get("Condition", {}).items():
+                # A Lambda permission's SourceArn/SourceAccount are properties, kept here as their own keys.
+                keys |= {operator} if operator in ("SourceArn", "SourceAccount") else set(pairs)
+            bound = bool(
+                keys & {"aws:SourceArn", "aws:SourceAccount", "SourceArn", "kms:EncryptionContext:aws:logs:arn"}
+            )
+            assert bound, f"{stack_name}/{logical_id} ({kind}): {principal} has no source condition"
 
 
 def test_the_reviewed_list_has_no_stale_entry(stages: list[ModelHostingStage]) -> None:
     used = set()
-    for stage in stages:
-        for stack in (stage.model_store, stage.hosting):
-            for logical_id, kind, statement in _statements(Template.from_stack(stack).to_json()):
-                if statement.get("Effect") == "Allow" and kind != "Trust":
-                    for wildcard in _wildcards(statement):
-                        used |= {e for e in REVIEWED_WILDCARDS if _matches(e, logical_id, kind, wildcard)}
+    for _, logical_id, kind, statement in _allows(stages):
+        for wildcard in _wildcards(statement):
+            used |= {
+                e for e in REVIEWED_WILDCARDS if _matches(e, logical_id, kind, wildcard, statement.get("Principal"))
+            }
     assert set(REVIEWED_WILDCARDS) - used == set()
+
+
+def test_the_review_is_exact_not_a_substring_match() -> None:
+    # A pattern for one endpoint's prefix must not accept every endpoint's, another bucket, or another role.
+    role = "HomeValuesExecutionRoleDefaultPolicy12345678"
+    assert _reviewed(
+        role,
+        "Policy",
+        "resource:arn:aws:s3:::sagemaker-models-dev-111111111111-eu-west-1/models/dev-home-values/*",
+        None,
+    )
+    assert not _reviewed(
+        role, "Policy", "resource:arn:aws:s3:::sagemaker-models-dev-111111111111-eu-west-1/models/*", None
+    )
+    assert not _reviewed(role, "Policy", "resource:arn:aws:s3:::*/models/dev-home-values/*", None)
+    assert not _reviewed(role, "Policy", "resource:arn:aws:logs:eu-west-1:111111111111:log-group:*:log-stream:*", None)
+    assert not _reviewed("ExecutionRoleReaderDefaultPolicy12345678", "Policy", "resource:*", None)
+    assert not _reviewed("ArtifactsKeyA4B22E2B", "KeyPolicy", "action:kms:*", {"AWS": "*"})
 
 
 @pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])

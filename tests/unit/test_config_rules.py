@@ -178,3 +178,93 @@ def test_every_name_the_templates_give_fits_aws_at_the_longest_environment_name(
                     assert re.match(pattern, name), (kind, name)
                     checked += 1
     assert checked > 40
+
+
+def test_two_environments_with_one_name_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert app.main(make_app(), (DEV, DEV.replace(account="999999999999"))) == 2
+    assert capsys.readouterr().err.strip() == "error: environment 'dev': field 'name': 'dev' is used twice"
+
+
+def test_deployed_endpoint_names_are_unique_per_account_and_region(capsys: pytest.CaptureFixture[str]) -> None:
+    # 'dev-a' + 'b-home' and 'dev-a-b' + 'home' both deploy an endpoint (and log group) named 'dev-a-b-home'.
+    one = DEV.replace(
+        name="dev-a", multi_model_endpoints=(dataclasses.replace(MME, name="b-home"),), multi_container_endpoints=()
+    )
+    two = DEV.replace(
+        name="dev-a-b", multi_model_endpoints=(dataclasses.replace(MME, name="home"),), multi_container_endpoints=()
+    )
+    assert app.main(make_app(), (one, two)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: environment 'dev-a': endpoint name 'dev-a-b-home' is also deployed by environment 'dev-a-b' "
+        "in account 111111111111 and eu-west-1"
+    )
+
+
+@pytest.mark.parametrize("name", ["dashboard", "operations-key", "scaling-guard-provider", "artifact-bucket"])
+def test_an_endpoint_name_that_would_reuse_a_construct_id_is_refused(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, name=name),), multi_container_endpoints=())
+    err = _synth_error(config, capsys)
+    assert f"endpoint {name!r}: field 'name': {name!r} becomes construct id" in err
+
+
+def test_consumer_role_ids_are_unique_across_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
+    # Endpoint 'home' + consumer 'ValuesX' and endpoint 'home-values' + consumer 'X' make one id: HomeValuesX.
+    first = dataclasses.replace(MME, name="home", consumers=(dataclasses.replace(MME.consumers[0], name="ValuesX"),))
+    second = dataclasses.replace(MME, consumers=(dataclasses.replace(MME.consumers[0], name="X"),))
+    err = _synth_error(DEV.replace(multi_model_endpoints=(first, second), multi_container_endpoints=()), capsys)
+    assert "endpoint 'home-values': field 'consumers': 'HomeValuesX' becomes construct id" in err
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"account": "111111111111\n"}, {"name": "dev\n"}, {"alarm_email": "ops@example.com\n"}],
+    ids=["account", "name", "alarm_email"],
+)
+def test_a_trailing_newline_is_not_a_valid_value(changes: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    # Python's '$' also matches before a final newline (a value pasted from `aws ... --output text`): '\Z' does not.
+    err = _built_error(capsys, **changes)
+    assert err.startswith("error: environment ")
+    field = next(iter(changes))
+    assert f"field {field!r}" in err
+
+
+def test_a_variant_name_with_a_trailing_newline_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    variant = dataclasses.replace(MME.variants[0], variant_name="AllTraffic\n")
+    err = _synth_error(DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, variants=(variant,)),)), capsys)
+    assert "variant_name of variant 'AllTraffic\\n'" in err
+
+
+def test_variant_timeouts_are_whole_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    import aws_cdk as cdk
+
+    variant = dataclasses.replace(MME.variants[0], model_data_download_timeout=cdk.Duration.millis(90500))
+    err = _synth_error(DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, variants=(variant,)),)), capsys)
+    assert "must be a whole number of seconds" in err
+
+
+@pytest.mark.parametrize("target", ["Chicago_IL", "*", "../x.tar.gz", "Chicago_*.tar.gz"])
+def test_a_canary_names_one_archive_exactly(target: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from constructs_lib import SmokeInvocation
+
+    smoke = (SmokeInvocation(target_model=target, body="1,2,3,4,5,6", content_type="text/csv"),)
+    config = DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, smoke_tests=smoke),))
+    err = _synth_error(config, capsys)
+    assert f"target_model {target!r}" in err
+
+
+def test_environment_alarm_thresholds_are_checked_without_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
+    import aws_cdk as cdk
+
+    from constructs_lib import AlarmThresholds
+
+    err = _built_error(
+        capsys,
+        alarm_thresholds=AlarmThresholds(period=cdk.Duration.seconds(90)),
+        multi_model_endpoints=(),
+        multi_container_endpoints=(),
+    )
+    assert err.startswith("error: environment 'dev': alarm_thresholds")
+    assert "period" in err
