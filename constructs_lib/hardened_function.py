@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -15,7 +18,44 @@ from constructs import Construct
 
 from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge_control_rule, default_policy
 
-LAMBDA_DIR = Path(__file__).resolve().parents[1] / "lambda"
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_DIR = ROOT / "lambda"
+#: Modules several functions (or a function and modelctl) share, one file each, copied into their assets.
+CFN_RESPONSE = LAMBDA_DIR / "shared" / "cfn_response.py"
+ARCHIVE_RULES = ROOT / "modelctl" / "archive_rules.py"
+#: What each function of ``lambda/`` imports from outside its folder (bundled beside its own files).
+SHARED_MODULES: dict[str, tuple[Path, ...]] = {
+    "artifact_guard": (ARCHIVE_RULES,),
+    "scaling_guard": (CFN_RESPONSE,),
+    "smoke_test": (CFN_RESPONSE,),
+}
+
+
+@jsii.implements(cdk.ILocalBundling)
+class _CopyInto:
+    """Local bundling (no Docker): the function's folder plus the shared modules it imports, side by side.
+
+    The CDK runs ``try_bundle`` at synth and uses Docker only when it returns False ("Asset bundling", AWS CDK
+    v2 Developer Guide: local bundling), so the asset is built offline and the shared files stay single files
+    in the repository, with no link in ``lambda/``.
+    """
+
+    def __init__(self, folder: Path, shared: Sequence[Path]) -> None:
+        self.folder = folder
+        self.shared = tuple(shared)
+
+    def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
+        """Copy the files into ``output_dir`` (the bundling options, passed by jsii, are not needed)."""
+        output = Path(output_dir)
+        for source in sorted(self.folder.glob("*.py")):
+            shutil.copyfile(source, output / source.name)
+        for source in self.shared:
+            if (output / source.name).exists():
+                raise ValueError(f"{source.name} is both in {self.folder} and shared: keep one")
+            shutil.copyfile(source, output / source.name)
+        return True
+
+
 #: The newest Python runtime this aws-cdk-lib knows (cdk-nag's AwsSolutions-L1 asks for exactly that); the
 #: handlers also run on the project's Python 3.11, where their tests run.
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -41,7 +81,7 @@ class HardenedFunction(Construct):
         dead_letter_queue: sqs.IQueue | None = None,
         retry_attempts: int | None = None,
     ) -> None:
-        """Create the function (links in the folder are followed into the asset).
+        """Create the function from ``lambda/<folder>`` and the shared modules it imports (``SHARED_MODULES``).
 
         :param log_encryption_key: KMS key of the log group (its policy must allow CloudWatch Logs). Default:
             CloudWatch Logs' own encryption, acknowledged as such.
@@ -65,7 +105,16 @@ class HardenedFunction(Construct):
             "Function",
             runtime=LAMBDA_RUNTIME,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(str(LAMBDA_DIR / folder), follow_symlinks=cdk.SymlinkFollowMode.ALWAYS),
+            code=lambda_.Code.from_asset(
+                str(LAMBDA_DIR / folder),
+                # The hash covers what is shipped: the folder and the shared files alike.
+                asset_hash_type=cdk.AssetHashType.OUTPUT,
+                bundling=cdk.BundlingOptions(
+                    # Never pulled: local bundling always succeeds (it only copies files).
+                    image=cdk.DockerImage.from_registry("local-bundling-only"),
+                    local=_CopyInto(LAMBDA_DIR / folder, SHARED_MODULES.get(folder, ())),
+                ),
+            ),
             timeout=timeout or cdk.Duration.minutes(5),
             memory_size=memory_size,
             role=self.role,

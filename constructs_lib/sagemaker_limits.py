@@ -1,8 +1,8 @@
 """SageMaker limits that CloudFormation's schema does not enforce, checked at construction.
 
-Sources: botocore's SageMaker service model (patterns anchored here, since botocore's are not) and the SageMaker
-Developer Guide; see shared/reference/sagemaker-facts.md. Unresolved tokens are never validated: their value is
-only known at deploy time.
+Sources: botocore's SageMaker service model (``sagemaker/service-2.json``: patterns, anchored here since
+botocore's are not, and lengths) and the Amazon SageMaker AI Developer Guide (each limit names its page where
+it is checked). Unresolved tokens are never validated: their value is only known at deploy time.
 """
 
 from __future__ import annotations

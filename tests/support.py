@@ -58,15 +58,29 @@ def cfn_lint(template: dict[str, Any], region: str = "eu-west-1") -> list[str]:
 
 
 def lambda_module(function: str, module: str) -> Any:
-    """Import ``lambda/<function>/<module>.py`` as Lambda would (its folder on sys.path), by a unique name."""
+    """Import ``lambda/<function>/<module>.py`` as Lambda would: its folder, plus the shared modules its asset
+    bundles (``SHARED_MODULES``), importable by their bare names."""
     import importlib
+    import importlib.util
     import sys
 
+    from constructs_lib.hardened_function import SHARED_MODULES
+
+    for path in SHARED_MODULES.get(function, ()):
+        loaded = sys.modules.get(path.stem)
+        if loaded is None or getattr(loaded, "__file__", None) != str(path):
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert spec is not None
+            assert spec.loader is not None
+            shared = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = shared
+            spec.loader.exec_module(shared)
     folder = str(ROOT / "lambda" / function)
     if folder in sys.path:
         sys.path.remove(folder)
     sys.path.insert(0, folder)  # first, so that its handler.py wins over another function's
-    for sibling in ("handler", "cfn_response", module):
+    shared_names = {path.stem for path in SHARED_MODULES.get(function, ())}
+    for sibling in {"handler", module} - shared_names:
         loaded = sys.modules.get(sibling)
         if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(folder):
             del sys.modules[sibling]  # another function's module of the same name

@@ -230,3 +230,19 @@ def test_required_tag_condition_on_a_prefix() -> None:
     assert statements[0]["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/guard-verdict": "valid"}}
     assert "Condition" in statements[1]  # ListBucket stays limited by s3:prefix only
     assert statements[1]["Condition"] == {"StringLike": {"s3:prefix": ["models/x/*"]}}
+
+
+def test_lambda_folders_hold_no_links_and_each_asset_bundles_its_shared_modules(
+    stages: list[ModelHostingStage],
+) -> None:
+    # A link would not survive a checkout on every platform, nor a wheel; the assets copy the shared files.
+    from constructs_lib.hardened_function import LAMBDA_DIR, SHARED_MODULES
+
+    assert [p for p in LAMBDA_DIR.rglob("*") if p.is_symlink()] == []
+    assembly = Path(stages[0].node.scope.synth().directory)  # type: ignore[union-attr]
+    for function, shared in SHARED_MODULES.items():
+        handlers = [p.parent for p in assembly.rglob("asset.*/handler.py") if (p.parent / f"{function}.py").exists()]
+        assert handlers, f"no asset of {function}"
+        for asset in handlers:
+            for module in shared:
+                assert (asset / module.name).read_text() == module.read_text(), (function, module.name)

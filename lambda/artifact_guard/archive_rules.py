@@ -1,1 +1,0 @@
-../../modelctl/archive_rules.py

@@ -1,1 +1,0 @@
-../shared/cfn_response.py
