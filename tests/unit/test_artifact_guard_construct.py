@@ -246,3 +246,47 @@ def test_lambda_folders_hold_no_links_and_each_asset_bundles_its_shared_modules(
         for asset in handlers:
             for module in shared:
                 assert (asset / module.name).read_text() == module.read_text(), (function, module.name)
+
+
+def _denied(statements: list[dict[str, Any]], action: str, key: str, context: dict[str, str | None]) -> bool:
+    """Whether an explicit Deny of the bucket policy matches, evaluated as IAM does for these operators
+    (IAM User Guide, "IAM JSON policy elements: Condition operators": ArnNotEquals, and Null, whose "true"
+    matches an absent key and "false" a present one)."""
+    import fnmatch
+
+    for statement in statements:
+        if statement["Effect"] != "Deny":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if action not in actions or not fnmatch.fnmatchcase(key, "models/*"):
+            continue
+        held = True
+        for operator, pairs in statement.get("Condition", {}).items():
+            for name, wanted in pairs.items():
+                value = context.get(name)
+                if operator == "ArnNotEquals":
+                    held &= value != "GUARD"  # the guard's role ARN, as the template references it
+                elif operator == "Null":
+                    held &= (value is None) == (wanted == "true")
+                else:
+                    held = False
+        if held:
+            return True
+    return False
+
+
+def test_the_verdict_reservation_as_iam_evaluates_it(stages: list[ModelHostingStage]) -> None:
+    statements = [s for s in _bucket_policy(stages, "prod") if "Sid" in s]
+    uploader: dict[str, str | None] = {"aws:PrincipalArn": "arn:aws:iam::333333333333:role/ml-engineer"}
+    guard: dict[str, str | None] = {"aws:PrincipalArn": "GUARD"}
+    key = "models/prod-home-values/Chicago_IL.tar.gz"
+    # modelctl's upload: no tags, no copy source: not denied.
+    assert not _denied(statements, "s3:PutObject", key, uploader)
+    # Every way to make an object under models/ carry a verdict, by anyone but the guard: denied.
+    assert _denied(statements, "s3:PutObject", key, {**uploader, "s3:RequestObjectTagKeys": "guard-verdict"})
+    assert _denied(statements, "s3:PutObject", key, {**uploader, "s3:x-amz-copy-source": "bucket/models/x.tar.gz"})
+    for action in ("s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:ReplicateTags"):
+        assert _denied(statements, action, key, uploader), action
+        assert not _denied(statements, action, key, guard), action
+    # Outside models/ (the guard's quarantine copy) nothing is reserved.
+    assert not _denied(statements, "s3:PutObject", "quarantine/" + key, {**uploader, "s3:x-amz-copy-source": "x"})
