@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import shutil
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -31,29 +32,23 @@ SHARED_MODULES: dict[str, tuple[Path, ...]] = {
 }
 
 
-@jsii.implements(cdk.ILocalBundling)
-class _CopyInto:
-    """Local bundling (no Docker): the function's folder plus the shared modules it imports, side by side.
+@functools.cache
+def asset_folder(folder: str) -> Path:
+    """A folder with ``lambda/<folder>``'s modules and the shared modules it imports, side by side.
 
-    The CDK runs ``try_bundle`` at synth and uses Docker only when it returns False ("Asset bundling", AWS CDK
-    v2 Developer Guide: local bundling), so the asset is built offline and the shared files stay single files
-    in the repository, with no link in ``lambda/``.
+    Built once per process in a temporary folder (removed when the process ends); the CDK copies it into the
+    cloud assembly at synth and names the asset by a hash of its contents, so the asset is the same wherever
+    the folder was. Unlike CDK bundling, this prints nothing, so a configuration error stays one line.
     """
-
-    def __init__(self, folder: Path, shared: Sequence[Path]) -> None:
-        self.folder = folder
-        self.shared = tuple(shared)
-
-    def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
-        """Copy the files into ``output_dir`` (the bundling options, passed by jsii, are not needed)."""
-        output = Path(output_dir)
-        for source in sorted(self.folder.glob("*.py")):
-            shutil.copyfile(source, output / source.name)
-        for source in self.shared:
-            if (output / source.name).exists():
-                raise ValueError(f"{source.name} is both in {self.folder} and shared: keep one")
-            shutil.copyfile(source, output / source.name)
-        return True
+    staged = Path(tempfile.mkdtemp(prefix=f"lambda-{folder}-"))
+    atexit.register(shutil.rmtree, staged, ignore_errors=True)
+    for source in sorted((LAMBDA_DIR / folder).glob("*.py")):
+        shutil.copyfile(source, staged / source.name)
+    for source in SHARED_MODULES.get(folder, ()):
+        if (staged / source.name).exists():
+            raise ValueError(f"{source.name} is both in lambda/{folder} and shared: keep one")
+        shutil.copyfile(source, staged / source.name)
+    return staged
 
 
 #: The newest Python runtime this aws-cdk-lib knows (cdk-nag's AwsSolutions-L1 asks for exactly that); the
@@ -105,16 +100,7 @@ class HardenedFunction(Construct):
             "Function",
             runtime=LAMBDA_RUNTIME,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_DIR / folder),
-                # The hash covers what is shipped: the folder and the shared files alike.
-                asset_hash_type=cdk.AssetHashType.OUTPUT,
-                bundling=cdk.BundlingOptions(
-                    # Never pulled: local bundling always succeeds (it only copies files).
-                    image=cdk.DockerImage.from_registry("local-bundling-only"),
-                    local=_CopyInto(LAMBDA_DIR / folder, SHARED_MODULES.get(folder, ())),
-                ),
-            ),
+            code=lambda_.Code.from_asset(str(asset_folder(folder))),
             timeout=timeout or cdk.Duration.minutes(5),
             memory_size=memory_size,
             role=self.role,
