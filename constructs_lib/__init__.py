@@ -2,7 +2,7 @@
 
 from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.alarm_topic import AlarmTopic
-from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix, GuardLimits
+from constructs_lib.artifact_guard import ArtifactGuard
 from constructs_lib.compliance import acknowledge
 from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.endpoint_alarms import EndpointAlarms
@@ -41,8 +41,6 @@ __all__ = [
     "EndpointScaling",
     "EndpointSmokeTest",
     "ExecutionRole",
-    "GuardLimits",
-    "GuardedPrefix",
     "HardenedFunction",
     "HostingDashboard",
     "InferenceMode",

@@ -19,9 +19,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.artifact_guard import GuardedPrefix
-from constructs_lib.model_prefix import SERVED_ROOT
-from modelctl.archive_rules import ARCHIVE_SUFFIX, Layout
+from hosting_contract.archive_rules import ARCHIVE_SUFFIX, Layout
+from hosting_contract.served_prefix import SERVED_ROOT, ServedPrefix
 
 #: Multi-model: many archives under one prefix. Multi-container: one archive per container.
 MULTI_MODEL, MULTI_CONTAINER = "multi-model", "multi-container"
@@ -114,20 +113,20 @@ class EndpointArtifacts:
                     f"shares its folder with container {other!r}; give each container a folder of its own",
                 )
 
-    def guarded_prefixes(self) -> list[GuardedPrefix]:
+    def guarded_prefixes(self) -> list[ServedPrefix]:
         """What the artifact guard watches for this endpoint: the prefix, or each container's folder."""
         if self.kind == MULTI_MODEL:
             return [
-                GuardedPrefix(
+                ServedPrefix(
                     prefix=self.prefix, endpoint_name=self.endpoint_name, layout=self.layout, warm_up=self.warm_up
                 )
             ]
         return [
-            GuardedPrefix(prefix=c.folder, endpoint_name=self.endpoint_name, layout=c.layout) for c in self.containers
+            ServedPrefix(prefix=c.folder, endpoint_name=self.endpoint_name, layout=c.layout) for c in self.containers
         ]
 
     def to_json(self) -> str:
-        """The SSM parameter's value, read by ``modelctl`` (``modelctl.aws.EndpointArtifacts``)."""
+        """The SSM parameter's value, read by ``modelctl`` (``modelctl.aws.Target``)."""
         document: dict[str, object] = {"endpoint": self.endpoint_name, "kind": self.kind, "prefix": self.prefix}
         if self.kind == MULTI_MODEL:
             document["layout"] = self.layout
@@ -167,6 +166,6 @@ class ArtifactCatalog(Construct):
                 description=f"Model archives of endpoint {endpoint.endpoint_name}: prefix, layout, containers",
             )
 
-    def guarded_prefixes(self) -> list[GuardedPrefix]:
+    def guarded_prefixes(self) -> list[ServedPrefix]:
         """Every prefix the artifact guard must watch."""
         return [prefix for endpoint in self.endpoints for prefix in endpoint.guarded_prefixes()]

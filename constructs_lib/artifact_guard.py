@@ -1,4 +1,4 @@
-"""ArtifactGuard: checks every model archive uploaded under a served prefix (see lambda/artifact_guard).
+"""ArtifactGuard: checks every model archive uploaded under a served prefix (see functions/artifact_guard).
 
 The guard's verdict decides what SageMaker may load (execution roles read only objects tagged
 ``guard-verdict=valid``), so the bucket policy reserves those tags to the guard. S3 authorizes tagging an
@@ -13,9 +13,7 @@ under ``models/`` nobody but the guard may tag, upload with tags, copy in, or re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -32,47 +30,16 @@ from constructs import Construct
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
-from constructs_lib.model_prefix import SERVED_ROOT
-from modelctl.archive_rules import QUARANTINE_PREFIX, Layout
+from hosting_contract import served_prefix
+from hosting_contract.archive_rules import QUARANTINE_PREFIX, Layout
+from hosting_contract.guard_limits import RANGES, GuardLimits
+from hosting_contract.served_prefix import SERVED_ROOT, ServedPrefix
 
 
-@dataclass(frozen=True, kw_only=True)
-class GuardedPrefix:
-    """One prefix the guard watches."""
-
-    prefix: str
-    """E.g. ``models/prod-home-values/``; must be under ``models/``."""
-
-    endpoint_name: str
-    """The endpoint serving it (for notifications and warm-up)."""
-
-    layout: str = "flat"
-    """The archive layout its container expects: flat, tensorflow, triton or mms."""
-
-    warm_up: bool = False
-    """After a valid verdict, invoke the new model once with ``NAME.warmup.json`` stored beside it."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class GuardLimits:
-    """Bounds on one archive (decompression bombs, runaway archives)."""
-
-    max_uncompressed_gib: int = 50
-    """Total size of an archive's files once extracted, 1-100 GiB: the guard reads it all within Lambda's 15
-    minutes (about 10 of them for reading), so a larger limit would let archives time out instead of pass."""
-
-    max_entries: int = 100_000
-    """Files, folders and links in one archive, at least 1."""
-
-    max_compression_ratio: float = 200.0
-    """Uncompressed / compressed bytes, at least 2: gzip already shrinks ordinary model files about 1.1-3x, so a
-    lower limit would reject most archives."""
-
-    def validate(self, owner: str) -> None:
-        """Raise ``ValidationError`` for a limit that would pass bombs or refuse every upload."""
-        limits.check_range(owner, "guard_limits.max_uncompressed_gib", self.max_uncompressed_gib, 1, 100)
-        limits.check_range(owner, "guard_limits.max_entries", self.max_entries, 1)
-        limits.check_range(owner, "guard_limits.max_compression_ratio", self.max_compression_ratio, 2)
+def validate_guard_limits(owner: str, guard_limits: GuardLimits) -> None:
+    """Raise ``ValidationError`` for a limit that would pass bombs or refuse every upload (outside ``RANGES``)."""
+    for name, (low, high) in RANGES.items():
+        limits.check_range(owner, f"guard_limits.{name}", getattr(guard_limits, name), low, high)
 
 
 class ArtifactGuard(Construct):
@@ -93,7 +60,7 @@ class ArtifactGuard(Construct):
         *,
         bucket: s3.IBucket,
         encryption_key: kms.IKey,
-        prefixes: Sequence[GuardedPrefix],
+        prefixes: Sequence[ServedPrefix],
         topic: sns.ITopic,
         queue_key: kms.IKey,
         guard_limits: GuardLimits | None = None,
@@ -119,7 +86,7 @@ class ArtifactGuard(Construct):
                     owner, f"layout of {each.prefix}", each.layout, f"must be one of {', '.join(layouts)}"
                 )
         bounds = guard_limits or GuardLimits()
-        bounds.validate(owner)
+        validate_guard_limits(owner, bounds)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -133,7 +100,7 @@ class ArtifactGuard(Construct):
         handler = HardenedFunction(
             self,
             "Handler",
-            # modelctl's archive_rules.py is copied into the asset: one implementation for the CLI and the guard.
+            # hosting_contract is copied into the asset: one implementation of the rules for the CLI and the guard.
             folder="artifact_guard",
             description="Checks model archives under models/: tags valid/rejected, quarantines rejects",
             log_encryption_key=queue_key,
@@ -144,18 +111,10 @@ class ArtifactGuard(Construct):
             dead_letter_queue=self.dead_letter_queue,
             retry_attempts=2,
             environment={
-                "SERVED_PREFIXES": json.dumps(
-                    [
-                        {"prefix": p.prefix, "endpoint": p.endpoint_name, "layout": p.layout, "warmUp": p.warm_up}
-                        for p in prefixes
-                    ],
-                    sort_keys=True,
-                ),
+                served_prefix.ENVIRONMENT_VARIABLE: served_prefix.encode(prefixes),
                 "TOPIC_ARN": topic.topic_arn,
                 "BUCKET_NAME": bucket.bucket_name,
-                "MAX_UNCOMPRESSED_BYTES": str(bounds.max_uncompressed_gib * 1024**3),
-                "MAX_ENTRIES": str(bounds.max_entries),
-                "MAX_COMPRESSION_RATIO": str(bounds.max_compression_ratio),
+                **bounds.to_environment(),
             },
         )
         self.function = handler.function
@@ -276,7 +235,7 @@ class ArtifactGuard(Construct):
         bucket: s3.IBucket,
         key: kms.IKey,
         topic: sns.ITopic,
-        prefixes: Sequence[GuardedPrefix],
+        prefixes: Sequence[ServedPrefix],
     ) -> None:
         served = bucket.arn_for_objects(f"{SERVED_ROOT}*")
         role.add_to_principal_policy(

@@ -17,24 +17,37 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+import hosting_contract
 from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge_control_rule, default_policy
 
-ROOT = Path(__file__).resolve().parents[1]
-LAMBDA_DIR = ROOT / "lambda"
-#: Modules several functions (or a function and modelctl) share, one file each, copied into their assets.
-CFN_RESPONSE = LAMBDA_DIR / "shared" / "cfn_response.py"
-ARCHIVE_RULES = ROOT / "modelctl" / "archive_rules.py"
-#: What each function of ``lambda/`` imports from outside its folder (bundled beside its own files).
+#: The functions' code, one folder each (package data of ``constructs_lib``: it ships in the wheel).
+FUNCTIONS_DIR = Path(__file__).resolve().parent / "functions"
+#: What several functions share: a module (one file, imported by its bare name) or a package (a folder, imported
+#: by its package name), copied into their assets.
+CFN_RESPONSE = FUNCTIONS_DIR / "shared" / "cfn_response.py"
+#: The contract shared with the CLI and the constructs, imported as ``hosting_contract.<module>`` everywhere.
+CONTRACT = Path(hosting_contract.__file__).resolve().parent
+#: What each function of ``functions/`` imports from outside its folder (bundled beside its own files).
 SHARED_MODULES: dict[str, tuple[Path, ...]] = {
-    "artifact_guard": (ARCHIVE_RULES,),
-    "scaling_guard": (CFN_RESPONSE,),
+    "artifact_guard": (CONTRACT,),
+    "scaling_guard": (CFN_RESPONSE, CONTRACT),
     "smoke_test": (CFN_RESPONSE,),
 }
 
 
+def _copy_package(source: Path, target: Path) -> None:
+    """The package's Python files at ``target``, in its folders (no caches, no links)."""
+    for path in sorted(source.rglob("*.py")):
+        relative = path.relative_to(source)
+        if "__pycache__" in relative.parts:
+            continue
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target / relative)
+
+
 @functools.cache
 def asset_folder(folder: str) -> Path:
-    """A folder with ``lambda/<folder>``'s modules and the shared modules it imports, side by side.
+    """A folder with ``functions/<folder>``'s modules and the shared modules and packages it imports, side by side.
 
     Built once per process in a temporary folder (removed when the process ends); the CDK copies it into the
     cloud assembly at synth and names the asset by a hash of its contents, so the asset is the same wherever
@@ -42,12 +55,15 @@ def asset_folder(folder: str) -> Path:
     """
     staged = Path(tempfile.mkdtemp(prefix=f"lambda-{folder}-"))
     atexit.register(shutil.rmtree, staged, ignore_errors=True)
-    for source in sorted((LAMBDA_DIR / folder).glob("*.py")):
+    for source in sorted((FUNCTIONS_DIR / folder).glob("*.py")):
         shutil.copyfile(source, staged / source.name)
     for source in SHARED_MODULES.get(folder, ()):
         if (staged / source.name).exists():
-            raise ValueError(f"{source.name} is both in lambda/{folder} and shared: keep one")
-        shutil.copyfile(source, staged / source.name)
+            raise ValueError(f"{source.name} is both in functions/{folder} and shared: keep one")
+        if source.is_dir():
+            _copy_package(source, staged / source.name)
+        else:
+            shutil.copyfile(source, staged / source.name)
     return staged
 
 
@@ -57,7 +73,7 @@ LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
 class HardenedFunction(Construct):
-    """A function from ``lambda/<folder>`` with its own role, an encrypted log group kept a year, and the
+    """A function from ``functions/<folder>`` with its own role, an encrypted log group kept a year, and the
     reviewed acknowledgments of the findings that cannot apply to it (reserved concurrency, VPC, the role's
     inline policy; a dead-letter queue when it backs a custom resource, whose every outcome goes to CloudFormation).
     """
@@ -76,7 +92,7 @@ class HardenedFunction(Construct):
         dead_letter_queue: sqs.IQueue | None = None,
         retry_attempts: int | None = None,
     ) -> None:
-        """Create the function from ``lambda/<folder>`` and the shared modules it imports (``SHARED_MODULES``).
+        """Create the function from ``functions/<folder>`` and the shared modules it imports (``SHARED_MODULES``).
 
         :param log_encryption_key: KMS key of the log group (its policy must allow CloudWatch Logs). Default:
             CloudWatch Logs' own encryption, acknowledged as such.

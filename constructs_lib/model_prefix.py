@@ -10,9 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs_lib.errors import ValidationError
+from hosting_contract.served_prefix import endpoint_prefix
 
-#: Every served prefix sits under this root: the artifact guard watches it, execution roles read below it.
-SERVED_ROOT = "models/"
 # S3 "safe characters" only, segments separated by single slashes, ending with a slash.
 _PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+\Z")
 
@@ -64,7 +63,7 @@ class ModelPrefix:
         """The conventional prefix of an endpoint: ``models/<endpoint_name>/``."""
         return cls(
             bucket=bucket,
-            prefix=f"{SERVED_ROOT}{endpoint_name}/",
+            prefix=endpoint_prefix(endpoint_name),
             encryption_key=encryption_key,
             required_tag=required_tag,
         )

@@ -16,7 +16,7 @@ import aws_cdk as cdk
 
 from constructs_lib import service_model
 from constructs_lib.errors import ValidationError
-from modelctl.archive_rules import MAX_TARGET_MODEL
+from hosting_contract.archive_rules import MAX_TARGET_MODEL
 
 #: EndpointName, VariantName, ContainerHostname: 1-63 characters, alphanumerics and inner hyphens.
 NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")

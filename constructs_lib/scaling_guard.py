@@ -1,8 +1,6 @@
-"""ScalingGuard: lets an endpoint update change a scaled variant's instance type (see lambda/scaling_guard)."""
+"""ScalingGuard: lets an endpoint update change a scaled variant's instance type (see functions/scaling_guard)."""
 
 from __future__ import annotations
-
-import re
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -13,20 +11,17 @@ from constructs import Construct, IConstruct
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
+from hosting_contract import ssm_paths
 
-#: The function's timeout. It stops starting AWS calls a minute before (lambda/scaling_guard/handler.py), so it
+#: The function's timeout. It stops starting AWS calls a minute before (functions/scaling_guard/handler.py), so it
 #: always answers CloudFormation itself.
 FUNCTION_TIMEOUT = cdk.Duration.minutes(5)
 #: How long CloudFormation waits for an answer (default: an hour): a little above the function's timeout, for
 #: the invocation's queueing and cold start, so that a lost answer fails the deployment in minutes.
 SERVICE_TIMEOUT = cdk.Duration.minutes(6)
-#: The environment variable that tells the function where its snapshots go.
-PATH_VARIABLE = "SNAPSHOT_PARAMETER_PATH"
 #: How the CloudWatch alarms of a SageMaker variant's target-tracking policy begin: ``TargetTracking-`` and the
 #: target's resource id (``endpoint/<endpoint>/variant/<variant>``), then ``-AlarmHigh-``/``-AlarmLow-`` and an id.
 TARGET_TRACKING_ALARM_PREFIX = "TargetTracking-endpoint/"
-#: An SSM parameter path: '/'-separated names of SSM's characters, no trailing '/'.
-_SSM_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+\Z")
 
 
 class ScalingGuardProvider(Construct):
@@ -57,9 +52,11 @@ class ScalingGuardProvider(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         path = (
-            snapshot_parameter_path if snapshot_parameter_path is not None else f"/sagemaker-hosting/{stack.stack_name}"
+            snapshot_parameter_path
+            if snapshot_parameter_path is not None
+            else ssm_paths.snapshot_root(stack.stack_name)
         )
-        if not limits.is_token(path) and not _SSM_PATH.match(path):
+        if not limits.is_token(path) and not ssm_paths.is_path(path):
             raise limits.fail(
                 f"ScalingGuardProvider {self.node.path}",
                 "snapshot_parameter_path",
@@ -75,7 +72,7 @@ class ScalingGuardProvider(Construct):
             description="Releases and restores SageMaker scalable targets around endpoint instance-type changes",
             log_encryption_key=log_encryption_key,
             timeout=FUNCTION_TIMEOUT,
-            environment={PATH_VARIABLE: path},
+            environment={ssm_paths.SNAPSHOT_PATH_VARIABLE: path},
             # A retry would come after CloudFormation stopped waiting (SERVICE_TIMEOUT) and could run alongside
             # the rollback's requests; every path answers, so a retry has nothing to add.
             retry_attempts=0,
@@ -145,7 +142,8 @@ class ScalingGuardProvider(Construct):
         )
         # The snapshots survive between requests: a rollback's requests do not carry earlier answers.
         # A parameter's ARN is ``parameter`` followed by its name, which starts with '/'.
-        snapshots = f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{path}/scaling-guard/*"
+        folder = ssm_paths.snapshots_path(path)
+        snapshots = f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{folder}/*"
         custom.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[

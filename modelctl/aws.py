@@ -12,9 +12,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from modelctl.archive_rules import ARCHIVE_SUFFIX, QUARANTINE_PREFIX, REASON_TAG, VALID, VERDICT_TAG, VERSION_TAG
+from hosting_contract import naming, ssm_paths
+from hosting_contract.archive_rules import (
+    ARCHIVE_SUFFIX,
+    QUARANTINE_PREFIX,
+    REASON_TAG,
+    VALID,
+    VERDICT_TAG,
+    VERSION_TAG,
+)
 
-SSM_ROOT = "/sagemaker-hosting"
 #: What modelctl shows for an archive the guard has not judged yet.
 PENDING = "pending"
 #: A verdict tag the guard did not write for this version (a copy, or written before the bucket policy).
@@ -27,7 +34,7 @@ class ModelctlError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """Where an endpoint's archives live, as the ModelStore publishes it (``<ssm root>/<env>/artifacts/<name>``)."""
+    """Where an endpoint's archives live, as the ModelStore publishes it (``ssm_paths.artifacts_parameter``)."""
 
     endpoint_name: str
     bucket: str
@@ -60,11 +67,6 @@ class Target:
         return [(h, c["key"].rsplit("/", 1)[0] + "/") for h, c in sorted(self.containers.items())]
 
 
-def endpoint_name(environment: str, endpoint: str) -> str:
-    """Accept the short name (``home-values``) or the deployed one (``dev-home-values``)."""
-    return endpoint if endpoint.startswith(f"{environment}-") else f"{environment}-{endpoint}"
-
-
 def parameter(ssm: Any, path: str, missing: str) -> str:
     """An SSM parameter's value; ``missing`` says what its absence means."""
     try:
@@ -78,15 +80,14 @@ def parameter(ssm: Any, path: str, missing: str) -> str:
 
 def discover(ssm: Any, environment: str, endpoint: str) -> Target:
     """Read what the ModelStore stack publishes for ``environment`` and ``endpoint`` (no endpoint need exist)."""
-    name = endpoint_name(environment, endpoint)
-    root = f"{SSM_ROOT}/{environment}"
+    name = naming.deployed_endpoint_name(environment, endpoint)
     store = f"environment {environment!r} has no model store: is its ModelStore stack deployed?"
-    bucket = parameter(ssm, f"{root}/model-store/bucket-name", store)
-    key_arn = parameter(ssm, f"{root}/model-store/kms-key-arn", store)
+    bucket = parameter(ssm, ssm_paths.model_store_parameter(environment, ssm_paths.BUCKET_NAME), store)
+    key_arn = parameter(ssm, ssm_paths.model_store_parameter(environment, ssm_paths.KMS_KEY_ARN), store)
     document = json.loads(
         parameter(
             ssm,
-            f"{root}/artifacts/{name}",
+            ssm_paths.artifacts_parameter(environment, name),
             f"environment {environment!r} has no endpoint {name!r} (is it in the configuration, and ModelStore "
             "deployed since it was added?)",
         )

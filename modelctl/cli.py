@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelctl.archive_rules import VALID, Layout, Limits, check_archive, check_key
+from hosting_contract import naming, ssm_paths
+from hosting_contract.archive_rules import VALID, Layout, Limits, check_archive, check_key
 from modelctl.packaging import PackagingError, package_directory
 
 #: Exit statuses.
@@ -201,14 +202,15 @@ def _rescan(arguments: argparse.Namespace, clients: Callable[[str, str | None], 
     from modelctl import aws
 
     ssm = clients("ssm", arguments.region)
-    root = f"{aws.SSM_ROOT}/{arguments.env}"
     function = aws.parameter(
-        ssm, f"{root}/model-store/artifact-guard-function", f"environment {arguments.env!r} has no artifact guard"
+        ssm,
+        ssm_paths.model_store_parameter(arguments.env, ssm_paths.ARTIFACT_GUARD_FUNCTION),
+        f"environment {arguments.env!r} has no artifact guard",
     )
     if arguments.endpoint:
         names = [arguments.endpoint]
     else:
-        pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=f"{root}/artifacts/")
+        pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=ssm_paths.artifacts_path(arguments.env) + "/")
         names = [p["Name"].rsplit("/", 1)[1] for page in pages for p in page["Parameters"]]
     s3 = clients("s3", arguments.region)
     lambda_client = clients("lambda", arguments.region)
@@ -245,7 +247,7 @@ def _invoke(arguments: argparse.Namespace, clients: Callable[[str, str | None], 
     body = arguments.body.read_bytes()
     answer = aws.invoke(
         clients("sagemaker-runtime", arguments.region),
-        aws.endpoint_name(arguments.env, arguments.endpoint),
+        naming.deployed_endpoint_name(arguments.env, arguments.endpoint),
         body,
         arguments.content_type,
         target_model=arguments.target_model,
@@ -261,7 +263,7 @@ def _loadtest(arguments: argparse.Namespace, clients: Callable[[str, str | None]
 
     body = arguments.body.read_bytes()
     runtime = clients("sagemaker-runtime", arguments.region)
-    name = aws.endpoint_name(arguments.env, arguments.endpoint)
+    name = naming.deployed_endpoint_name(arguments.env, arguments.endpoint)
     models = [m for m in arguments.models.split(",") if m]
     result = loadtest.run(
         lambda model: aws.invoke(runtime, name, body, arguments.content_type, target_model=model),

@@ -10,7 +10,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from modelctl.archive_rules import Layout, Limits, check_archive
+from hosting_contract.archive_rules import Layout, Limits, check_archive
 
 #: Every entry's modification time; fixed so that the same input gives the same bytes.
 FIXED_MTIME = 0

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelctl.archive_rules import VALID
-from modelctl.aws import PENDING, SSM_ROOT, UNVERIFIED, ModelctlError, tags, verdict
+from hosting_contract import ssm_paths
+from hosting_contract.archive_rules import VALID
+from modelctl.aws import PENDING, UNVERIFIED, ModelctlError, tags, verdict
 
 _STACK = "aws:cloudformation:stack"
 
@@ -70,7 +71,7 @@ def requirements(assembly: Path, environment: str) -> list[Requirement]:
     """Every archive the Hosting stack of ``environment`` in ``assembly`` needs, in template order."""
     if not assembly.is_dir():
         raise ModelctlError(f"{assembly} is not a cloud assembly: run make synth first (or pass --assembly)")
-    catalog_path = f"{SSM_ROOT}/{environment}/artifacts/"
+    catalog_path = ssm_paths.artifacts_path(environment) + "/"
     stages: dict[Path, dict[str, dict[str, Any]]] = {}
     for folder, template in _templates(assembly):
         for _, parameter in _resources(template, "AWS::SSM::Parameter"):

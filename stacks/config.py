@@ -18,22 +18,23 @@ from aws_cdk import region_info
 from constructs_lib import service_model
 from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.artifact_catalog import MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
-from constructs_lib.artifact_guard import GuardLimits
+from constructs_lib.artifact_guard import validate_guard_limits
 from constructs_lib.deployment_policy import BlueGreenDeployment
 from constructs_lib.errors import ValidationError
-from constructs_lib.model_prefix import SERVED_ROOT
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.smoke_test import SmokeInvocation
-from modelctl.archive_rules import Layout
+from hosting_contract import naming, ssm_paths
+from hosting_contract.archive_rules import Layout
+from hosting_contract.guard_limits import GuardLimits
+from hosting_contract.served_prefix import endpoint_prefix
 from stacks.config_types import check_fields
-
-#: Root of the SSM parameter paths that tools (modelctl) use to discover what each environment deployed.
-SSM_ROOT = "/sagemaker-hosting"
 
 _ACCOUNT = re.compile(r"^\d{12}\Z")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}\Z")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+#: Enough for thousands of endpoints; each stack costs a key and two functions.
+_MAX_HOSTING_STACKS = 64
 _MAX_BUCKET_NAME = 63
 #: Image tables of SageMaker's built-in algorithm containers that need no network to serve.
 _FIRST_PARTY = frozenset({"xgboost", "sklearn"})
@@ -317,6 +318,12 @@ class EnvironmentConfig:
     endpoint_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
     """How long the endpoints' container logs are kept."""
 
+    hosting_stacks: int = 1
+    """How many Hosting stacks hold the endpoints (1-64). Each endpoint's stack follows from its name alone
+    (``stacks/hosting_shards.py``), so adding or removing endpoints never moves another; changing this number
+    moves endpoints, so choose it when the environment is created: about one stack per 15 multi-model endpoints
+    keeps every template well under CloudFormation's 500 resources."""
+
     def __post_init__(self) -> None:
         # Types first: a wrong type would otherwise surface as a jsii stack trace far from the field.
         wrong = check_fields(self)
@@ -345,13 +352,15 @@ class EnvironmentConfig:
                 f"makes the artifact bucket name {bucket!r} {len(bucket)} characters long; S3 allows "
                 f"{_MAX_BUCKET_NAME}: shorten the environment name",
             )
-        self.guard_limits.validate(f"environment {self.name!r}")
+        validate_guard_limits(f"environment {self.name!r}", self.guard_limits)
         # Checked here too, not only in each endpoint's alarms: an environment without endpoints has the guard's.
         self.alarm_thresholds.validate(f"environment {self.name!r}: alarm_thresholds")
         if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
             self._fail("alarm_email", self.alarm_email, "is not an e-mail address")
         if self.name == "prod" and not self.retain_stateful_resources:
             self._fail("retain_stateful_resources", False, "must be True in prod: model artifacts must survive")
+        if not 1 <= self.hosting_stacks <= _MAX_HOSTING_STACKS:
+            self._fail("hosting_stacks", self.hosting_stacks, f"must be between 1 and {_MAX_HOSTING_STACKS}")
         if self.noncurrent_version_expiration_days < 1:
             self._fail("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, "must be >= 1")
 
@@ -387,12 +396,12 @@ class EnvironmentConfig:
 
     def endpoint_name(self, endpoint: str) -> str:
         """The deployed name of endpoint ``endpoint``: prefixed with the environment, unique in a shared account."""
-        return f"{self.name}-{endpoint}"
+        return naming.endpoint_name(self.name, endpoint)
 
     @property
     def ssm_path(self) -> str:
         """The SSM path under which this environment publishes what tools need (no trailing slash)."""
-        return f"{SSM_ROOT}/{self.name}"
+        return ssm_paths.environment_path(self.name)
 
     def endpoint_names(self) -> tuple[str, ...]:
         """The deployed name of every endpoint of the environment."""
@@ -401,7 +410,7 @@ class EnvironmentConfig:
 
     def endpoint_prefix(self, endpoint: str) -> str:
         """The artifact-bucket prefix of endpoint ``endpoint``: ``models/<deployed name>/``."""
-        return f"{SERVED_ROOT}{self.endpoint_name(endpoint)}/"
+        return endpoint_prefix(self.endpoint_name(endpoint))
 
     def artifacts(self) -> tuple[EndpointArtifacts, ...]:
         """Where every endpoint's archives live and their layouts: known at synth, published by the ModelStore."""
@@ -457,7 +466,7 @@ class EnvironmentConfig:
     @property
     def artifact_parameter_path(self) -> str:
         """Where the ModelStore publishes each endpoint's archive locations (one parameter per endpoint)."""
-        return f"{self.ssm_path}/artifacts"
+        return ssm_paths.artifacts_path(self.name)
 
     def replace(self, **changes: Any) -> EnvironmentConfig:
         """A copy with ``changes`` applied, validated like the original."""

@@ -18,6 +18,7 @@ from constructs import Construct
 from constructs_lib import AlarmTopic, ArtifactGuard, ModelArtifactStore, ServingImageRepository
 from constructs_lib.artifact_catalog import ArtifactCatalog
 from constructs_lib.operations_key import OperationsKey
+from hosting_contract import ssm_paths
 from stacks.config import EnvironmentConfig
 
 
@@ -48,7 +49,7 @@ class ModelStoreStack(cdk.Stack):
         self.bucket: s3.IBucket = store.bucket
         self.key: kms.IKey = store.key
         self.repository: ecr.IRepository = images.repository
-        self.parameter_path = f"{config.ssm_path}/model-store"
+        self.parameter_path = ssm_paths.model_store_path(config.name)
 
         operations = OperationsKey(
             self,
@@ -106,21 +107,26 @@ class ModelStoreStack(cdk.Stack):
 
         parameters = Construct(self, "Parameters")
         for parameter_id, name, value, description in (
-            ("BucketName", "bucket-name", store.bucket.bucket_name, "model-artifact bucket"),
-            ("KeyArn", "kms-key-arn", store.key.key_arn, "KMS key of the model-artifact bucket"),
-            ("RepositoryUri", "repository-uri", images.repository.repository_uri, "ECR repository for serving images"),
+            ("BucketName", ssm_paths.BUCKET_NAME, store.bucket.bucket_name, "model-artifact bucket"),
+            ("KeyArn", ssm_paths.KMS_KEY_ARN, store.key.key_arn, "KMS key of the model-artifact bucket"),
+            (
+                "RepositoryUri",
+                ssm_paths.REPOSITORY_URI,
+                images.repository.repository_uri,
+                "ECR repository for serving images",
+            ),
             (
                 "GuardFunction",
-                "artifact-guard-function",
+                ssm_paths.ARTIFACT_GUARD_FUNCTION,
                 self.artifact_guard.function.function_name,
                 "artifact guard function (modelctl rescan invokes it)",
             ),
-            ("AlarmTopicArn", "alarm-topic-arn", self.alarm_topic.topic.topic_arn, "alarm topic of the stage"),
+            ("AlarmTopicArn", ssm_paths.ALARM_TOPIC_ARN, self.alarm_topic.topic.topic_arn, "alarm topic of the stage"),
         ):
             ssm.StringParameter(
                 parameters,
                 parameter_id,
-                parameter_name=f"{self.parameter_path}/{name}",
+                parameter_name=ssm_paths.model_store_parameter(config.name, name),
                 string_value=value,
                 description=f"{config.name}: {description}",
             )

@@ -58,15 +58,21 @@ def cfn_lint(template: dict[str, Any], region: str = "eu-west-1") -> list[str]:
 
 
 def lambda_module(function: str, module: str) -> Any:
-    """Import ``lambda/<function>/<module>.py`` as Lambda would: its folder, plus the shared modules its asset
-    bundles (``SHARED_MODULES``), importable by their bare names."""
+    """Import ``constructs_lib/functions/<function>/<module>.py`` as Lambda would: its folder, plus the shared
+    modules its asset bundles (``SHARED_MODULES``), importable by their bare names, and the shared packages
+    (``hosting_contract``), importable by their package names from the very folder the asset copies."""
     import importlib
     import importlib.util
     import sys
 
-    from constructs_lib.hardened_function import SHARED_MODULES
+    from constructs_lib.hardened_function import FUNCTIONS_DIR, SHARED_MODULES
 
     for path in SHARED_MODULES.get(function, ()):
+        if path.is_dir():
+            package = importlib.import_module(path.name)
+            assert package.__file__ is not None
+            assert Path(package.__file__).resolve().parent == path.resolve(), f"{path.name} is not {path}"
+            continue
         loaded = sys.modules.get(path.stem)
         if loaded is None or getattr(loaded, "__file__", None) != str(path):
             spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -75,11 +81,11 @@ def lambda_module(function: str, module: str) -> Any:
             shared = importlib.util.module_from_spec(spec)
             sys.modules[path.stem] = shared
             spec.loader.exec_module(shared)
-    folder = str(ROOT / "lambda" / function)
+    folder = str(FUNCTIONS_DIR / function)
     if folder in sys.path:
         sys.path.remove(folder)
     sys.path.insert(0, folder)  # first, so that its handler.py wins over another function's
-    shared_names = {path.stem for path in SHARED_MODULES.get(function, ())}
+    shared_names = {path.stem for path in SHARED_MODULES.get(function, ()) if not path.is_dir()}
     for sibling in {"handler", module} - shared_names:
         loaded = sys.modules.get(sibling)
         if loaded is not None and not str(getattr(loaded, "__file__", "")).startswith(folder):

@@ -25,6 +25,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from hosting_contract.ssm_paths import SNAPSHOT_PATH_VARIABLE
 from tests.lambdas.conftest import CfnServer
 from tests.support import lambda_module
 
@@ -617,7 +618,7 @@ class Context:
 @pytest.fixture
 def handler(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Any:
     module = lambda_module("scaling_guard", "handler")
-    monkeypatch.setenv("SNAPSHOT_PARAMETER_PATH", ROOT)
+    monkeypatch.setenv(SNAPSHOT_PATH_VARIABLE, ROOT)
     real_client: Any = boto3.client
 
     def client(service: str, **kwargs: Any) -> Any:

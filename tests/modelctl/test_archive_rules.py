@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from modelctl.archive_rules import Layout, Limits, check_archive, check_key, tag_value
+from hosting_contract.archive_rules import Layout, Limits, check_archive, check_key, tag_value
 from modelctl.cli import main
 from tests.modelctl.archives import Entry, extract, good, saved_model, tar_gz, tensorflow_code
 

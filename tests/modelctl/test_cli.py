@@ -14,12 +14,14 @@ import pytest
 import requests
 from moto import mock_aws
 
+from hosting_contract import archive_rules as rules
+from hosting_contract import ssm_paths
+from hosting_contract.served_prefix import ServedPrefix
 from modelctl.cli import main
 from tests.modelctl.archives import Entry, good, tar_gz
 from tests.support import lambda_module
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
-rules = lambda_module("artifact_guard", "archive_rules")
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
 PREFIX = "models/dev-home-values/"
 MNIST = "models/dev-mnist/"
@@ -35,13 +37,13 @@ def aws() -> Iterator[dict[str, Any]]:
         key_arn = kms.create_key()["KeyMetadata"]["Arn"]
         ssm = boto3.client("ssm", region_name="eu-west-1")
         for name, value in {
-            "/sagemaker-hosting/dev/model-store/bucket-name": BUCKET,
-            "/sagemaker-hosting/dev/model-store/kms-key-arn": key_arn,
-            "/sagemaker-hosting/dev/model-store/artifact-guard-function": "dev-guard",
-            "/sagemaker-hosting/dev/artifacts/dev-home-values": json.dumps(
+            ssm_paths.model_store_parameter("dev", ssm_paths.BUCKET_NAME): BUCKET,
+            ssm_paths.model_store_parameter("dev", ssm_paths.KMS_KEY_ARN): key_arn,
+            ssm_paths.model_store_parameter("dev", ssm_paths.ARTIFACT_GUARD_FUNCTION): "dev-guard",
+            ssm_paths.artifacts_parameter("dev", "dev-home-values"): json.dumps(
                 {"endpoint": "dev-home-values", "kind": "multi-model", "layout": "flat", "prefix": PREFIX}
             ),
-            "/sagemaker-hosting/dev/artifacts/dev-mnist": json.dumps(
+            ssm_paths.artifacts_parameter("dev", "dev-mnist"): json.dumps(
                 {
                     "endpoint": "dev-mnist",
                     "kind": "multi-container",
@@ -102,9 +104,7 @@ def _run_guard_when_uploaded(key: str, layout: Any = None) -> threading.Thread:
     guard = guard_module.Guard(
         s3=s3,
         prefixes=[
-            guard_module.ServedPrefix(
-                prefix=PREFIX, endpoint_name="dev-home-values", layout=layout or rules.Layout.FLAT
-            )
+            ServedPrefix(prefix=PREFIX, endpoint_name="dev-home-values", layout=(layout or rules.Layout.FLAT).value)
         ],
         limits=rules.Limits(),
         notify=lambda *_: None,
@@ -268,7 +268,7 @@ class _GuardAsLambda:
         self.guard = guard_module.Guard(
             s3=s3,
             bucket=BUCKET,
-            prefixes=[guard_module.ServedPrefix(prefix=PREFIX, endpoint_name="dev-home-values")],
+            prefixes=[ServedPrefix(prefix=PREFIX, endpoint_name="dev-home-values")],
             limits=rules.Limits(),
             notify=lambda *_: None,
             emit=lambda _: None,

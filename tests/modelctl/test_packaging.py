@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelctl.archive_rules import Layout, check_archive
+from hosting_contract.archive_rules import Layout, check_archive
 from modelctl.packaging import PackagingError, package_directory
 
 

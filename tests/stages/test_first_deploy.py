@@ -27,13 +27,14 @@ import pytest
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
+from hosting_contract import served_prefix
+from hosting_contract.guard_limits import GuardLimits
 from modelctl.cli import main
 from stacks.stage import ModelHostingStage
 from tests.modelctl.archives import Entry, good, tar_gz
 from tests.support import lambda_module
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
-rules = lambda_module("artifact_guard", "archive_rules")
 REGION = "eu-west-1"
 
 
@@ -85,12 +86,8 @@ def _guard_as_configured(template: dict[str, Any], physical: dict[str, str]) -> 
     return guard_module.Guard(
         s3=boto3.client("s3", region_name=REGION),
         bucket=physical[variables["BUCKET_NAME"]["Ref"]],
-        prefixes=guard_module.load_prefixes(variables["SERVED_PREFIXES"]),
-        limits=rules.Limits(
-            max_uncompressed_bytes=int(variables["MAX_UNCOMPRESSED_BYTES"]),
-            max_entries=int(variables["MAX_ENTRIES"]),
-            max_compression_ratio=float(variables["MAX_COMPRESSION_RATIO"]),
-        ),
+        prefixes=served_prefix.decode(variables[served_prefix.ENVIRONMENT_VARIABLE]),
+        limits=GuardLimits.from_environment(variables).archive_limits(),
         notify=lambda *_: None,
         emit=lambda _: None,
     )

@@ -14,7 +14,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from constructs_lib import ModelPrefix, ValidationError
-from constructs_lib.artifact_guard import ArtifactGuard, GuardedPrefix
+from constructs_lib.artifact_guard import ArtifactGuard
+from hosting_contract.served_prefix import ServedPrefix
 from stacks.stage import ModelHostingStage
 
 
@@ -125,9 +126,9 @@ def test_execution_roles_read_only_valid_archives(stages: list[ModelHostingStage
 
 def test_the_lambda_asset_carries_the_shared_rules(stages: list[ModelHostingStage]) -> None:
     assembly = stages[0].node.scope.synth()  # type: ignore[union-attr]
-    archives = list(Path(assembly.directory).rglob("asset.*/archive_rules.py"))
-    assert archives, "the guard's asset has no archive_rules.py"
-    source = Path(__file__).resolve().parents[2] / "modelctl" / "archive_rules.py"
+    archives = list(Path(assembly.directory).rglob("asset.*/hosting_contract/archive_rules.py"))
+    assert archives, "the guard's asset has no hosting_contract/archive_rules.py"
+    source = Path(__file__).resolve().parents[2] / "hosting_contract" / "archive_rules.py"
     assert all(not p.is_symlink() and p.read_text() == source.read_text() for p in archives)
 
 
@@ -140,14 +141,14 @@ def test_prefixes_are_validated() -> None:
         "queue_key": kms.Key(stack, "Q"),
     }
     with pytest.raises(ValidationError, match=r"prefix 'other/x/' must be under 'models/'"):
-        ArtifactGuard(stack, "G1", prefixes=[GuardedPrefix(prefix="other/x/", endpoint_name="x")], **kwargs)
+        ArtifactGuard(stack, "G1", prefixes=[ServedPrefix(prefix="other/x/", endpoint_name="x")], **kwargs)
     with pytest.raises(ValidationError, match=r"layout of models/x/ 'zip' must be one of flat, "):
         ArtifactGuard(
-            stack, "G2", prefixes=[GuardedPrefix(prefix="models/x/", endpoint_name="x", layout="zip")], **kwargs
+            stack, "G2", prefixes=[ServedPrefix(prefix="models/x/", endpoint_name="x", layout="zip")], **kwargs
         )
     # An imported bucket's policy cannot be changed from here: verdicts could not be reserved to the guard.
     with pytest.raises(ValidationError, match=r"bucket 'bucket-b' is imported: build the guard in the bucket's stack"):
-        ArtifactGuard(stack, "G3", prefixes=[GuardedPrefix(prefix="models/x/", endpoint_name="x")], **kwargs)
+        ArtifactGuard(stack, "G3", prefixes=[ServedPrefix(prefix="models/x/", endpoint_name="x")], **kwargs)
 
 
 def _bucket_policy(stages: list[ModelHostingStage], name: str) -> list[dict[str, Any]]:
@@ -236,16 +237,24 @@ def test_lambda_folders_hold_no_links_and_each_asset_bundles_its_shared_modules(
     stages: list[ModelHostingStage],
 ) -> None:
     # A link would not survive a checkout on every platform, nor a wheel; the assets copy the shared files.
-    from constructs_lib.hardened_function import LAMBDA_DIR, SHARED_MODULES
+    from constructs_lib.hardened_function import CONTRACT, FUNCTIONS_DIR, SHARED_MODULES
 
-    assert [p for p in LAMBDA_DIR.rglob("*") if p.is_symlink()] == []
+    assert [p for p in FUNCTIONS_DIR.rglob("*") if p.is_symlink()] == []
+    assert [p for p in CONTRACT.rglob("*") if p.is_symlink()] == []
     assembly = Path(stages[0].node.scope.synth().directory)  # type: ignore[union-attr]
     for function, shared in SHARED_MODULES.items():
         handlers = [p.parent for p in assembly.rglob("asset.*/handler.py") if (p.parent / f"{function}.py").exists()]
         assert handlers, f"no asset of {function}"
         for asset in handlers:
             for module in shared:
-                assert (asset / module.name).read_text() == module.read_text(), (function, module.name)
+                # A shared package is copied whole, as a package folder: its Python files, nothing else.
+                sources = sorted(module.rglob("*.py")) if module.is_dir() else [module]
+                for source in sources:
+                    copy = asset / source.relative_to(module.parent)
+                    assert copy.read_text() == source.read_text(), (function, copy)
+                if module.is_dir():
+                    copied = {p.relative_to(asset) for p in (asset / module.name).rglob("*") if p.is_file()}
+                    assert copied == {s.relative_to(module.parent) for s in sources}, function
 
 
 def _denied(statements: list[dict[str, Any]], action: str, key: str, context: dict[str, str | None]) -> bool:

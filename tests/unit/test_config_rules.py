@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import app
-from constructs_lib.artifact_guard import GuardLimits
+from hosting_contract.guard_limits import GuardLimits
 from stacks.config import ContainerConfig, EnvironmentConfig, ImageConfig
 from stacks.environments import ENVIRONMENTS
 from stacks.stage import ModelHostingStage

@@ -1,8 +1,8 @@
 """The rules every model archive must pass: one implementation for ``modelctl validate`` and the artifact guard.
 
-Standard library only (the Lambda bundles this file). An archive is read as a stream: gzip (whose CRC and
-length are checked at the end), then tar in stream mode, so memory stays constant whatever the archive's size
-and nothing is written to disk.
+Standard library only (the artifact guard's asset carries the ``hosting_contract`` package). An archive is
+read as a stream: gzip (whose CRC and length are checked at the end), then tar in stream mode, so memory stays
+constant whatever the archive's size and nothing is written to disk.
 """
 
 from __future__ import annotations

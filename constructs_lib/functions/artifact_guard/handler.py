@@ -7,8 +7,10 @@ import os
 from typing import Any
 
 import boto3
-from archive_rules import Limits
-from artifact_guard import Guard, load_prefixes
+from artifact_guard import Guard
+
+from hosting_contract import served_prefix
+from hosting_contract.guard_limits import GuardLimits
 
 _guard: Guard | None = None
 #: Stop reading an archive this long before Lambda's timeout, to tag, quarantine (a multipart copy of tens of
@@ -23,12 +25,8 @@ def _build() -> Guard:
     return Guard(
         s3=boto3.client("s3"),
         runtime=boto3.client("sagemaker-runtime"),
-        prefixes=load_prefixes(os.environ["SERVED_PREFIXES"]),
-        limits=Limits(
-            max_uncompressed_bytes=int(os.environ["MAX_UNCOMPRESSED_BYTES"]),
-            max_entries=int(os.environ["MAX_ENTRIES"]),
-            max_compression_ratio=float(os.environ["MAX_COMPRESSION_RATIO"]),
-        ),
+        prefixes=served_prefix.decode(os.environ[served_prefix.ENVIRONMENT_VARIABLE]),
+        limits=GuardLimits.from_environment(os.environ).archive_limits(),
         notify=lambda subject, message: sns.publish(TopicArn=topic, Subject=subject, Message=message),
         emit=lambda record: print(json.dumps(record)),
         bucket=os.environ["BUCKET_NAME"],

@@ -72,6 +72,8 @@ from typing import Any
 import cfn_response
 from botocore.exceptions import ClientError
 
+from hosting_contract import ssm_paths
+
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 _TARGET = {"ServiceNamespace": NAMESPACE, "ScalableDimension": DIMENSION}
@@ -118,7 +120,7 @@ class SnapshotStore:
 
     def path(self, endpoint_name: str) -> str:
         """The folder of an endpoint's snapshots."""
-        return f"{self.root}/scaling-guard/{endpoint_name}"
+        return ssm_paths.endpoint_snapshots_path(self.root, endpoint_name)
 
     def put(self, endpoint_name: str, variant_name: str, snapshot: dict[str, Any]) -> None:
         """Store (or replace) a variant's snapshot; refused before anything is released if it cannot fit."""
@@ -130,7 +132,7 @@ class SnapshotStore:
             )
         # Intelligent-Tiering: a standard (free) parameter up to 4 KB, advanced above, without choosing here.
         self.ssm.put_parameter(
-            Name=f"{self.path(endpoint_name)}/{variant_name}",
+            Name=ssm_paths.snapshot_parameter(self.root, endpoint_name, variant_name),
             Value=value,
             Type="String",
             Tier="Intelligent-Tiering",
@@ -141,7 +143,8 @@ class SnapshotStore:
     def get(self, endpoint_name: str, variant_name: str) -> dict[str, Any] | None:
         """A variant's stored snapshot, or None."""
         try:
-            value = self.ssm.get_parameter(Name=f"{self.path(endpoint_name)}/{variant_name}")["Parameter"]["Value"]
+            name = ssm_paths.snapshot_parameter(self.root, endpoint_name, variant_name)
+            value = self.ssm.get_parameter(Name=name)["Parameter"]["Value"]
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
                 return None
@@ -163,7 +166,7 @@ class SnapshotStore:
     def delete(self, endpoint_name: str, variant_name: str) -> None:
         """Remove a variant's snapshot (absent already is fine: requests may repeat)."""
         try:
-            self.ssm.delete_parameter(Name=f"{self.path(endpoint_name)}/{variant_name}")
+            self.ssm.delete_parameter(Name=ssm_paths.snapshot_parameter(self.root, endpoint_name, variant_name))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
                 raise

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archive_rules import (
+from botocore.exceptions import ClientError
+
+from hosting_contract.archive_rules import (
     ARCHIVE_SUFFIX,
     QUARANTINE_PREFIX,
     REASON_TAG,
@@ -27,13 +29,12 @@ from archive_rules import (
     VERDICT_TAG,
     VERSION_TAG,
     WARMUP_SUFFIX,
-    Layout,
     Limits,
     check_archive,
     check_key,
     tag_value,
 )
-from botocore.exceptions import ClientError
+from hosting_contract.served_prefix import ServedPrefix
 
 METRIC_NAMESPACE = "SageMakerHosting/ArtifactGuard"
 #: CopyObject copies at most 5 GB in one request (Amazon S3 API Reference, CopyObject); the managed transfer
@@ -41,29 +42,6 @@ METRIC_NAMESPACE = "SageMakerHosting/ArtifactGuard"
 _SINGLE_COPY_LIMIT = 5 * 1024**3
 #: The version id S3 reports for an object written while versioning was off.
 _NULL_VERSION = "null"
-
-
-@dataclass(frozen=True)
-class ServedPrefix:
-    """A prefix an endpoint serves from, with its archive layout and whether to warm new models up."""
-
-    prefix: str
-    endpoint_name: str
-    layout: Layout = Layout.FLAT
-    warm_up: bool = False
-
-
-def load_prefixes(text: str) -> list[ServedPrefix]:
-    """The ``SERVED_PREFIXES`` environment variable: a JSON list of {prefix, endpoint, layout, warmUp}."""
-    return [
-        ServedPrefix(
-            prefix=item["prefix"],
-            endpoint_name=item["endpoint"],
-            layout=Layout(item.get("layout", "flat")),
-            warm_up=bool(item.get("warmUp", False)),
-        )
-        for item in json.loads(text)
-    ]
 
 
 @dataclass(frozen=True)
@@ -125,7 +103,7 @@ class Guard:
             body = self.s3.get_object(**location)["Body"]
             try:
                 problems = check_archive(
-                    body, layout=served.layout, limits=self.limits, should_stop=self.should_stop
+                    body, layout=served.archive_layout, limits=self.limits, should_stop=self.should_stop
                 ).problems
             finally:
                 body.close()

@@ -17,6 +17,8 @@ import cfn_response
 import scaling_guard
 from botocore.config import Config
 
+from hosting_contract.ssm_paths import SNAPSHOT_PATH_VARIABLE
+
 logging.getLogger().setLevel(logging.INFO)
 
 #: Bounded retries and socket timeouts. botocore's ``max_attempts`` counts the retries: 2 makes 3 attempts, so one
@@ -27,8 +29,6 @@ CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout
 SEND_TIMEOUT_SECONDS = 10
 #: No AWS call starts with less than this left: the longest call (40 s) and the answer (10 s) still fit.
 ANSWER_MARGIN_SECONDS = 60
-#: The folder of the snapshots (set by the ScalingGuardProvider construct).
-PATH_VARIABLE = "SNAPSHOT_PARAMETER_PATH"
 
 
 class DeadlineExceededError(TimeoutError):
@@ -70,7 +70,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
         cloudformation = Deadline(boto3.client("cloudformation", config=CONFIG), stop_at)
         # A rollback decides from what the endpoint runs now (DescribeEndpoint, DescribeEndpointConfig).
         sagemaker = Deadline(boto3.client("sagemaker", config=CONFIG), stop_at)
-        store = scaling_guard.SnapshotStore(ssm, os.environ[PATH_VARIABLE])
+        store = scaling_guard.SnapshotStore(ssm, os.environ[SNAPSHOT_PATH_VARIABLE])
         action = {"release": scaling_guard.on_release, "restore": scaling_guard.on_restore}[properties["Action"]]
         data = action(autoscaling, store, cloudformation, sagemaker, event)
         logging.info("%s %s for %s: %s", event["RequestType"], properties["Action"], properties["EndpointName"], data)
