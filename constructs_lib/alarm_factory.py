@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.endpoint_base import EndpointBase
+from constructs_lib.endpoint_base import INSTANCE_NAMESPACE, EndpointBase
+from constructs_lib.hosted_endpoint import AlarmSpec
+from constructs_lib.production_variant import ProductionVariant
 
 #: PutMetricAlarm: the longest evaluation window (Period x EvaluationPeriods) for periods under an hour, and for
 #: longer periods.
@@ -164,29 +167,42 @@ def alarm(
     )
 
 
-def error_rate_alarm(
-    scope: Construct, construct_id: str, endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds
-) -> cloudwatch.Alarm:
-    """5XX error rate of a variant above ``thresholds.error_rate_percent``."""
+def alarm_from_spec(scope: Construct, spec: AlarmSpec, thresholds: AlarmThresholds) -> cloudwatch.Alarm:
+    """The alarm ``spec`` describes, evaluated over ``thresholds.evaluation_periods``."""
     return alarm(
         scope,
-        construct_id,
+        spec.construct_id,
+        metric=spec.metric,
+        threshold=spec.threshold,
+        thresholds=thresholds,
+        description=spec.description,
+        below=spec.below,
+    )
+
+
+def variant_suffix(variants: Sequence[ProductionVariant], variant: ProductionVariant) -> str:
+    """One variant (the usual case) keeps short alarm ids; more get the variant name as suffix."""
+    return "" if len(variants) == 1 else variant.variant_name
+
+
+def error_rate_spec(endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds, suffix: str = "") -> AlarmSpec:
+    """5XX error rate of a variant above ``thresholds.error_rate_percent``."""
+    return AlarmSpec(
+        construct_id=f"ErrorRate{suffix}",
         metric=error_rate(endpoint, variant, thresholds.period),
         threshold=thresholds.error_rate_percent,
-        thresholds=thresholds,
         description=(
             f"{endpoint.endpoint_name}/{variant}: 5XX errors above {thresholds.error_rate_percent}% of requests"
         ),
     )
 
 
-def model_latency_alarm(
-    scope: Construct, construct_id: str, endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds
-) -> cloudwatch.Alarm:
+def model_latency_spec(
+    endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds, suffix: str = ""
+) -> AlarmSpec:
     """p99 ModelLatency of a variant above ``thresholds.model_latency_p99`` (threshold in microseconds)."""
-    return alarm(
-        scope,
-        construct_id,
+    return AlarmSpec(
+        construct_id=f"ModelLatency{suffix}",
         metric=endpoint.metric(
             "ModelLatency",
             statistic="p99",
@@ -195,9 +211,56 @@ def model_latency_alarm(
             period=thresholds.period,
         ),
         threshold=microseconds(thresholds.model_latency_p99),
-        thresholds=thresholds,
         description=(
             f"{endpoint.endpoint_name}/{variant}: p99 model latency above "
             f"{thresholds.model_latency_p99.to_milliseconds()} ms"
         ),
     )
+
+
+def instance_alarm_specs(
+    endpoint: EndpointBase, variant: ProductionVariant, thresholds: AlarmThresholds, suffix: str
+) -> list[AlarmSpec]:
+    """What every instance-backed variant is watched for: 5XX rate, p99 latency, CPU, memory and disk."""
+    name = variant.variant_name
+    specs = [
+        error_rate_spec(endpoint, name, thresholds, suffix),
+        model_latency_spec(endpoint, name, thresholds, suffix),
+    ]
+    cpus = limits.vcpus(variant.instance_type) or 1
+    for metric_name, percent, scale in (
+        ("CPUUtilization", thresholds.cpu_percent, cpus),
+        ("MemoryUtilization", thresholds.memory_percent, 1),
+        ("DiskUtilization", thresholds.disk_percent, 1),
+    ):
+        specs.append(
+            AlarmSpec(
+                construct_id=f"{metric_name.removesuffix('Utilization')}{suffix}",
+                metric=endpoint.metric(
+                    metric_name,
+                    namespace=INSTANCE_NAMESPACE,
+                    unit=cloudwatch.Unit.PERCENT,
+                    variant_name=name,
+                    period=thresholds.period,
+                ),
+                threshold=percent * scale,
+                description=f"{endpoint.endpoint_name}/{name}: {metric_name} above {percent}%",
+            )
+        )
+    return specs
+
+
+def error_rate_alarm(
+    scope: Construct, construct_id: str, endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds
+) -> cloudwatch.Alarm:
+    """5XX error rate of a variant above ``thresholds.error_rate_percent``."""
+    spec = error_rate_spec(endpoint, variant, thresholds)
+    return alarm_from_spec(scope, replace(spec, construct_id=construct_id), thresholds)
+
+
+def model_latency_alarm(
+    scope: Construct, construct_id: str, endpoint: EndpointBase, variant: str, thresholds: AlarmThresholds
+) -> cloudwatch.Alarm:
+    """p99 ModelLatency of a variant above ``thresholds.model_latency_p99`` (threshold in microseconds)."""
+    spec = model_latency_spec(endpoint, variant, thresholds)
+    return alarm_from_spec(scope, replace(spec, construct_id=construct_id), thresholds)

@@ -46,17 +46,27 @@ class EndpointNetwork:
     """1-5 security groups. Default: one created for the model, with no inbound rule."""
 
 
-class EndpointBase(Construct):
+class EndpointBase(cdk.Resource):
     """An endpoint's identity and what can be derived from it: ARN, CloudWatch metrics, invoke grants.
 
-    Both created endpoints and imported ones (``from_endpoint_name``) derive from this class.
+    Both created endpoints and imported ones (``from_endpoint_name``, ``from_endpoint_arn``,
+    ``from_endpoint_attributes``) derive from this class, a ``cdk.Resource`` like the CDK's own L2s: an
+    imported endpoint of another account or region carries that environment (``env``).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, variant_names: Sequence[str]):
-        super().__init__(scope, construct_id)
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        variant_names: Sequence[str],
+        endpoint_arn: str | None = None,
+    ):
+        super().__init__(scope, construct_id, environment_from_arn=endpoint_arn)
         self.endpoint_name = endpoint_name
         """The endpoint's stable name, used by clients."""
-        self.endpoint_arn = cdk.Stack.of(self).format_arn(
+        self.endpoint_arn = endpoint_arn or cdk.Stack.of(self).format_arn(
             service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
         )
         """The endpoint's ARN (SageMaker lowercases the name in ARNs)."""
@@ -178,6 +188,29 @@ class EndpointBase(Construct):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class EndpointAttributes:
+    """What identifies an existing endpoint (``from_endpoint_attributes``)."""
+
+    endpoint_arn: str
+    """``arn:<partition>:sagemaker:<region>:<account>:endpoint/<name>``: the account and region it lives in."""
+
+    variant_names: Sequence[str] = ("AllTraffic",)
+    """Its production variants; metrics default to the first."""
+
+
+def endpoint_name_from_arn(owner: str, endpoint_arn: str) -> str:
+    """The endpoint name an endpoint ARN ends with (a token stays a token)."""
+    if limits.is_token(endpoint_arn):
+        return cdk.Arn.extract_resource_name(endpoint_arn, "endpoint")
+    parts = endpoint_arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sagemaker" or not parts[5].startswith("endpoint/"):
+        raise limits.fail(owner, "endpoint_arn", endpoint_arn, "is not a SageMaker endpoint ARN (...:endpoint/NAME)")
+    name = parts[5].removeprefix("endpoint/")
+    limits.check_name(owner, "endpoint_arn", name, lowercase=True)
+    return name
+
+
 @dataclass(frozen=True)
 class EndpointResources:
     """The endpoint config and endpoint created for a model."""
@@ -255,8 +288,9 @@ def create_model(
         vpc_config=model_network(scope, role, network),
         enable_network_isolation=enable_network_isolation or None,
     )
-    # CreateModel checks that the role can reach the images and model data: the policy must exist first.
-    model.node.add_dependency(role)
+    # CreateModel checks that the role can reach the images and model data: the policy must exist first (the
+    # role's subtree holds its default policy; an imported role adds no dependency).
+    model.node.add_dependency(role, role.role)
     return model
 
 
@@ -311,11 +345,13 @@ def publish_endpoint(
 __all__ = [
     "INSTANCE_NAMESPACE",
     "INVOCATION_NAMESPACE",
+    "EndpointAttributes",
     "EndpointBase",
     "EndpointNetwork",
     "EndpointResources",
     "create_endpoint",
     "create_model",
+    "endpoint_name_from_arn",
     "model_network",
     "publish_endpoint",
     "validate_endpoint",

@@ -18,14 +18,20 @@ class ExecutionRole(Construct):
     It starts with CloudWatch Logs on the endpoint's own log group, ``cloudwatch:PutMetricData`` and
     ``ecr:GetAuthorizationToken``. Images and prefixes add their grants when bound (``ServingImage.bind``,
     ``ModelPrefix.grant_read``). Never ``AmazonSageMakerFullAccess``.
+
+    Given an existing ``role`` (any ``iam.IRole``), the same statements are added to it; an imported role
+    (``iam.Role.from_role_arn(..., mutable=False)``) takes none, and must already hold them.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str) -> None:
-        """Create the role for the endpoint named ``endpoint_name`` (its log group is scoped by that name)."""
+    def __init__(
+        self, scope: Construct, construct_id: str, *, endpoint_name: str, role: iam.IRole | None = None
+    ) -> None:
+        """Create the role for the endpoint named ``endpoint_name`` (its log group is scoped by that name), or
+        extend ``role`` with the same statements."""
         super().__init__(scope, construct_id)
         check_name(f"ExecutionRole {self.node.path}", "endpoint_name", endpoint_name, lowercase=True)
         stack = cdk.Stack.of(self)
-        self.role = iam.Role(
+        self.role: iam.IRole = role or iam.Role(
             self,
             "Resource",
             # Confused-deputy guard for the trust policy: SageMaker assumes the role only on behalf of this
@@ -72,6 +78,8 @@ class ExecutionRole(Construct):
             f"{log_group}:log-stream:*",
             "SageMaker names the log streams of its own log group per variant and instance at run time.",
         )
+        if not self._owns_policy:
+            return
         acknowledge_control_rule(
             default_policy(self.role),
             "IAMNoInlinePolicy",
@@ -91,5 +99,20 @@ class ExecutionRole(Construct):
         """
         self._acknowledge_policy(f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", reason)
 
+    @property
+    def _owns_policy(self) -> bool:
+        """Whether grants land in a policy of this app's (an imported, immutable role takes none)."""
+        return self.role.node.try_find_child("DefaultPolicy") is not None
+
     def _acknowledge_policy(self, rule_id: str, reason: str) -> None:
-        acknowledge(default_policy(self.role), rule_id, reason)
+        if self._owns_policy:
+            acknowledge(default_policy(self.role), rule_id, reason)
+
+
+def execution_role_for(
+    scope: Construct, endpoint_name: str, execution_role: ExecutionRole | iam.IRole | None
+) -> ExecutionRole:
+    """What an endpoint runs as: ``execution_role`` as given, any ``iam.IRole`` extended, or a new role."""
+    if isinstance(execution_role, ExecutionRole):
+        return execution_role
+    return ExecutionRole(scope, "ExecutionRole", endpoint_name=endpoint_name, role=execution_role)

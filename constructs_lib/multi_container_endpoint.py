@@ -15,17 +15,28 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.alarm_factory import error_rate_alarm, model_latency_alarm
+from constructs_lib.alarm_factory import (
+    AlarmThresholds,
+    error_rate,
+    error_rate_alarm,
+    instance_alarm_specs,
+    model_latency_alarm,
+    variant_suffix,
+)
+from constructs_lib.dashboard_widgets import MINUTE, instance_variant_row, milliseconds
 from constructs_lib.deployment_policy import BlueGreenDeployment
 from constructs_lib.endpoint_base import (
     INSTANCE_NAMESPACE,
+    EndpointAttributes,
     EndpointBase,
     EndpointNetwork,
     create_model,
+    endpoint_name_from_arn,
     publish_endpoint,
     validate_endpoint,
 )
-from constructs_lib.execution_role import ExecutionRole
+from constructs_lib.execution_role import ExecutionRole, execution_role_for
+from constructs_lib.hosted_endpoint import AlarmSpec, OperatedEndpoint, SmokeInvocation
 from constructs_lib.model_archive import ModelArchive
 from constructs_lib.model_prefix import ModelPrefix
 from constructs_lib.production_variant import ProductionVariant
@@ -79,8 +90,11 @@ class MultiContainerEndpointBase(EndpointBase):
         variant_names: Sequence[str],
         mode: InferenceMode,
         hostnames: Sequence[str],
+        endpoint_arn: str | None = None,
     ) -> None:
-        super().__init__(scope, construct_id, endpoint_name=endpoint_name, variant_names=variant_names)
+        super().__init__(
+            scope, construct_id, endpoint_name=endpoint_name, variant_names=variant_names, endpoint_arn=endpoint_arn
+        )
         self.mode = mode
         """Direct or Serial."""
         self.hostnames = tuple(hostnames)
@@ -197,7 +211,7 @@ class MultiContainerEndpointBase(EndpointBase):
         )
 
 
-class MultiContainerEndpoint(MultiContainerEndpointBase):
+class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
     """A SageMaker multi-container endpoint: 1-15 containers, Direct or Serial, on shared instances.
 
     Renders a ``CfnModel`` with ``Containers`` and ``InferenceExecutionConfig.Mode`` (no name: it is replaced on
@@ -214,7 +228,7 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
         mode: InferenceMode,
         containers: Sequence[Container],
         variants: Sequence[ProductionVariant],
-        execution_role: ExecutionRole | None = None,
+        execution_role: ExecutionRole | iam.IRole | None = None,
         volume_encryption_key: kms.IKey | None = None,
         network: EndpointNetwork | None = None,
         enable_network_isolation: bool = False,
@@ -228,7 +242,8 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
             default to Serial).
         :param containers: 1-15 containers, in pipeline order for Serial.
         :param variants: 1-10 production variants (CPU instance types in Direct mode).
-        :param execution_role: the role the model runs as. Default: a new least-privilege role.
+        :param execution_role: the role the model runs as: an ``ExecutionRole`` or any ``iam.IRole`` (extended with
+            the grants below when it is mutable). Default: a new least-privilege role.
         :param volume_encryption_key: KMS key for the instances' ML storage volumes.
         :param network: run inside a VPC. Default: SageMaker's network.
         :param enable_network_isolation: forbid the containers any network call.
@@ -251,7 +266,7 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
         if deployment is not None:
             deployment.validate(self._owner, variants)
 
-        self.execution_role = execution_role or ExecutionRole(self, "ExecutionRole", endpoint_name=endpoint_name)
+        self.execution_role = execution_role_for(self, endpoint_name, execution_role)
         """The role the model runs as."""
         rendered = [self._render(container) for container in containers]
         self.model = create_model(
@@ -274,6 +289,87 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
             parameter_path=parameter_path,
             values={"mode": mode.value, "containers": ",".join(hostnames) or "-"},
         )
+
+    # -- the endpoint protocol (HostedEndpoint) -------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        """``"multi-container, Direct"`` or ``"multi-container, Serial"``."""
+        return f"multi-container, {self.mode.value}"
+
+    def alarm_specs(self, thresholds: AlarmThresholds) -> list[AlarmSpec]:
+        """Per variant: the instance alarms, and in Direct mode a 5XX error rate per container."""
+        specs: list[AlarmSpec] = []
+        for variant in self.production_variants:
+            suffix = variant_suffix(self.production_variants, variant)
+            specs += instance_alarm_specs(self, variant, thresholds, suffix)
+            if self.mode is InferenceMode.DIRECT:
+                specs += [
+                    self._container_error_spec(h, variant.variant_name, thresholds, suffix) for h in self.hostnames
+                ]
+        return specs
+
+    def _container_error_spec(self, hostname: str, variant: str, thresholds: AlarmThresholds, suffix: str) -> AlarmSpec:
+        return AlarmSpec(
+            construct_id=f"ErrorRate{_camel(hostname)}{suffix}",
+            metric=error_rate(self, variant, thresholds.period, ContainerName=hostname),
+            threshold=thresholds.error_rate_percent,
+            description=(
+                f"{self.endpoint_name}/{variant}/{hostname}: 5XX errors above "
+                f"{thresholds.error_rate_percent}% of requests"
+            ),
+        )
+
+    def dashboard_rows(self) -> list[list[cloudwatch.IWidget]]:
+        """Per variant: traffic, latency and utilization; then a row per container."""
+        rows = [instance_variant_row(self, v.variant_name, v.instance_type) for v in self.production_variants]
+        rows += [self._container_row(hostname) for hostname in self.hostnames]
+        return rows
+
+    def _container_row(self, hostname: str) -> list[cloudwatch.IWidget]:
+        title = f"{self.endpoint_name}/{hostname}"
+        return [
+            cloudwatch.GraphWidget(
+                title=f"{title}: invocations and errors",
+                left=[self.metric_container_invocations(hostname, period=MINUTE)],
+                right=[
+                    self.metric_container_invocation_4xx_errors(hostname, period=MINUTE),
+                    self.metric_container_invocation_5xx_errors(hostname, period=MINUTE),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title=f"{title}: container latency (ms)",
+                left=[milliseconds(self.metric_container_latency(hostname, period=MINUTE), "average")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title=f"{title}: CPU and memory (%)",
+                left=[
+                    self.metric_container_cpu_utilization(hostname, period=MINUTE),
+                    self.metric_container_memory_utilization(hostname, period=MINUTE),
+                ],
+                width=8,
+            ),
+        ]
+
+    def check_smoke_invocation(self, owner: str, invocation: SmokeInvocation) -> None:
+        """Direct: one of the hostnames, no model. Serial: the pipeline as a whole, no target at all."""
+        if self.mode is InferenceMode.DIRECT:
+            if invocation.target_container not in self.hostnames or invocation.target_model:
+                raise limits.fail(
+                    owner, "target_container", invocation.target_container, f"must be one of {self.hostnames}"
+                )
+        elif invocation.target_container or invocation.target_model:
+            raise limits.fail(
+                owner, "target", invocation.target_container or invocation.target_model, "does not apply to a pipeline"
+            )
+
+    def grant_smoke_invocations(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> iam.Grant:
+        """Direct: the tested containers only. Serial: the pipeline."""
+        if self.mode is InferenceMode.DIRECT:
+            return self.grant_invoke(grantee, containers=[i.target_container or "" for i in invocations])
+        return self.grant_invoke(grantee)
 
     def _roll_back_on_own_alarms(self, deployment: BlueGreenDeployment, variant: str) -> None:
         thresholds = deployment.rollback_thresholds
@@ -383,3 +479,47 @@ class MultiContainerEndpoint(MultiContainerEndpointBase):
             mode=mode,
             hostnames=hostnames,
         )
+
+    @staticmethod
+    def from_endpoint_arn(
+        scope: Construct,
+        construct_id: str,
+        endpoint_arn: str,
+        *,
+        mode: InferenceMode,
+        hostnames: Sequence[str] = (),
+        variant_names: Sequence[str] = ("AllTraffic",),
+    ) -> MultiContainerEndpointBase:
+        """An existing multi-container endpoint by ARN, possibly in another account or region."""
+        return MultiContainerEndpoint.from_endpoint_attributes(
+            scope,
+            construct_id,
+            EndpointAttributes(endpoint_arn=endpoint_arn, variant_names=variant_names),
+            mode=mode,
+            hostnames=hostnames,
+        )
+
+    @staticmethod
+    def from_endpoint_attributes(
+        scope: Construct,
+        construct_id: str,
+        attributes: EndpointAttributes,
+        *,
+        mode: InferenceMode,
+        hostnames: Sequence[str] = (),
+    ) -> MultiContainerEndpointBase:
+        """An existing multi-container endpoint from its ARN and variants."""
+        owner = f"MultiContainerEndpoint {construct_id}"
+        return MultiContainerEndpointBase(
+            scope,
+            construct_id,
+            endpoint_name=endpoint_name_from_arn(owner, attributes.endpoint_arn),
+            variant_names=attributes.variant_names,
+            mode=mode,
+            hostnames=hostnames,
+            endpoint_arn=attributes.endpoint_arn,
+        )
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))

@@ -12,18 +12,24 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
+from constructs_lib.alarm_factory import AlarmThresholds, instance_alarm_specs, microseconds, variant_suffix
+from constructs_lib.dashboard_widgets import MINUTE, instance_variant_row, milliseconds
 from constructs_lib.endpoint_base import (
     INSTANCE_NAMESPACE,
+    EndpointAttributes,
     EndpointBase,
     EndpointNetwork,
     create_model,
+    endpoint_name_from_arn,
     publish_endpoint,
     validate_endpoint,
 )
-from constructs_lib.execution_role import ExecutionRole
+from constructs_lib.execution_role import ExecutionRole, execution_role_for
+from constructs_lib.hosted_endpoint import AlarmSpec, OperatedEndpoint, SmokeInvocation
 from constructs_lib.model_prefix import ModelPrefix
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.serving_image import ServingImage
+from hosting_contract.archive_rules import check_key
 
 
 class MultiModelEndpointBase(EndpointBase):
@@ -77,7 +83,7 @@ class MultiModelEndpointBase(EndpointBase):
         return self.metric("ModelUnloadingTime", statistic="SampleCount", **props)
 
 
-class MultiModelEndpoint(MultiModelEndpointBase):
+class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
     """A SageMaker multi-model endpoint: a ``MultiModel`` container serving every archive under a prefix.
 
     Renders a ``CfnModel`` (no name: a model is immutable and replaced on every change), an endpoint config
@@ -97,7 +103,7 @@ class MultiModelEndpoint(MultiModelEndpointBase):
         image: ServingImage,
         model_prefix: ModelPrefix,
         variants: Sequence[ProductionVariant],
-        execution_role: ExecutionRole | None = None,
+        execution_role: ExecutionRole | iam.IRole | None = None,
         model_cache_enabled: bool = True,
         environment: Mapping[str, str] | None = None,
         volume_encryption_key: kms.IKey | None = None,
@@ -112,7 +118,8 @@ class MultiModelEndpoint(MultiModelEndpointBase):
         :param model_prefix: where the archives live; the role may read that prefix only.
         :param variants: 1-10 production variants. A GPU instance type requires a Triton image and one of
             the single-GPU types SageMaker supports for multi-model endpoints.
-        :param execution_role: the role the model runs as. Default: a new least-privilege role.
+        :param execution_role: the role the model runs as: an ``ExecutionRole`` or any ``iam.IRole`` (extended with
+            the grants below when it is mutable). Default: a new least-privilege role.
         :param model_cache_enabled: keep loaded models cached (``Enabled``). Disable it for models used once.
         :param environment: container environment (at most 100 entries, 32 KB in all).
         :param volume_encryption_key: KMS key for the instances' ML storage volumes.
@@ -129,7 +136,7 @@ class MultiModelEndpoint(MultiModelEndpointBase):
         for variant in variants:
             _check_gpu(owner, variant, image)
 
-        self.execution_role = execution_role or ExecutionRole(self, "ExecutionRole", endpoint_name=endpoint_name)
+        self.execution_role = execution_role_for(self, endpoint_name, execution_role)
         """The role the model runs as."""
         self.model_prefix = model_prefix
         """The prefix this endpoint serves from."""
@@ -165,6 +172,111 @@ class MultiModelEndpoint(MultiModelEndpointBase):
             values={"bucket-name": model_prefix.bucket.bucket_name, "prefix": model_prefix.prefix},
         )
 
+    # -- the endpoint protocol (HostedEndpoint) -------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        """``"multi-model"``."""
+        return "multi-model"
+
+    def alarm_specs(self, thresholds: AlarmThresholds) -> list[AlarmSpec]:
+        """Per variant: the instance alarms, cache-hit ratio below a floor, model unloads above a ceiling
+        (thrashing) and p99 model loading wait."""
+        specs: list[AlarmSpec] = []
+        for variant in self.production_variants:
+            suffix = variant_suffix(self.production_variants, variant)
+            specs += instance_alarm_specs(self, variant, thresholds, suffix)
+            specs += self._cache_alarm_specs(variant.variant_name, thresholds, suffix)
+        return specs
+
+    def _cache_alarm_specs(self, variant: str, thresholds: AlarmThresholds, suffix: str) -> list[AlarmSpec]:
+        name = self.endpoint_name
+        return [
+            AlarmSpec(
+                construct_id=f"CacheHitRatio{suffix}",
+                metric=self.metric_model_cache_hit(variant_name=variant, period=thresholds.period),
+                threshold=thresholds.cache_hit_ratio_floor,
+                below=True,
+                description=f"{name}/{variant}: cache-hit ratio below {thresholds.cache_hit_ratio_floor}",
+            ),
+            AlarmSpec(
+                construct_id=f"ModelUnloads{suffix}",
+                metric=self.metric_model_unloads(variant_name=variant, period=thresholds.period),
+                threshold=thresholds.model_unloads_per_period,
+                description=(
+                    f"{name}/{variant}: more than {thresholds.model_unloads_per_period} models "
+                    "unloaded per period (the model cache is thrashing: add instances or memory)"
+                ),
+            ),
+            AlarmSpec(
+                construct_id=f"ModelLoadingWait{suffix}",
+                metric=self.metric_model_loading_wait_time(
+                    variant_name=variant, statistic="p99", period=thresholds.period
+                ),
+                threshold=microseconds(thresholds.model_loading_wait_p99),
+                description=(
+                    f"{name}/{variant}: p99 model loading wait above "
+                    f"{thresholds.model_loading_wait_p99.to_milliseconds()} ms"
+                ),
+            ),
+        ]
+
+    def dashboard_rows(self) -> list[list[cloudwatch.IWidget]]:
+        """Per variant: traffic, latency and utilization; then model cache, loading times and unloads."""
+        rows = [instance_variant_row(self, v.variant_name, v.instance_type) for v in self.production_variants]
+        rows += [self._model_cache_row(v.variant_name) for v in self.production_variants]
+        return rows
+
+    def _model_cache_row(self, variant: str) -> list[cloudwatch.IWidget]:
+        title = f"{self.endpoint_name}/{variant}"
+        return [
+            cloudwatch.GraphWidget(
+                title=f"{title}: model cache",
+                left=[self.metric_model_cache_hit(variant_name=variant, period=MINUTE, label="cache-hit ratio")],
+                right=[self.metric_loaded_model_count(variant_name=variant, period=MINUTE, label="loaded models")],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title=f"{title}: model loading (ms)",
+                left=[
+                    milliseconds(self.metric_model_loading_wait_time(variant_name=variant, period=MINUTE), "wait"),
+                    milliseconds(self.metric_model_downloading_time(variant_name=variant, period=MINUTE), "download"),
+                    milliseconds(self.metric_model_loading_time(variant_name=variant, period=MINUTE), "load"),
+                    milliseconds(self.metric_model_unloading_time(variant_name=variant, period=MINUTE), "unload"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title=f"{title}: models unloaded per minute (thrashing)",
+                left=[self.metric_model_unloads(variant_name=variant, period=MINUTE, label="unloads")],
+                width=8,
+            ),
+        ]
+
+    def check_smoke_invocation(self, owner: str, invocation: SmokeInvocation) -> None:
+        """A canary names one archive exactly (``NAME.tar.gz`` under the prefix, no wildcard), and no container."""
+        target = invocation.target_model
+        if not target or invocation.target_container:
+            raise limits.fail(owner, "target_model", target, "is required (and alone) for a multi-model endpoint")
+        limits.check_target_pattern(owner, "target_model", target)
+        # The guard serves only '<prefix><name>.tar.gz' keys (archive_rules.check_key), and a pattern would grant
+        # the smoke test every model it matches.
+        problems = [str(p) for p in check_key(target, "")]
+        if any(c in target for c in "*?") or problems:
+            raise limits.fail(
+                owner,
+                "target_model",
+                target,
+                "must name one archive exactly (NAME.tar.gz, no wildcard)" + (f": {problems[0]}" if problems else ""),
+            )
+        if any(part in ("", ".", "..") for part in target.split("/")):
+            raise limits.fail(owner, "target_model", target, "must be a relative key without '.' or '..'")
+
+    def grant_smoke_invocations(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> iam.Grant:
+        """InvokeEndpoint for the canary models only."""
+        return self.grant_invoke(grantee, models=[i.target_model or "" for i in invocations])
+
     @staticmethod
     def from_endpoint_name(
         scope: Construct, construct_id: str, endpoint_name: str, *, variant_names: Sequence[str] = ("AllTraffic",)
@@ -172,6 +284,29 @@ class MultiModelEndpoint(MultiModelEndpointBase):
         """An existing multi-model endpoint, e.g. from another stack, to grant on or to monitor."""
         limits.check_name(f"MultiModelEndpoint {construct_id}", "endpoint_name", endpoint_name, lowercase=True)
         return MultiModelEndpointBase(scope, construct_id, endpoint_name=endpoint_name, variant_names=variant_names)
+
+    @staticmethod
+    def from_endpoint_arn(
+        scope: Construct, construct_id: str, endpoint_arn: str, *, variant_names: Sequence[str] = ("AllTraffic",)
+    ) -> MultiModelEndpointBase:
+        """An existing multi-model endpoint by ARN, possibly in another account or region."""
+        return MultiModelEndpoint.from_endpoint_attributes(
+            scope, construct_id, EndpointAttributes(endpoint_arn=endpoint_arn, variant_names=variant_names)
+        )
+
+    @staticmethod
+    def from_endpoint_attributes(
+        scope: Construct, construct_id: str, attributes: EndpointAttributes
+    ) -> MultiModelEndpointBase:
+        """An existing multi-model endpoint from its ARN and variants."""
+        name = endpoint_name_from_arn(f"MultiModelEndpoint {construct_id}", attributes.endpoint_arn)
+        return MultiModelEndpointBase(
+            scope,
+            construct_id,
+            endpoint_name=name,
+            variant_names=attributes.variant_names,
+            endpoint_arn=attributes.endpoint_arn,
+        )
 
 
 def _check_gpu(owner: str, variant: ProductionVariant, image: ServingImage) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -12,8 +12,11 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
+from constructs_lib.alarm_factory import AlarmThresholds, error_rate_spec, model_latency_spec
+from constructs_lib.dashboard_widgets import MINUTE, milliseconds, traffic_and_latency
 from constructs_lib.endpoint_base import EndpointBase, create_endpoint, create_model, publish_endpoint
-from constructs_lib.execution_role import ExecutionRole
+from constructs_lib.execution_role import ExecutionRole, execution_role_for
+from constructs_lib.hosted_endpoint import AlarmSpec, OperatedEndpoint, SmokeInvocation
 from constructs_lib.model_archive import ModelArchive
 from constructs_lib.serving_image import ServingImage
 
@@ -23,7 +26,7 @@ MAX_CONCURRENCY = 200
 VARIANT = "AllTraffic"
 
 
-class ServerlessEndpoint(EndpointBase):
+class ServerlessEndpoint(EndpointBase, OperatedEndpoint):
     """One model behind a serverless endpoint: no instances, billed per request, scales to zero.
 
     Serverless endpoints cannot host multi-model or multi-container models, GPUs, VPCs or network isolation,
@@ -43,7 +46,7 @@ class ServerlessEndpoint(EndpointBase):
         provisioned_concurrency: int | None = None,
         environment: Mapping[str, str] | None = None,
         encryption_key: kms.IKey | None = None,
-        execution_role: ExecutionRole | None = None,
+        execution_role: ExecutionRole | iam.IRole | None = None,
         parameter_path: str | None = None,
     ) -> None:
         """Create the model, the serverless endpoint config and the endpoint.
@@ -56,7 +59,8 @@ class ServerlessEndpoint(EndpointBase):
         :param provisioned_concurrency: warm capacity, 1-``max_concurrency``. Default: none (cold starts).
         :param environment: container environment (at most 100 entries, 32 KB).
         :param encryption_key: KMS key SageMaker uses for the endpoint's image and data.
-        :param execution_role: the role the model runs as. Default: a new least-privilege role.
+        :param execution_role: the role the model runs as: an ``ExecutionRole`` or any ``iam.IRole`` (extended with
+            the grants below when it is mutable). Default: a new least-privilege role.
         :param parameter_path: publish the endpoint name as an SSM parameter under this path.
         """
         super().__init__(scope, construct_id, endpoint_name=endpoint_name, variant_names=[VARIANT])
@@ -71,7 +75,7 @@ class ServerlessEndpoint(EndpointBase):
         limits.check_environment(owner, [("the container", env)])
 
         # 2. Least privilege: the role pulls its image and reads its archive, nothing else.
-        self.execution_role = execution_role or ExecutionRole(self, "ExecutionRole", endpoint_name=endpoint_name)
+        self.execution_role = execution_role_for(self, endpoint_name, execution_role)
         """The role the model runs as."""
         image_uri = image.bind(self, self.execution_role.role)
         if model_data is not None:
@@ -119,3 +123,32 @@ class ServerlessEndpoint(EndpointBase):
     def metric_model_setup_time(self, **props: Any) -> cloudwatch.Metric:
         """Time to launch compute for a cold start, in microseconds (Average)."""
         return self.metric("ModelSetupTime", unit=cloudwatch.Unit.MICROSECONDS, **props)
+
+    # 6. The endpoint protocol (HostedEndpoint): alarms, dashboard rows and smoke tests fit for this kind.
+    @property
+    def kind(self) -> str:
+        """``"serverless"``."""
+        return "serverless"
+
+    def alarm_specs(self, thresholds: AlarmThresholds) -> list[AlarmSpec]:
+        """5XX error rate and p99 model latency; no instance metrics (there are no instances to watch)."""
+        return [error_rate_spec(self, VARIANT, thresholds), model_latency_spec(self, VARIANT, thresholds)]
+
+    def dashboard_rows(self) -> list[list[cloudwatch.IWidget]]:
+        """Traffic and latency, and the cold starts' setup time."""
+        cold_starts = cloudwatch.GraphWidget(
+            title=f"{self.endpoint_name}: cold starts (ms)",
+            left=[milliseconds(self.metric_model_setup_time(period=MINUTE), "model setup")],
+            width=8,
+        )
+        return [[*traffic_and_latency(self, VARIANT), cold_starts]]
+
+    def check_smoke_invocation(self, owner: str, invocation: SmokeInvocation) -> None:
+        """One model: a request names no target model and no container."""
+        if invocation.target_model or invocation.target_container:
+            target = invocation.target_model or invocation.target_container
+            raise limits.fail(owner, "target", target, "does not apply to a single-model endpoint")
+
+    def grant_smoke_invocations(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> iam.Grant:  # noqa: ARG002
+        """The whole endpoint: one model, nothing narrower to grant."""
+        return self.grant_invoke(grantee)

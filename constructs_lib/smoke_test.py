@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -12,27 +11,7 @@ from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.hardened_function import HardenedFunction
-from constructs_lib.multi_container_endpoint import InferenceMode, MultiContainerEndpoint
-from constructs_lib.multi_model_endpoint import MultiModelEndpoint
-from modelctl.archive_rules import check_key
-
-
-@dataclass(frozen=True, kw_only=True)
-class SmokeInvocation:
-    """One request the smoke test sends."""
-
-    body: str
-    """The request body (text)."""
-
-    content_type: str = "application/json"
-    """Its content type."""
-
-    target_model: str | None = None
-    """Multi-model: the canary model (it must be uploaded, and valid, before the deploy)."""
-
-    target_container: str | None = None
-    """Direct multi-container: the container to call."""
-
+from constructs_lib.hosted_endpoint import HostedEndpoint, SmokeInvocation
 
 #: The function's timeout. The function answers CloudFormation before it, whatever the endpoint does: it stops
 #: testing at a deadline taken from Lambda's remaining time.
@@ -100,7 +79,7 @@ class EndpointSmokeTest(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        endpoint: MultiModelEndpoint | MultiContainerEndpoint,
+        endpoint: HostedEndpoint,
         invocations: Sequence[SmokeInvocation],
         provider: SmokeTestProvider,
         service_timeout: cdk.Duration | None = None,
@@ -130,14 +109,9 @@ class EndpointSmokeTest(Construct):
         if not invocations:
             raise limits.fail(owner, "invocations", [], "must list at least one request")
         for invocation in invocations:
-            _check_invocation(owner, endpoint, invocation)
+            endpoint.check_smoke_invocation(owner, invocation)
         provider.allow_endpoint(endpoint.endpoint_arn)
-        if isinstance(endpoint, MultiModelEndpoint):
-            endpoint.grant_invoke(provider.custom.role, models=[i.target_model or "" for i in invocations])
-        elif endpoint.mode is InferenceMode.DIRECT:
-            endpoint.grant_invoke(provider.custom.role, containers=[i.target_container or "" for i in invocations])
-        else:
-            endpoint.grant_invoke(provider.custom.role)
+        endpoint.grant_smoke_invocations(provider.custom.role, invocations)
         self.resource = cdk.CustomResource(
             self,
             "Resource",
@@ -161,32 +135,6 @@ class EndpointSmokeTest(Construct):
         self.resource.node.add_dependency(endpoint.endpoint)
 
 
-def _check_invocation(owner: str, endpoint: MultiModelEndpoint | MultiContainerEndpoint, call: SmokeInvocation) -> None:
-    if isinstance(endpoint, MultiModelEndpoint):
-        if not call.target_model or call.target_container:
-            raise limits.fail(
-                owner, "target_model", call.target_model, "is required (and alone) for a multi-model endpoint"
-            )
-        limits.check_target_pattern(owner, "target_model", call.target_model)
-        # A canary is one archive, named exactly: the guard serves only '<prefix><name>.tar.gz' keys
-        # (archive_rules.check_key), and a pattern would grant the smoke test every model it matches.
-        problems = [str(p) for p in check_key(call.target_model, "")]
-        if any(c in call.target_model for c in "*?") or problems:
-            raise limits.fail(
-                owner,
-                "target_model",
-                call.target_model,
-                "must name one archive exactly (NAME.tar.gz, no wildcard)" + (f": {problems[0]}" if problems else ""),
-            )
-        if any(part in ("", ".", "..") for part in call.target_model.split("/")):
-            raise limits.fail(owner, "target_model", call.target_model, "must be a relative key without '.' or '..'")
-    elif endpoint.mode is InferenceMode.DIRECT:
-        if call.target_container not in endpoint.hostnames or call.target_model:
-            raise limits.fail(owner, "target_container", call.target_container, f"must be one of {endpoint.hostnames}")
-    elif call.target_container or call.target_model:
-        raise limits.fail(owner, "target", call.target_container or call.target_model, "does not apply to a pipeline")
-
-
 def _render(call: SmokeInvocation) -> dict[str, str]:
     rendered = {"Body": call.body, "ContentType": call.content_type}
     if call.target_model:
@@ -194,3 +142,6 @@ def _render(call: SmokeInvocation) -> dict[str, str]:
     if call.target_container:
         rendered["TargetContainerHostname"] = call.target_container
     return rendered
+
+
+__all__ = ["FUNCTION_TIMEOUT", "SERVICE_TIMEOUT_SLACK", "EndpointSmokeTest", "SmokeInvocation", "SmokeTestProvider"]

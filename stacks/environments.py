@@ -40,7 +40,7 @@ _HOME = "1990,1500,3,2,0.25,2"
 
 
 def _home_values(
-    instance_type: str, instances: int, scaling: ScalingConfig, *, smoke: bool = False
+    *, instance_type: str, instances: int, scaling: ScalingConfig, smoke: bool = False
 ) -> MultiModelEndpointConfig:
     """The seeds' example: one XGBoost home-value model per city, all behind one endpoint."""
     return MultiModelEndpointConfig(
@@ -80,7 +80,7 @@ def _mnist_image(key: str, shape: str) -> str:
 
 
 def _mnist(
-    instances: int, deployment: BlueGreenDeployment | None = None, *, smoke: bool = False
+    *, instances: int, deployment: BlueGreenDeployment | None = None, smoke: bool = False
 ) -> MultiContainerEndpointConfig:
     """The seeds' MNIST example: a TensorFlow and a PyTorch model side by side, each invoked by hostname."""
     return MultiContainerEndpointConfig(
@@ -118,7 +118,7 @@ def _mnist(
 _SKLEARN = ImageConfig(framework=FrameworkImage(framework="sklearn", version="1.2-1"))
 
 
-def _churn_pipeline(instances: int, *, smoke: bool = False) -> MultiContainerEndpointConfig:
+def _churn_pipeline(*, instances: int, smoke: bool = False) -> MultiContainerEndpointConfig:
     """A serial inference pipeline: scikit-learn preprocessing, then an XGBoost model."""
     return MultiContainerEndpointConfig(
         name="churn-pipeline",
@@ -147,12 +147,14 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         noncurrent_version_expiration_days=14,
         multi_model_endpoints=(
             _home_values(
-                "ml.m5.large",
-                1,
-                ScalingConfig(min_capacity=1, max_capacity=2, max_requests_per_second=20, schedules=_DEV_NIGHTS),
+                instance_type="ml.m5.large",
+                instances=1,
+                scaling=ScalingConfig(
+                    min_capacity=1, max_capacity=2, max_requests_per_second=20, schedules=_DEV_NIGHTS
+                ),
             ),
         ),
-        multi_container_endpoints=(_mnist(1), _churn_pipeline(1)),
+        multi_container_endpoints=(_mnist(instances=1), _churn_pipeline(instances=1)),
     ),
     EnvironmentConfig(
         name="staging",
@@ -162,21 +164,21 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         noncurrent_version_expiration_days=30,
         multi_model_endpoints=(
             _home_values(
-                "ml.m5.xlarge",
-                1,
-                ScalingConfig(min_capacity=1, max_capacity=3, max_requests_per_second=40),
+                instance_type="ml.m5.xlarge",
+                instances=1,
+                scaling=ScalingConfig(min_capacity=1, max_capacity=3, max_requests_per_second=40),
                 smoke=True,
             ),
         ),
         multi_container_endpoints=(
             _mnist(
-                2,
-                BlueGreenDeployment(
+                instances=2,
+                deployment=BlueGreenDeployment(
                     traffic=TrafficShift.LINEAR, size_percent=50, wait_interval=cdk.Duration.minutes(5)
                 ),
                 smoke=True,
             ),
-            _churn_pipeline(1, smoke=True),
+            _churn_pipeline(instances=1, smoke=True),
         ),
     ),
     EnvironmentConfig(
@@ -187,21 +189,23 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         noncurrent_version_expiration_days=90,
         multi_model_endpoints=(
             _home_values(
-                "ml.m5.xlarge",
-                2,
-                ScalingConfig(min_capacity=2, max_capacity=8, max_requests_per_second=40, cpu_target_percent=70),
+                instance_type="ml.m5.xlarge",
+                instances=2,
+                scaling=ScalingConfig(
+                    min_capacity=2, max_capacity=8, max_requests_per_second=40, cpu_target_percent=70
+                ),
                 smoke=True,
             ),
         ),
         multi_container_endpoints=(
             _mnist(
-                2,
-                BlueGreenDeployment(
+                instances=2,
+                deployment=BlueGreenDeployment(
                     traffic=TrafficShift.CANARY, size_percent=50, wait_interval=cdk.Duration.minutes(10)
                 ),
                 smoke=True,
             ),
-            _churn_pipeline(2, smoke=True),
+            _churn_pipeline(instances=2, smoke=True),
         ),
         alarm_thresholds=AlarmThresholds(error_rate_percent=0.5, model_latency_p99=cdk.Duration.millis(500)),
     ),

@@ -14,8 +14,6 @@ from constructs import Construct
 
 from constructs_lib import (
     Container,
-    EndpointAlarms,
-    EndpointScaling,
     HostingDashboard,
     ModelArchive,
     ModelPrefix,
@@ -28,7 +26,8 @@ from constructs_lib.compliance import acknowledge_control_rule, default_policy
 from constructs_lib.errors import ValidationError
 from constructs_lib.operations_key import OperationsKey
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
-from modelctl.archive_rules import VALID, VERDICT_TAG
+from hosting_contract import ssm_paths
+from hosting_contract.archive_rules import VALID, VERDICT_TAG
 from stacks.config import (
     EnvironmentConfig,
     ImageConfig,
@@ -37,6 +36,7 @@ from stacks.config import (
     ScalingConfig,
     endpoint_errors,
 )
+from stacks.hosting_shards import HostingShard, shards
 from stacks.model_store_stack import ModelStoreStack
 
 #: Execution roles may read an archive only once the artifact guard tagged it valid.
@@ -57,9 +57,12 @@ class HostingStack(cdk.Stack):
         *,
         config: EnvironmentConfig,
         model_store: ModelStoreStack,
+        shard: HostingShard | None = None,
         **kwargs: Any,
     ) -> None:
+        """Host ``shard``'s endpoints (default: every endpoint of ``config``, in one stack)."""
         super().__init__(scope, construct_id, **kwargs)
+        shard = shard or shards(config.replace(hosting_stacks=1))[0]
         self.add_stack_dependency(model_store, "endpoints read model archives from the ModelStore bucket")
         self._config = config
         self._model_store = model_store
@@ -86,23 +89,23 @@ class HostingStack(cdk.Stack):
         )
         self.smoke_test_provider = (
             SmokeTestProvider(self, "SmokeTestProvider", log_encryption_key=self.operations_key)
-            if any(e.smoke_tests for e in config.multi_model_endpoints)
-            or any(e.smoke_tests for e in config.multi_container_endpoints)
+            if any(e.smoke_tests for e in shard.multi_model_endpoints)
+            or any(e.smoke_tests for e in shard.multi_container_endpoints)
             else None
         )
-        self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=f"sagemaker-hosting-{config.name}")
-        """One dashboard for the stage, a section per endpoint."""
+        self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=shard.dashboard_name(config.name))
+        """One dashboard per Hosting stack, a section per endpoint (CloudWatch allows 500 widgets per dashboard)."""
 
         self.multi_model_endpoints: dict[str, MultiModelEndpoint] = {}
         """The multi-model endpoints, by configured name."""
-        for endpoint_config in config.multi_model_endpoints:
+        for endpoint_config in shard.multi_model_endpoints:
             with endpoint_errors(config.name, endpoint_config.name):
                 mme = self._multi_model_endpoint(endpoint_config)
                 self._operate(mme, endpoint_config.scaling, endpoint_config.smoke_tests)
                 self.multi_model_endpoints[endpoint_config.name] = mme
         self.multi_container_endpoints: dict[str, MultiContainerEndpoint] = {}
         """The multi-container endpoints, by configured name."""
-        for mce_config in config.multi_container_endpoints:
+        for mce_config in shard.multi_container_endpoints:
             with endpoint_errors(config.name, mce_config.name):
                 mce = self._multi_container_endpoint(mce_config)
                 self._operate(mce, mce_config.scaling, mce_config.smoke_tests)
@@ -129,7 +132,7 @@ class HostingStack(cdk.Stack):
             environment=endpoint.environment,
             volume_encryption_key=self._model_store.key,
             enable_network_isolation=endpoint.network_isolation is True,
-            parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
+            parameter_path=ssm_paths.endpoint_path(self._config.name, name),
         )
         for consumer in endpoint.consumers:
             role = self._consumer_role(
@@ -168,7 +171,7 @@ class HostingStack(cdk.Stack):
             ],
             variants=endpoint.variants,
             volume_encryption_key=self._model_store.key,
-            parameter_path=f"{self._config.ssm_path}/endpoints/{name}",
+            parameter_path=ssm_paths.endpoint_path(self._config.name, name),
             deployment=endpoint.deployment,
             enable_network_isolation=endpoint.isolated,
         )
@@ -190,10 +193,7 @@ class HostingStack(cdk.Stack):
         """Scaling from configuration, the endpoint's alarms, its dashboard section and its smoke test."""
         scalings = []
         if scaling is not None:
-            scaler = EndpointScaling(
-                endpoint,
-                "Scaling",
-                endpoint=endpoint,
+            scaler = endpoint.auto_scale(
                 min_capacity=scaling.min_capacity,
                 max_capacity=scaling.max_capacity,
                 guard_provider=self.scaling_guard,
@@ -213,13 +213,7 @@ class HostingStack(cdk.Stack):
                     time_zone=cdk.TimeZone.of(schedule.time_zone),
                 )
             scalings.append(scaler)
-        alarms = EndpointAlarms(
-            endpoint,
-            "Alarms",
-            endpoint=endpoint,
-            thresholds=self._config.alarm_thresholds,
-            action=self.alarm_topic.alarm_action,
-        )
+        alarms = endpoint.add_alarms(self._config.alarm_thresholds, action=self.alarm_topic.alarm_action)
         self.dashboard.add_endpoint(endpoint, scaling=scalings, alarms=alarms)
         if smoke_tests and self.smoke_test_provider is not None:
             EndpointSmokeTest(

@@ -9,12 +9,13 @@ from constructs import Construct
 
 from constructs_lib.alarm_topic import AlarmNames
 from stacks.config import EnvironmentConfig
+from stacks.hosting_shards import HostingShard, shard_of, shards
 from stacks.hosting_stack import HostingStack
 from stacks.model_store_stack import ModelStoreStack
 
 
 class ModelHostingStage(cdk.Stage):
-    """An environment: the stateful ModelStore stack and the stateless Hosting stack that reads from it."""
+    """An environment: the stateful ModelStore stack and the stateless Hosting stacks that read from it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(
@@ -30,10 +31,32 @@ class ModelHostingStage(cdk.Stage):
             description=f"SageMaker hosting ({config.name}): model artifacts, KMS key, serving-image repository",
             termination_protection=config.retain_stateful_resources,
         )
-        self.hosting = HostingStack(
-            self,
-            "Hosting",
-            config=config,
-            model_store=self.model_store,
-            description=f"SageMaker hosting ({config.name}): models, endpoint configs, endpoints",
+        # Independent of each other (each reads only the ModelStore), so they deploy in parallel.
+        self.hosting_stacks = tuple(
+            HostingStack(
+                self,
+                shard.stack_id,
+                config=config,
+                model_store=self.model_store,
+                shard=shard,
+                description=f"SageMaker hosting ({config.name}{_numbered(shard)}): models, endpoint configs, endpoints",
+            )
+            for shard in shards(config)
         )
+        """The Hosting stacks (``hosting_stacks`` of the configuration), each holding the endpoints whose names
+        hash to it."""
+
+    @property
+    def hosting(self) -> HostingStack:
+        """The Hosting stack of an environment that has one (``hosting_stacks=1``)."""
+        if len(self.hosting_stacks) != 1:
+            raise ValueError(f"{self.node.path} has {len(self.hosting_stacks)} Hosting stacks: use hosting_stacks")
+        return self.hosting_stacks[0]
+
+    def hosting_stack_of(self, endpoint: str) -> HostingStack:
+        """The Hosting stack that holds the endpoint configured as ``endpoint``."""
+        return self.hosting_stacks[shard_of(endpoint, len(self.hosting_stacks))]
+
+
+def _numbered(shard: HostingShard) -> str:
+    return "" if shard.count == 1 else f", {shard.index + 1} of {shard.count}"

@@ -40,19 +40,23 @@ def test_unacknowledged_finding_fails_synth_and_is_listed(
     assert "Traceback" not in err
 
 
-def test_a_stack_over_a_cloudformation_limit_fails_synth(capsys: pytest.CaptureFixture[str]) -> None:
-    dev = ENVIRONMENTS[0]
-    endpoint = dev.multi_model_endpoints[0]
-    # 30 multi-model endpoints with scaling, alarms and a consumer each: far past 500 resources in one stack.
-    many = tuple(replace(endpoint, name=f"city-{i}") for i in range(30))
-    oversized = dev.replace(multi_model_endpoints=many, multi_container_endpoints=())
-    assert app.main(make_app(), (oversized,)) == 1
+def test_a_stack_over_the_resource_limit_fails_synth(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """501 resources: one line naming the stack and the count, and what to change; no CDK exception text."""
+
+    def build_one_oversized_stack(cdk_app: cdk.App, _environments: object) -> list[cdk.Stage]:
+        stage = cdk.Stage(cdk_app, "Dev")
+        stack = cdk.Stack(stage, "Hosting")
+        for index in range(501):
+            cdk.CfnWaitConditionHandle(stack, f"H{index}")
+        return [stage]
+
+    monkeypatch.setattr(app, "build", build_one_oversized_stack)
+    assert app.main(make_app()) == 1
     err = capsys.readouterr().err
     assert "error: CloudFormation would refuse these templates:" in err
-    line = next(x for x in err.splitlines() if "Dev/Hosting: resources" in x)
-    count = int(line.split("resources ")[1].split(" of ")[0])
-    assert count > 500
-    assert line.strip().startswith(f"Dev/Hosting: resources {count} of 500")
+    assert "  Dev/Hosting: resources 501 of 500 (spread the endpoints over more Hosting stacks: hosting_stacks" in err
     assert "Traceback" not in err
 
 

@@ -517,3 +517,30 @@ def test_tokens_are_not_validated() -> None:
             ]
         },
     )
+
+
+def test_an_endpoint_is_a_resource_and_imports_by_arn_from_another_account() -> None:
+    """Like the CDK's own L2s: ``cdk.Resource``, ``from_endpoint_arn`` carrying the ARN's environment."""
+    stack = _stack()
+    imported = MultiModelEndpoint.from_endpoint_arn(
+        stack, "Remote", "arn:aws:sagemaker:us-east-1:222222222222:endpoint/shared-models"
+    )
+    assert isinstance(imported, cdk.Resource)
+    assert imported.endpoint_name == "shared-models"
+    assert (imported.env.account, imported.env.region) == ("222222222222", "us-east-1")
+    assert imported.endpoint_arn == "arn:aws:sagemaker:us-east-1:222222222222:endpoint/shared-models"
+    with pytest.raises(ValidationError, match="endpoint_arn 'arn:aws:s3:::bucket' is not a SageMaker endpoint ARN"):
+        MultiModelEndpoint.from_endpoint_arn(stack, "Bad", "arn:aws:s3:::bucket")
+
+
+def test_any_role_can_run_the_model() -> None:
+    """An ``iam.IRole`` of the caller's is extended with the grants; the model uses it and waits for its policy."""
+    stack = _stack()
+    role = iam.Role(stack, "Mine", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    endpoint = _mme(stack, execution_role=role)
+    assert endpoint.execution_role.role is role
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::Role", 1)
+    model = next(iter(template.find_resources("AWS::SageMaker::Model").values()))
+    assert model["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0].startswith("Mine")
+    assert any(d.startswith("MineDefaultPolicy") for d in model["DependsOn"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -104,3 +105,59 @@ def test_compliance_clean_with_a_key() -> None:
     _endpoint(stack, encryption_key=kms.Key(stack, "Key", enable_key_rotation=True))
     add_compliance_checks(stage)
     assert compliance_findings(app) == []
+
+
+def test_the_worked_example_gets_alarms_a_dashboard_section_and_a_smoke_test() -> None:
+    """The endpoint protocol: a new kind is operated by the same constructs as the shipped ones."""
+    from constructs_lib import AlarmThresholds, EndpointAlarms, HostingDashboard
+    from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
+
+    stack = cdk.Stack(make_app(), "S", env=ENV)
+    endpoint = _endpoint(stack)
+    alarms = EndpointAlarms(stack, "Alarms", endpoint=endpoint, thresholds=AlarmThresholds())
+    dashboard = HostingDashboard(stack, "Dashboard")
+    dashboard.add_endpoint(endpoint, alarms=alarms)
+    EndpointSmokeTest(
+        stack,
+        "Smoke",
+        endpoint=endpoint,
+        invocations=[SmokeInvocation(body="{}")],
+        provider=SmokeTestProvider(stack, "Provider"),
+    )
+    assert sorted(alarms.alarms) == ["ErrorRate", "ModelLatency"]
+    template = Template.from_stack(stack)
+    # No instance alarms: a serverless endpoint has no CPUUtilization to watch.
+    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+    body = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
+    assert "sentiment (serverless)" in body
+    assert "cold starts (ms)" in body
+    assert "ModelSetupTime" in body
+    template.has_resource_properties("Custom::SageMakerSmokeTest", {"EndpointName": "sentiment"})
+    # The smoke test's role may invoke this endpoint as a whole, and nothing names a target it cannot have.
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "sagemaker:InvokeEndpoint" in statement["Action"]
+    ]
+    assert statements == [
+        {
+            "Action": ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+            "Effect": "Allow",
+            "Resource": "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/sentiment",
+        }
+    ]
+
+
+def test_a_smoke_request_with_a_target_is_refused_on_a_single_model() -> None:
+    from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
+
+    stack = cdk.Stack(make_app(), "S", env=ENV)
+    with pytest.raises(ValidationError, match="target 'canary' does not apply to a single-model endpoint"):
+        EndpointSmokeTest(
+            stack,
+            "Smoke",
+            endpoint=_endpoint(stack),
+            invocations=[SmokeInvocation(body="{}", target_model="canary")],
+            provider=SmokeTestProvider(stack, "Provider"),
+        )

@@ -64,9 +64,13 @@ def test_each_stage_deploys_model_store_then_preflight_then_hosting() -> None:
     order = [
         next(i for i, run in enumerate(runs) if '"$STAGE/ModelStore"' in run),
         next(i for i, run in enumerate(runs) if "modelctl preflight" in run),
-        next(i for i, run in enumerate(runs) if '"$STAGE/Hosting"' in run),
+        next(i for i, run in enumerate(runs) if '"$STAGE/Hosting*"' in run),
     ]
     assert order == sorted(order)
+    # Every Hosting stack at once (they depend on the ModelStore alone), without redeploying the ModelStore.
+    hosting = runs[order[2]]
+    assert "--exclusively" in hosting
+    assert "--concurrency" in hosting
     assert not [run for run in runs if '"$STAGE/*"' in run]
 
 
