@@ -8,17 +8,16 @@ import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, Node
+from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.endpoint_base import INSTANCE_NAMESPACE
+from constructs_lib.hosted_endpoint import ScalableEndpoint
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.scaling_guard import ScalingGuard, ScalingGuardProvider
 
@@ -32,17 +31,78 @@ SCHEDULED_ACTION_NAME = re.compile(r"(?!((^[ ]+.*)|(.*([\u0000-\u001f]|[\u007f-\
 MAX_SCHEDULED_ACTION_NAME = 256
 
 
-class ScalableEndpoint(Protocol):
-    """What EndpointScaling needs of an endpoint it created: MultiModelEndpoint and MultiContainerEndpoint."""
+@dataclass(frozen=True, kw_only=True)
+class ScheduledCapacity:
+    """A scheduled change of the capacity range, e.g. a smaller dev endpoint at night."""
 
-    @property
-    def node(self) -> Node: ...
+    name: str
+    """CamelCase name of the scheduled action."""
 
-    endpoint_name: str
-    endpoint: sagemaker.CfnEndpoint
-    production_variants: tuple[ProductionVariant, ...]
+    cron: str
+    """Application Auto Scaling cron fields: ``minutes hours day-of-month month day-of-week year``."""
 
-    def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric: ...
+    min_capacity: int | None = None
+    """The new lowest instance count (at least 1)."""
+
+    max_capacity: int | None = None
+    """The new highest instance count."""
+
+    time_zone: str = "UTC"
+    """IANA time zone of ``cron``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalingPlan:
+    """Auto scaling of an endpoint's first variant, as data: what ``apply`` attaches with ``EndpointScaling``.
+
+    Environments hold plans; ``apply`` turns one into the scalable target, its policies and its schedules.
+    """
+
+    min_capacity: int
+    """Lowest instance count, at least 1."""
+
+    max_capacity: int
+    """Highest instance count."""
+
+    max_requests_per_second: float | None = None
+    """Requests per second one instance sustains (from a load test); the target is this x safety x 60."""
+
+    safety_factor: float = 0.5
+    """Share of ``max_requests_per_second`` to aim for, (0, 1]."""
+
+    cpu_target_percent: float | None = None
+    """Also track average CPU at this percent of the whole instance."""
+
+    schedules: tuple[ScheduledCapacity, ...] = ()
+    """Scheduled capacity changes."""
+
+    def apply(
+        self, endpoint: ScalableEndpoint, *, guard_provider: ScalingGuardProvider | None = None
+    ) -> EndpointScaling:
+        """Scale ``endpoint``'s first variant as planned (``EndpointScaling`` with id ``Scaling``)."""
+        scaler = EndpointScaling(
+            endpoint,  # type: ignore[arg-type]  # a ScalableEndpoint created here is a construct
+            "Scaling",
+            endpoint=endpoint,
+            min_capacity=self.min_capacity,
+            max_capacity=self.max_capacity,
+            guard_provider=guard_provider,
+        )
+        if self.max_requests_per_second is not None:
+            scaler.scale_on_invocations(
+                max_requests_per_second=self.max_requests_per_second, safety_factor=self.safety_factor
+            )
+        if self.cpu_target_percent is not None:
+            scaler.scale_on_cpu_utilization(target_percent=self.cpu_target_percent)
+        for schedule in self.schedules:
+            scaler.scale_on_schedule(
+                schedule.name,
+                schedule=appscaling.Schedule.expression(f"cron({schedule.cron})"),
+                min_capacity=schedule.min_capacity,
+                max_capacity=schedule.max_capacity,
+                time_zone=cdk.TimeZone.of(schedule.time_zone),
+            )
+        return scaler
 
 
 class EndpointScaling(Construct):

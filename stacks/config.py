@@ -20,6 +20,7 @@ from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.artifact_catalog import MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
 from constructs_lib.artifact_guard import validate_guard_limits
 from constructs_lib.deployment_policy import BlueGreenDeployment
+from constructs_lib.endpoint_scaling import ScalingPlan, ScheduledCapacity
 from constructs_lib.errors import ValidationError
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
@@ -111,47 +112,9 @@ class ImageConfig:
         return Layout.FLAT.value
 
 
-@dataclass(frozen=True, kw_only=True)
-class ScheduleConfig:
-    """A scheduled change of the capacity range, e.g. a smaller dev endpoint at night."""
-
-    name: str
-    """CamelCase name of the scheduled action."""
-
-    cron: str
-    """Application Auto Scaling cron fields: ``minutes hours day-of-month month day-of-week year``."""
-
-    min_capacity: int | None = None
-    """The new lowest instance count (at least 1)."""
-
-    max_capacity: int | None = None
-    """The new highest instance count."""
-
-    time_zone: str = "UTC"
-    """IANA time zone of ``cron``."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScalingConfig:
-    """Auto scaling of an endpoint's first variant."""
-
-    min_capacity: int
-    """Lowest instance count, at least 1."""
-
-    max_capacity: int
-    """Highest instance count."""
-
-    max_requests_per_second: float | None = None
-    """Requests per second one instance sustains (from a load test); the target is this x safety x 60."""
-
-    safety_factor: float = 0.5
-    """Share of ``max_requests_per_second`` to aim for, (0, 1]."""
-
-    cpu_target_percent: float | None = None
-    """Also track average CPU at this percent of the whole instance."""
-
-    schedules: tuple[ScheduleConfig, ...] = ()
-    """Scheduled capacity changes."""
+#: The library's own scaling options (``constructs_lib.endpoint_scaling``), under the configuration's names.
+ScheduleConfig = ScheduledCapacity
+ScalingConfig = ScalingPlan
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -191,28 +190,7 @@ class HostingStack(cdk.Stack):
         smoke_tests: Sequence[SmokeInvocation],
     ) -> None:
         """Scaling from configuration, the endpoint's alarms, its dashboard section and its smoke test."""
-        scalings = []
-        if scaling is not None:
-            scaler = endpoint.auto_scale(
-                min_capacity=scaling.min_capacity,
-                max_capacity=scaling.max_capacity,
-                guard_provider=self.scaling_guard,
-            )
-            if scaling.max_requests_per_second is not None:
-                scaler.scale_on_invocations(
-                    max_requests_per_second=scaling.max_requests_per_second, safety_factor=scaling.safety_factor
-                )
-            if scaling.cpu_target_percent is not None:
-                scaler.scale_on_cpu_utilization(target_percent=scaling.cpu_target_percent)
-            for schedule in scaling.schedules:
-                scaler.scale_on_schedule(
-                    schedule.name,
-                    schedule=appscaling.Schedule.expression(f"cron({schedule.cron})"),
-                    min_capacity=schedule.min_capacity,
-                    max_capacity=schedule.max_capacity,
-                    time_zone=cdk.TimeZone.of(schedule.time_zone),
-                )
-            scalings.append(scaler)
+        scalings = [scaling.apply(endpoint, guard_provider=self.scaling_guard)] if scaling is not None else []
         alarms = endpoint.add_alarms(self._config.alarm_thresholds, action=self.alarm_topic.alarm_action)
         self.dashboard.add_endpoint(endpoint, scaling=scalings, alarms=alarms)
         if smoke_tests and self.smoke_test_provider is not None:
