@@ -13,6 +13,8 @@ import pytest
 from stacks.config import EnvironmentConfig
 from stacks.environments import ENVIRONMENTS
 from stacks.hosting_shards import shard_of, shards, stack_id
+from stacks.hosting_stack import HostingStack
+from stacks.model_store_stack import ModelStoreStack
 from stacks.stage import ModelHostingStage
 from tests.support import cdk_context
 from tools.cfn_limits import limit_use
@@ -63,54 +65,75 @@ def _two_hundred(stacks: int) -> EnvironmentConfig:
 
 
 @pytest.fixture(scope="module")
-def two_hundred(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelHostingStage, Path]:
-    """A stage of 200 multi-model endpoints over 16 Hosting stacks, synthesized (without the rule packs, which
-    the stages test runs: this test is about CloudFormation's limits and stack membership)."""
+def two_hundred(tmp_path_factory: pytest.TempPathFactory) -> tuple[EnvironmentConfig, dict[str, HostingStack], Path]:
+    """A stage of 200 multi-model endpoints over 16 Hosting stacks, synthesized: the ModelStore (which catalogs
+    all 200), the fullest Hosting stack (every endpoint has the same shape, so it is the worst case of the 16)
+    and the emptiest one. Without the rule packs, which the stages test runs: this test is about
+    CloudFormation's limits and stack membership; ``make bench`` synthesizes all 16 with them."""
     out = tmp_path_factory.mktemp("two-hundred")
     app = cdk.App(context=cdk_context(), outdir=str(out))
     config = _two_hundred(16)
-    stage = ModelHostingStage(app, config.stage_id, config=config)
+    stage = cdk.Stage(app, config.stage_id, env=cdk.Environment(account=config.account, region=config.region))
+    model_store = ModelStoreStack(stage, "ModelStore", config=config)
+    by_size = sorted(shards(config), key=lambda shard: len(shard.multi_model_endpoints))
+    built = {
+        shard.stack_id: HostingStack(stage, shard.stack_id, config=config, model_store=model_store, shard=shard)
+        for shard in (by_size[-1], by_size[0])
+    }
     app.synth()
-    return stage, out
+    return config, built, out
 
 
-def test_two_hundred_endpoints_fit_cloudformation(two_hundred: tuple[ModelHostingStage, Path]) -> None:
-    stage, out = two_hundred
-    assert len(stage.hosting_stacks) == 16
+def test_two_hundred_endpoints_fit_cloudformation(
+    two_hundred: tuple[EnvironmentConfig, dict[str, HostingStack], Path],
+) -> None:
+    config, built, out = two_hundred
+    fullest = max(len(shard.multi_model_endpoints) for shard in shards(config))
+    assert max(len(stack.multi_model_endpoints) for stack in built.values()) == fullest
     used = [use for stack in synthesized_stacks(out) for use in limit_use(stack)]
     over = [use for use in used if use.count > use.maximum * 0.9]
-    assert over == [], "a Hosting stack is within 10% of a CloudFormation limit: raise hosting_stacks"
+    assert over == [], "a stack is within 10% of a CloudFormation limit: raise hosting_stacks"
     resources = {use.stack: use.count for use in used if use.limit == "resources"}
-    assert len(resources) == 17  # 16 Hosting stacks and the ModelStore
+    assert len(resources) == 3  # the ModelStore and two Hosting stacks
 
 
-def test_each_endpoint_is_in_the_stack_its_name_says(two_hundred: tuple[ModelHostingStage, Path]) -> None:
-    stage, _ = two_hundred
-    found: dict[str, str] = {}
-    for hosting in stage.hosting_stacks:
-        for name in hosting.multi_model_endpoints:
-            found[name] = hosting.node.id
-    assert len(found) == 200
-    assert all(found[name] == stack_id(shard_of(name, 16), 16) for name in found)
-    assert stage.hosting_stack_of("city-7").node.id == found["city-7"]
+def test_each_endpoint_is_in_the_stack_its_name_says(
+    two_hundred: tuple[EnvironmentConfig, dict[str, HostingStack], Path],
+) -> None:
+    config, built, _ = two_hundred
+    members = {e.name: shard.stack_id for shard in shards(config) for e in shard.multi_model_endpoints}
+    assert len(members) == 200
+    assert all(members[name] == stack_id(shard_of(name, 16), 16) for name in members)
+    for construct_id, stack in built.items():
+        assert set(stack.multi_model_endpoints) == {name for name, owner in members.items() if owner == construct_id}
 
 
-def test_hosting_stacks_depend_on_the_model_store_only(two_hundred: tuple[ModelHostingStage, Path]) -> None:
+def test_hosting_stacks_depend_on_the_model_store_only(
+    two_hundred: tuple[EnvironmentConfig, dict[str, HostingStack], Path],
+) -> None:
     """No Hosting stack waits for another: ``cdk deploy --concurrency`` deploys them side by side."""
-    stage, out = two_hundred
+    _, built, out = two_hundred
     (assembly,) = out.glob("assembly-*")
     manifest = json.loads((assembly / "manifest.json").read_text())
-    model_store = stage.model_store.artifact_id
-    for hosting in stage.hosting_stacks:
+    (model_store,) = [
+        artifact_id
+        for artifact_id, artifact in manifest["artifacts"].items()
+        if artifact.get("displayName", "").startswith("Dev/ModelStore")
+        and artifact["type"] == "aws:cloudformation:stack"
+    ]
+    for hosting in built.values():
         dependencies = {
             d for d in manifest["artifacts"][hosting.artifact_id].get("dependencies", []) if ".assets" not in d
         }
         assert dependencies == {model_store}, hosting.artifact_id
 
 
-def test_the_stage_refuses_hosting_when_several_stacks_hold_it(two_hundred: tuple[ModelHostingStage, Path]) -> None:
-    stage, _ = two_hundred
-    with pytest.raises(ValueError, match="16 Hosting stacks"):
+def test_a_stage_builds_every_hosting_stack_even_empty_ones() -> None:
+    """A stack that vanished from the app would stay deployed: the set of stacks depends on the number alone."""
+    config = ENVIRONMENTS[0].replace(multi_model_endpoints=(), multi_container_endpoints=(), hosting_stacks=3)
+    stage = ModelHostingStage(cdk.App(context=cdk_context()), config.stage_id, config=config)
+    assert [stack.node.id for stack in stage.hosting_stacks] == ["Hosting00", "Hosting01", "Hosting02"]
+    with pytest.raises(ValueError, match="3 Hosting stacks"):
         _ = stage.hosting
 
 
