@@ -45,7 +45,23 @@ _GPU_FAMILY = re.compile(r"^ml\.(p\d|g\d)[a-z0-9-]*\.")
 
 
 def is_token(value: Any) -> bool:
-    """True when ``value`` (a string, number or collection) is only known at deploy time."""
+    """True when ``value`` (a string, number or collection) is only known at deploy time.
+
+    Plain values are decided here: each question to the CDK is a round trip to its Node process, and this is
+    asked some fifty times per endpoint. Tokens encode as ``${Token[...]}`` in strings, ``#{Token[...]}`` in
+    string lists and as doubles beyond 1e280 (the CDK's token encodings), so only those are passed on.
+    """
+    if value is None or isinstance(value, bool | int):
+        return False
+    if isinstance(value, str):
+        return "${Token[" in value and cdk.Token.is_unresolved(value)
+    if isinstance(value, float):
+        return abs(value) > 1e280 and cdk.Token.is_unresolved(value)
+    if isinstance(value, list | tuple):
+        if len(value) == 1 and isinstance(value[0], str) and "#{Token[" in value[0]:
+            return cdk.Token.is_unresolved(list(value))
+        if all(v is None or isinstance(v, str | int | float) for v in value):
+            return False
     return cdk.Token.is_unresolved(value)
 
 

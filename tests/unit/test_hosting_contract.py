@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
 from hosting_contract import naming, served_prefix, ssm_paths
 from hosting_contract.archive_rules import Layout, Limits
 from hosting_contract.guard_limits import RANGES, GuardLimits
 from hosting_contract.served_prefix import ServedPrefix
-from stacks.stage import ModelHostingStage
+from tests.support import Synthesis
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "hosting_contract"
@@ -137,24 +136,22 @@ def test_served_prefixes_travel_through_the_environment_unchanged() -> None:
         served_prefix.decode(json.dumps([{"prefix": "models/x/", "endpoint": "x", "layout": "zip"}]))
 
 
-def _parameters(template: Template) -> set[str]:
-    return {p["Properties"]["Name"] for p in template.find_resources("AWS::SSM::Parameter").values()}
+def _parameters(resources: dict[str, Any]) -> set[str]:
+    return {r["Properties"]["Name"] for r in resources.values() if r["Type"] == "AWS::SSM::Parameter"}
 
 
-def _variables(template: Template, logical_prefix: str) -> dict[str, Any]:
+def _variables(resources: dict[str, Any], logical_prefix: str) -> dict[str, Any]:
     (function,) = [
-        r
-        for k, r in template.to_json()["Resources"].items()
-        if r["Type"] == "AWS::Lambda::Function" and k.startswith(logical_prefix)
+        r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function" and k.startswith(logical_prefix)
     ]
     variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
     return variables
 
 
-def test_every_stage_publishes_and_configures_what_the_contract_names(stages: list[ModelHostingStage]) -> None:
-    for stage in stages:
+def test_every_stage_publishes_and_configures_what_the_contract_names(synthesis: Synthesis) -> None:
+    for stage in synthesis.stages:
         config = stage.config
-        store = Template.from_stack(stage.model_store)
+        store = synthesis.resources(stage.model_store)
         names = _parameters(store)
         assert {n for n in names if n.startswith(ssm_paths.model_store_path(config.name) + "/")} == {
             ssm_paths.model_store_parameter(config.name, name) for name in ssm_paths.MODEL_STORE_PARAMETERS
@@ -170,8 +167,29 @@ def test_every_stage_publishes_and_configures_what_the_contract_names(stages: li
         )
         endpoints = {ssm_paths.endpoint_path(config.name, name) for name in config.endpoint_names()}
         for hosting in stage.hosting_stacks:
-            template = Template.from_stack(hosting)
+            template = synthesis.resources(hosting)
             for name in _parameters(template):
                 assert name.rsplit("/", 1)[0] in endpoints, name
             snapshots = _variables(template, "ScalingGuardProvider")[ssm_paths.SNAPSHOT_PATH_VARIABLE]
             assert snapshots == config.ssm_path == ssm_paths.environment_path(config.name)
+
+
+def test_is_token_decides_plain_values_alone_and_still_sees_every_token() -> None:
+    """The fast path of ``is_token`` agrees with the CDK on plain values and on each kind of token."""
+    import aws_cdk as cdk
+
+    from constructs_lib.sagemaker_limits import is_token
+
+    stack = cdk.Stack()
+    tokens = [
+        stack.account,
+        cdk.Token.as_number(stack.account),
+        cdk.Token.as_list(stack.account),
+        f"arn:{stack.partition}:s3:::b",
+    ]
+    # A list holding a token string is no list token, for the CDK as for is_token.
+    plain = [None, True, 3, 2.5, "ml.m5.large", ["a", "b"], (1, 2), [], "${notatoken}", [stack.account, "x"]]
+    assert [is_token(v) for v in tokens] == [True] * len(tokens)
+    assert [is_token(v) for v in plain] == [False] * len(plain)
+    lists = [v for v in tokens + plain if not isinstance(v, tuple)]  # jsii takes no tuples
+    assert [cdk.Token.is_unresolved(v) for v in lists] == [is_token(v) for v in lists]
