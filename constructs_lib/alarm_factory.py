@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
+from constructs_lib.alarm_topic import AlarmNames
 from constructs_lib.endpoint_base import INSTANCE_NAMESPACE, EndpointBase
 from constructs_lib.hosted_endpoint import AlarmSpec
 from constructs_lib.production_variant import ProductionVariant
@@ -150,8 +151,9 @@ def alarm(
     description: str,
     below: bool = False,
 ) -> cloudwatch.Alarm:
-    """An alarm that treats missing data (no traffic) as fine."""
-    return cloudwatch.Alarm(
+    """An alarm that treats missing data (no traffic) as fine, named under its stage's prefix when it has one
+    (``AlarmNames.set_prefix``)."""
+    created = cloudwatch.Alarm(
         scope,
         construct_id,
         metric=metric,
@@ -165,6 +167,8 @@ def alarm(
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
     )
+    AlarmNames.name_alarm(created)
+    return created
 
 
 def alarm_from_spec(scope: Construct, spec: AlarmSpec, thresholds: AlarmThresholds) -> cloudwatch.Alarm:

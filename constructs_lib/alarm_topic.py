@@ -109,8 +109,34 @@ class AlarmNames:
     allow exactly these alarms (``AlarmTopic``). The name is stable: it derives from the construct path.
     """
 
+    #: The construct context under which a stage records its prefix for ``name_alarm``.
+    CONTEXT_KEY = "sagemaker-hosting:alarm-name-prefix"
+
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+
+    @classmethod
+    def set_prefix(cls, scope: Construct, prefix: str) -> AlarmNames:
+        """Record ``prefix`` for the alarms ``name_alarm`` names under ``scope`` (before ``scope`` has children),
+        and return the aspect for scopes whose alarms other constructs create."""
+        scope.node.set_context(cls.CONTEXT_KEY, prefix)
+        return cls(prefix)
+
+    @classmethod
+    def name_alarm(cls, alarm: cloudwatch.Alarm) -> None:
+        """Name ``alarm`` now, as the aspect would, if its scope recorded a prefix (``set_prefix``).
+
+        An aspect is a call from the CDK's Node process for every construct of its scope; naming the alarms
+        made by ``alarm_factory`` when they are made spares the endpoints' stacks those calls.
+        """
+        prefix = alarm.node.try_get_context(cls.CONTEXT_KEY)
+        if prefix is None:
+            return
+        cfn = alarm.node.default_child
+        assert isinstance(cfn, cloudwatch.CfnAlarm)
+        cfn.alarm_name = prefix + cdk.Names.unique_resource_name(
+            cfn, max_length=MAX_ALARM_NAME - len(prefix), separator="-"
+        )
 
     def visit(self, node: IConstruct) -> None:
         """Name ``node`` if it is an unnamed alarm."""

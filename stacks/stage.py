@@ -22,8 +22,10 @@ class ModelHostingStage(cdk.Stage):
             scope, construct_id, env=cdk.Environment(account=config.account, region=config.region), **kwargs
         )
         self.config = config
-        # Only alarms named under the stage's prefix may publish to its alarm topic (see AlarmTopic).
-        cdk.Aspects.of(self).add(AlarmNames(config.alarm_name_prefix))
+        # Only alarms named under the stage's prefix may publish to its alarm topic (see AlarmTopic). The endpoints'
+        # alarms (alarm_factory) are named as they are created; the aspect, a call from the CDK for every
+        # construct, covers the ModelStore, whose alarms other constructs create.
+        alarm_names = AlarmNames.set_prefix(self, config.alarm_name_prefix)
         self.model_store = ModelStoreStack(
             self,
             "ModelStore",
@@ -31,6 +33,7 @@ class ModelHostingStage(cdk.Stage):
             description=f"SageMaker hosting ({config.name}): model artifacts, KMS key, serving-image repository",
             termination_protection=config.retain_stateful_resources,
         )
+        cdk.Aspects.of(self.model_store).add(alarm_names)
         # Independent of each other (each reads only the ModelStore), so they deploy in parallel.
         self.hosting_stacks = tuple(
             HostingStack(
