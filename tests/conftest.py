@@ -1,10 +1,23 @@
-"""Test set-up: jsii must run on the virtualenv's Node (24), not an end-of-life system Node."""
+"""Test set-up: jsii must run on the virtualenv's Node (24), not an end-of-life system Node.
+
+Shared fixtures:
+
+- ``synthesis`` / ``stages``: every configured stage, built and synthesized once per session by ``app.main``
+  exactly as ``cdk synth`` runs ``app.py`` (same context, same validation report, same cloud assembly). With
+  ``HOSTING_SYNTH_OUT=DIR`` the assembly is written to ``DIR`` at session start, whether or not a test asks for
+  it, so that ``make test`` lints and reviews the very templates the tests read instead of synthesizing twice.
+- ``moto``: a moto mock for the tests of a module that ask for it, with every backend reset before each test.
+- ``quick_verdicts``: modelctl polls the guard's verdict every 50 ms instead of every 2 s.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 _VENV_BIN = str(Path(sys.executable).parent)
 if not os.environ.get("PATH", "").startswith(_VENV_BIN):
@@ -23,16 +36,96 @@ os.environ.pop("AWS_PROFILE", None)
 
 import pytest  # noqa: E402  (the environment above must be set before aws_cdk loads)
 
-import app as app_module  # noqa: E402
 from stacks.stage import ModelHostingStage  # noqa: E402
-from tests.support import make_app  # noqa: E402
+from tests.support import SYNTH_OUT_VARIABLE, Moto, Synthesis, synthesize_like_the_cli  # noqa: E402
+
+# -- the session's synthesis ------------------------------------------------------------------------------------
+
+_synthesis: Synthesis | None = None
+
+
+def _synth_out() -> Path | None:
+    """The folder ``HOSTING_SYNTH_OUT`` names (relative to the working directory), if set."""
+    value = os.environ.get(SYNTH_OUT_VARIABLE, "").strip()
+    return Path(value).resolve() if value else None
+
+
+def _synthesize(outdir: Path) -> Synthesis:
+    global _synthesis
+    if _synthesis is None:
+        _synthesis = synthesize_like_the_cli(outdir)
+    return _synthesis
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ``HOSTING_SYNTH_OUT`` set, synthesize into it now: the folder is complete when pytest ends, even if
+    no selected test reads a stage (``make test`` lints and reviews it next)."""
+    outdir = _synth_out()
+    if outdir is not None and not hasattr(session.config, "workerinput"):  # once, not per xdist worker
+        _synthesize(outdir)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """``app.main``'s verdict decides ``make test`` too: a finding or a configuration error fails the session
+    even when the test that lists it was not selected."""
+    if _synthesis is not None and _synthesis.status != 0 and _synth_out() is not None:
+        sys.stderr.write(f"\n{SYNTH_OUT_VARIABLE}: app.main exited {_synthesis.status}:\n{_synthesis.stderr}")
+        if session.exitstatus == 0:
+            session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
-def stages() -> list[ModelHostingStage]:
-    """Every environment's stage, built once as app.py builds them, compliance packs attached.
+def synthesis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """Every configured stage as ``cdk synth`` builds it: ``app.main`` on an App with the CLI's context, its cloud
+    assembly in ``HOSTING_SYNTH_OUT`` (or a temporary folder). Built once per session; shared, so never add
+    constructs to its stages (build a stage of your own for that)."""
+    worker = hasattr(request.config, "workerinput")  # an xdist worker: the controller writes HOSTING_SYNTH_OUT
+    synthesized = _synthesize((None if worker else _synth_out()) or tmp_path_factory.mktemp("cdk.out"))
+    if not synthesized.stages:
+        pytest.fail(f"app.main built no stage (exit {synthesized.status}):\n{synthesized.stderr}")
+    return synthesized
 
-    Findings are reported instead of raised (``failSynthOnValidationErrors`` false), so that the compliance test
-    can list them; the stages are synthesized on first use.
+
+@pytest.fixture(scope="session")
+def stages(synthesis: Synthesis) -> list[ModelHostingStage]:
+    """Every environment's stage, built and synthesized as ``app.py`` does, compliance packs attached.
+
+    Findings are reported, not raised (``app.main`` synthesizes with ``failSynthOnValidationErrors`` false), so
+    that the compliance test can list them.
     """
-    return app_module.build(make_app(**{"@aws-cdk/core:failSynthOnValidationErrors": False}))
+    return synthesis.stages
+
+
+# -- moto ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _moto_module() -> Iterator[None]:
+    from moto import mock_aws
+
+    # One mock, hence one boto3 session, per module: the session's service models load once, not per test.
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def moto(_moto_module: None) -> Moto:
+    """A moto mock in which nothing exists: every backend is reset before the test (moto's own reset, as its
+    ``/moto-api/reset`` does), so tests of one module share the mock's set-up cost but never its state."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+    return Moto()
+
+
+# -- modelctl -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def quick_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """modelctl waits for the guard's verdict polling every 50 ms (2 s in use): the same loop, without the waits
+    that only a real EventBridge delivery needs."""
+    from modelctl import aws
+
+    wait: Any = functools.partial(aws.wait_for_verdict, interval=0.05)
+    monkeypatch.setattr(aws, "wait_for_verdict", wait)

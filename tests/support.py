@@ -1,9 +1,12 @@
-"""Helpers shared by the tests: apps that read cdk.json's context, and compliance findings."""
+"""Helpers shared by the tests: apps that read cdk.json's context, compliance findings, the session's synthesis
+of every stage as ``cdk synth`` makes it (``Synthesis``), the mocked account (``Moto``), and the tests' own
+configuration (``feature_environment``), which feature tests use instead of the shipped examples."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +119,199 @@ def multi_model_endpoint(stack: Any, *, instances: int = 1) -> Any:
         ),
         variants=[ProductionVariant(instance_type="ml.m5.xlarge", initial_instance_count=instances)],
     )
+
+
+# -- the stages as `cdk synth` synthesizes them ------------------------------------------------------------------
+
+#: What the CDK CLI (package.json's aws-cdk) adds to cdk.json's context when it runs ``app.py``: read from the
+#: ``CDK_CONTEXT_JSON`` the CLI hands the app (``cdk synth --app 'python dump-environment.py'``). The
+#: ``asset`` and ``version-reporting`` keys change the templates (asset metadata, ``CDKMetadata``), so an
+#: in-process synthesis that must equal the CLI's needs them all.
+CLI_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+    "@aws-cdk/core:failSynthOnValidationErrors": False,
+}
+
+#: The variable naming a folder for the session's synthesis (``HOSTING_SYNTH_OUT=cdk.out``): the cloud assembly
+#: ``cdk synth --output`` would write there (``assembly-<Stage>/``, assets, manifest, validation report).
+SYNTH_OUT_VARIABLE = "HOSTING_SYNTH_OUT"
+
+
+def cli_context() -> dict[str, Any]:
+    """cdk.json's context plus what the CDK CLI adds: the context ``app.py`` sees under ``cdk synth``."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context.update(CLI_CONTEXT)
+    return context
+
+
+@dataclass
+class Synthesis:
+    """Every configured stage, built and synthesized by ``app.main`` exactly as ``cdk synth`` runs ``app.py``.
+
+    ``status`` and ``stderr`` are what ``main`` returned and printed (0 and nothing when every stage is clean).
+    Templates are read back from the assembly on disk, a fresh copy on each call, so no test sees another's edits.
+    """
+
+    app: cdk.App
+    stages: list[Any]
+    outdir: Path
+    status: int
+    stderr: str
+    _texts: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def stage(self, name: str) -> Any:
+        """The stage of the environment named ``name`` (``dev``, not ``Dev``)."""
+        return next(s for s in self.stages if s.config.name == name)
+
+    def template(self, stack: cdk.Stack) -> dict[str, Any]:
+        """``stack``'s synthesized template (what ``Template.from_stack(stack).to_json()`` returns), as a new dict."""
+        path = str(Path(cdk.Stage.of(stack).outdir) / stack.template_file)  # type: ignore[union-attr]
+        if path not in self._texts:
+            self._texts[path] = Path(path).read_text()
+        template: dict[str, Any] = json.loads(self._texts[path])
+        return template
+
+    def resources(self, stack: cdk.Stack, resource_type: str | None = None) -> dict[str, dict[str, Any]]:
+        """``stack``'s resources by logical id (of ``resource_type`` only, if given), as ``find_resources`` would."""
+        resources: dict[str, dict[str, Any]] = self.template(stack).get("Resources", {})
+        return {k: r for k, r in resources.items() if resource_type is None or r["Type"] == resource_type}
+
+
+def synthesize_like_the_cli(outdir: Path, environments: tuple[Any, ...] | None = None) -> Synthesis:
+    """Run ``app.main`` on an App with the CLI's context and output folder, as ``cdk synth --output outdir`` would.
+
+    ``outdir`` must be missing or empty, or hold an earlier cloud assembly (replaced: a stage removed from the
+    configuration must not linger in it).
+    """
+    import contextlib
+    import io
+    import shutil
+
+    import app as app_module
+    from stacks.stage import ModelHostingStage
+
+    if outdir.exists() and any(outdir.iterdir()):
+        if not (outdir / "manifest.json").is_file():
+            raise ValueError(f"{outdir} is neither empty nor a cloud assembly: refusing to synthesize into it")
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    cdk_app = cdk.App(context=cli_context(), outdir=str(outdir))
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        status = app_module.main(cdk_app, environments)
+    stages = [child for child in cdk_app.node.children if isinstance(child, ModelHostingStage)]
+    return Synthesis(app=cdk_app, stages=stages, outdir=outdir, status=status, stderr=stderr.getvalue())
+
+
+class Moto:
+    """The mocked account: ``client(service)`` is a boto3 client of it, in the examples' region."""
+
+    region = "eu-west-1"
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=self.region, **kwargs)  # type: ignore[call-overload]
+
+
+# -- the tests' own configuration ----------------------------------------------------------------------------------
+# Feature tests build stages from these, not from the shipped examples (tests/examples.py), so that editing
+# stacks/environments.py changes no expectation of a feature test. Same shape as the examples: one multi-model
+# endpoint, a Direct and a Serial multi-container endpoint, each with a consumer; names of their own.
+
+
+def _framework(framework: str, version: str, py_version: str | None = None) -> Any:
+    from stacks.config import FrameworkImage, ImageConfig
+
+    return ImageConfig(framework=FrameworkImage(framework=framework, version=version, py_version=py_version))
+
+
+def feature_mme() -> Any:
+    """A multi-model endpoint ``prices``: XGBoost, scaled on invocations with a night schedule, one consumer."""
+    from constructs_lib.production_variant import ProductionVariant
+    from stacks.config import ConsumerConfig, MultiModelEndpointConfig, ScalingConfig, ScheduleConfig
+
+    return MultiModelEndpointConfig(
+        name="prices",
+        image=_framework("xgboost", "1.7-1"),
+        variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=1),),
+        consumers=(ConsumerConfig(name="Analysts", models=("Paris*",)),),
+        scaling=ScalingConfig(
+            min_capacity=1,
+            max_capacity=2,
+            max_requests_per_second=20,
+            schedules=(ScheduleConfig(name="Night", cron="0 20 * * ? *", max_capacity=1, time_zone="Europe/Dublin"),),
+        ),
+        warm_up=True,
+    )
+
+
+def feature_direct() -> Any:
+    """A Direct multi-container endpoint ``vision``: TensorFlow and PyTorch containers, a consumer allowed the
+    TensorFlow one and denied ``pytorch-*``, scaled on CPU."""
+    from constructs_lib.multi_container_endpoint import InferenceMode
+    from constructs_lib.production_variant import ProductionVariant
+    from stacks.config import ContainerConfig, ContainerConsumerConfig, MultiContainerEndpointConfig, ScalingConfig
+
+    return MultiContainerEndpointConfig(
+        name="vision",
+        mode=InferenceMode.DIRECT,
+        containers=(
+            ContainerConfig(
+                hostname="tensorflow-vision",
+                image=_framework("tensorflow", "2.20.0", "py312"),
+                model_data_key="tensorflow-vision/model.tar.gz",
+            ),
+            ContainerConfig(
+                hostname="pytorch-vision",
+                image=_framework("pytorch", "2.6.0", "py312"),
+                model_data_key="pytorch-vision/model.tar.gz",
+                environment={"SAGEMAKER_PROGRAM": "inference.py"},
+            ),
+        ),
+        variants=(ProductionVariant(instance_type="ml.c5.xlarge", initial_instance_count=1),),
+        consumers=(ContainerConsumerConfig(name="Client", containers=("tensorflow-vision",), denied=("pytorch-*",)),),
+        scaling=ScalingConfig(min_capacity=1, max_capacity=3, cpu_target_percent=60),
+    )
+
+
+def feature_serial() -> Any:
+    """A Serial pipeline ``scoring``: scikit-learn preprocessing, then XGBoost; one consumer of the whole pipeline."""
+    from constructs_lib.multi_container_endpoint import InferenceMode
+    from constructs_lib.production_variant import ProductionVariant
+    from stacks.config import ContainerConfig, ContainerConsumerConfig, MultiContainerEndpointConfig
+
+    return MultiContainerEndpointConfig(
+        name="scoring",
+        mode=InferenceMode.SERIAL,
+        containers=(
+            ContainerConfig(
+                hostname="preprocess", image=_framework("sklearn", "1.2-1"), model_data_key="preprocess/model.tar.gz"
+            ),
+            ContainerConfig(
+                hostname="xgboost", image=_framework("xgboost", "1.7-1"), model_data_key="xgboost/model.tar.gz"
+            ),
+        ),
+        variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=1),),
+        consumers=(ContainerConsumerConfig(name="Scorer"),),
+    )
+
+
+def feature_environment(name: str = "dev", **changes: Any) -> Any:
+    """An environment of the tests' own (``feature_mme``, ``feature_direct``, ``feature_serial`` in the placeholder
+    account and eu-west-1), with ``changes`` applied and validated as ``EnvironmentConfig.replace`` does."""
+    from stacks.config import EnvironmentConfig
+
+    config = EnvironmentConfig(
+        name=name,
+        account="111111111111",
+        region="eu-west-1",
+        retain_stateful_resources=name == "prod",
+        noncurrent_version_expiration_days=14,
+        multi_model_endpoints=(feature_mme(),),
+        multi_container_endpoints=(feature_direct(), feature_serial()),
+    )
+    return config.replace(**changes) if changes else config

@@ -34,7 +34,8 @@ def cfn_server() -> Iterator[CfnServer]:
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the serving loop's next poll: every 10 ms, not the default 500 ms, after each test.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     server_state.url = f"http://127.0.0.1:{server.server_port}/response"
     yield server_state
     server.shutdown()

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from hosting_contract import archive_rules as rules
 from hosting_contract.served_prefix import ServedPrefix
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import lambda_module
+from tests.support import Moto, lambda_module
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
@@ -22,12 +19,11 @@ PREFIX = "models/dev-home-values/"
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        yield client
+def s3(moto: Moto) -> Any:
+    client = moto.client("s3")
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return client
 
 
 class Recorder:

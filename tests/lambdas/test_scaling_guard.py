@@ -17,17 +17,15 @@ the endpoint (in moto) switching its endpoint config where CloudFormation's upda
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from hosting_contract.ssm_paths import SNAPSHOT_PATH_VARIABLE
 from tests.lambdas.conftest import CfnServer
-from tests.support import lambda_module
+from tests.support import Moto, lambda_module
 
 guard = lambda_module("scaling_guard", "scaling_guard")
 cfn_response = lambda_module("scaling_guard", "cfn_response")
@@ -125,24 +123,23 @@ class Aws:
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
-    with mock_aws():
-        ssm = boto3.client("ssm", region_name="eu-west-1")
-        autoscaling = boto3.client("application-autoscaling", region_name="eu-west-1")
-        sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
-        sagemaker.create_model(
-            ModelName=MODEL,
-            ExecutionRoleArn="arn:aws:iam::111111111111:role/model",
-            PrimaryContainer={"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"},
-        )
-        yield Aws(
-            autoscaling=autoscaling,
-            ssm=ssm,
-            store=guard.SnapshotStore(ssm, ROOT),
-            cloudformation=FakeCloudFormation(),
-            sagemaker=sagemaker,
-            endpoint=Endpoint(sagemaker, autoscaling),
-        )
+def aws(moto: Moto) -> Aws:
+    ssm = moto.client("ssm")
+    autoscaling = moto.client("application-autoscaling")
+    sagemaker = moto.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=MODEL,
+        ExecutionRoleArn="arn:aws:iam::111111111111:role/model",
+        PrimaryContainer={"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"},
+    )
+    return Aws(
+        autoscaling=autoscaling,
+        ssm=ssm,
+        store=guard.SnapshotStore(ssm, ROOT),
+        cloudformation=FakeCloudFormation(),
+        sagemaker=sagemaker,
+        endpoint=Endpoint(sagemaker, autoscaling),
+    )
 
 
 def _register(client: Any, resource_id: str = RID, *, policies: int = 1, actions: int = 1) -> None:

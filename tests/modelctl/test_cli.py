@@ -5,58 +5,56 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import requests
-from moto import mock_aws
 
 from hosting_contract import archive_rules as rules
 from hosting_contract import ssm_paths
 from hosting_contract.served_prefix import ServedPrefix
 from modelctl.cli import main
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import lambda_module
+from tests.support import Moto, lambda_module
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
 PREFIX = "models/dev-home-values/"
 MNIST = "models/dev-mnist/"
+pytestmark = pytest.mark.usefixtures("quick_verdicts")
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        kms = boto3.client("kms", region_name="eu-west-1")
-        key_arn = kms.create_key()["KeyMetadata"]["Arn"]
-        ssm = boto3.client("ssm", region_name="eu-west-1")
-        for name, value in {
-            ssm_paths.model_store_parameter("dev", ssm_paths.BUCKET_NAME): BUCKET,
-            ssm_paths.model_store_parameter("dev", ssm_paths.KMS_KEY_ARN): key_arn,
-            ssm_paths.model_store_parameter("dev", ssm_paths.ARTIFACT_GUARD_FUNCTION): "dev-guard",
-            ssm_paths.artifacts_parameter("dev", "dev-home-values"): json.dumps(
-                {"endpoint": "dev-home-values", "kind": "multi-model", "layout": "flat", "prefix": PREFIX}
-            ),
-            ssm_paths.artifacts_parameter("dev", "dev-mnist"): json.dumps(
-                {
-                    "endpoint": "dev-mnist",
-                    "kind": "multi-container",
-                    "prefix": MNIST,
-                    "containers": {
-                        "tensorflow-mnist": {"key": MNIST + "tensorflow-mnist/model.tar.gz", "layout": "tensorflow"},
-                        "pytorch-mnist": {"key": MNIST + "pytorch-mnist/model.tar.gz", "layout": "flat"},
-                    },
-                }
-            ),
-        }.items():
-            ssm.put_parameter(Name=name, Value=value, Type="String")
-        yield {"s3": s3, "ssm": ssm, "key_arn": key_arn}
+def aws(moto: Moto) -> dict[str, Any]:
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    kms = moto.client("kms")
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    ssm = moto.client("ssm")
+    for name, value in {
+        ssm_paths.model_store_parameter("dev", ssm_paths.BUCKET_NAME): BUCKET,
+        ssm_paths.model_store_parameter("dev", ssm_paths.KMS_KEY_ARN): key_arn,
+        ssm_paths.model_store_parameter("dev", ssm_paths.ARTIFACT_GUARD_FUNCTION): "dev-guard",
+        ssm_paths.artifacts_parameter("dev", "dev-home-values"): json.dumps(
+            {"endpoint": "dev-home-values", "kind": "multi-model", "layout": "flat", "prefix": PREFIX}
+        ),
+        ssm_paths.artifacts_parameter("dev", "dev-mnist"): json.dumps(
+            {
+                "endpoint": "dev-mnist",
+                "kind": "multi-container",
+                "prefix": MNIST,
+                "containers": {
+                    "tensorflow-mnist": {"key": MNIST + "tensorflow-mnist/model.tar.gz", "layout": "tensorflow"},
+                    "pytorch-mnist": {"key": MNIST + "pytorch-mnist/model.tar.gz", "layout": "flat"},
+                },
+            }
+        ),
+    }.items():
+        ssm.put_parameter(Name=name, Value=value, Type="String")
+    return {"s3": s3, "ssm": ssm, "key_arn": key_arn}
 
 
 def _clients(service: str, region: str | None) -> Any:

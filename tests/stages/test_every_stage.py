@@ -1,4 +1,8 @@
-"""Every environment synthesizes, with the stateful resources it must keep."""
+"""Every environment synthesizes, with the stateful resources it must keep and the examples it configures.
+
+Expectations about the shipped examples come from ``tests/examples.py``; the stages are the session's
+(``synthesis``: built and synthesized once, as ``cdk synth`` does).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
-from stacks.config import ConfigError
-from stacks.environments import ENVIRONMENTS
+from stacks.config import ConfigError, MultiContainerEndpointConfig
 from stacks.stage import ModelHostingStage
-from tests.support import make_app
+from tests import examples
+from tests.support import Synthesis, feature_environment, make_app
 
 # Stateful resources: renaming one of these replaces it, and a replaced bucket or key loses every artifact.
 PINNED_LOGICAL_IDS = {
@@ -23,39 +26,65 @@ PINNED_LOGICAL_IDS = {
 }
 
 
-def _stage(stages: list[ModelHostingStage], name: str) -> ModelHostingStage:
-    return next(s for s in stages if s.config.name == name)
-
-
-def test_one_stage_per_environment(stages: list[ModelHostingStage]) -> None:
-    assert [s.node.id for s in stages] == ["Dev", "Staging", "Prod"]
-    for stage, config in zip(stages, ENVIRONMENTS, strict=True):
+def test_one_stage_per_environment(synthesis: Synthesis) -> None:
+    assert tuple(s.node.id for s in synthesis.stages) == examples.STAGE_IDS
+    for stage, config in zip(synthesis.stages, examples.ENVIRONMENTS, strict=True):
         assert (stage.account, stage.region) == (config.account, config.region)
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_stateful_logical_ids_are_pinned(stages: list[ModelHostingStage], name: str) -> None:
-    template = Template.from_stack(_stage(stages, name).model_store)
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_stateful_logical_ids_are_pinned(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
     for logical_id, resource_type in PINNED_LOGICAL_IDS.items():
-        assert logical_id in template.find_resources(resource_type), f"{name}: {logical_id} ({resource_type}) moved"
+        assert logical_id in synthesis.resources(stage.model_store, resource_type), (
+            f"{name}: {logical_id} ({resource_type}) moved"
+        )
 
 
-@pytest.mark.parametrize(("name", "policy"), [("dev", "Delete"), ("staging", "Retain"), ("prod", "Retain")])
-def test_retention_per_environment(stages: list[ModelHostingStage], name: str, policy: str) -> None:
-    stage = _stage(stages, name)
-    resources = Template.from_stack(stage.model_store).to_json()["Resources"]
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_retention_per_environment(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    policy = "Retain" if stage.config.retain_stateful_resources else "Delete"
+    resources = synthesis.resources(stage.model_store)
     for logical_id in PINNED_LOGICAL_IDS:
         assert resources[logical_id]["DeletionPolicy"] == policy
         assert resources[logical_id]["UpdateReplacePolicy"] == policy
     assert stage.model_store.termination_protection is (policy == "Retain")
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_discovery_parameters(stages: list[ModelHostingStage], name: str) -> None:
-    template = Template.from_stack(_stage(stages, name).model_store)
+def test_the_examples_are_configured_as_the_readme_describes() -> None:
+    # The pinned facts of tests/examples.py, read from stacks/environments.py: the stage tests derive from it.
+    assert examples.NAMES == examples.ENVIRONMENT_NAMES
+    configured: dict[str, Any] = {}
+    for config in examples.ENVIRONMENTS:
+        home = examples.endpoint(config, examples.HOME_VALUES)
+        mnist = examples.endpoint(config, examples.MNIST)
+        assert home.scaling is not None
+        assert isinstance(mnist, MultiContainerEndpointConfig)
+        configured[config.name] = (
+            config.retain_stateful_resources,
+            (home.variants[0].initial_instance_count, home.scaling.min_capacity, home.scaling.max_capacity),
+            tuple(s.name for s in home.scaling.schedules),
+            mnist.deployment.traffic.value if mnist.deployment else None,
+            config.alarm_thresholds.model_latency_p99.to_milliseconds(),
+        )
+    assert configured == {
+        name: (
+            examples.PINNED_RETAIN[name],
+            examples.PINNED_HOME_VALUES_CAPACITY[name],
+            examples.PINNED_HOME_VALUES_SCHEDULES[name],
+            examples.PINNED_MNIST_TRAFFIC[name],
+            examples.PINNED_LATENCY_P99_MS[name],
+        )
+        for name in examples.ENVIRONMENT_NAMES
+    }
+
+
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_discovery_parameters(synthesis: Synthesis, name: str) -> None:
     parameters = {
         p["Properties"]["Name"]: p["Properties"]["Value"]
-        for p in template.find_resources("AWS::SSM::Parameter").values()
+        for p in synthesis.resources(synthesis.stage(name).model_store, "AWS::SSM::Parameter").values()
     }
     prefix = f"/sagemaker-hosting/{name}/model-store"
     store = {k: v for k, v in parameters.items() if k.startswith(prefix)}
@@ -69,270 +98,294 @@ def test_discovery_parameters(stages: list[ModelHostingStage], name: str) -> Non
     assert "ServingImagesA123629F" in str(parameters[f"{prefix}/repository-uri"])
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_the_model_store_publishes_every_archive_location(stages: list[ModelHostingStage], name: str) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_the_model_store_publishes_every_archive_location(synthesis: Synthesis, name: str) -> None:
     # modelctl uploads before Hosting exists: the stack that exists first says where each archive goes.
-    template = Template.from_stack(_stage(stages, name).model_store)
+    stage = synthesis.stage(name)
     catalog = {
         p["Properties"]["Name"].rsplit("/", 1)[1]: json.loads(p["Properties"]["Value"])
-        for p in template.find_resources("AWS::SSM::Parameter").values()
+        for p in synthesis.resources(stage.model_store, "AWS::SSM::Parameter").values()
         if p["Properties"]["Name"].startswith(f"/sagemaker-hosting/{name}/artifacts/")
     }
-    root = f"models/{name}"
-    assert catalog == {
-        f"{name}-home-values": {
-            "endpoint": f"{name}-home-values",
-            "kind": "multi-model",
-            "layout": "flat",
-            "prefix": f"{root}-home-values/",
-        },
-        f"{name}-mnist": {
-            "endpoint": f"{name}-mnist",
-            "kind": "multi-container",
-            "prefix": f"{root}-mnist/",
-            "containers": {
-                "tensorflow-mnist": {"key": f"{root}-mnist/tensorflow-mnist/model.tar.gz", "layout": "tensorflow"},
-                "pytorch-mnist": {"key": f"{root}-mnist/pytorch-mnist/model.tar.gz", "layout": "flat"},
-            },
-        },
-        f"{name}-churn-pipeline": {
-            "endpoint": f"{name}-churn-pipeline",
-            "kind": "multi-container",
-            "prefix": f"{root}-churn-pipeline/",
-            "containers": {
-                "preprocess": {"key": f"{root}-churn-pipeline/preprocess/model.tar.gz", "layout": "flat"},
-                "xgboost": {"key": f"{root}-churn-pipeline/xgboost/model.tar.gz", "layout": "flat"},
-            },
-        },
-    }
+    assert catalog == examples.catalog(stage.config)
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_every_model_archive_is_in_the_catalog(stages: list[ModelHostingStage], name: str) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_every_model_archive_is_in_the_catalog(synthesis: Synthesis, name: str) -> None:
     # What Hosting's CreateModel will read is exactly what the ModelStore told the tools and the guard.
-    stage = _stage(stages, name)
+    stage = synthesis.stage(name)
     keys = {c.key for e in stage.model_store.catalog.endpoints for c in e.containers}
     bucket = f"s3://{stage.config.artifact_bucket_name}/"
     read = {
         container["ModelDataUrl"].removeprefix(bucket)
-        for model in Template.from_stack(stage.hosting).find_resources("AWS::SageMaker::Model").values()
+        for model in synthesis.resources(stage.hosting, "AWS::SageMaker::Model").values()
         for container in model["Properties"].get("Containers", [])
     }
     assert read == keys
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_endpoint_logs_have_a_retention_and_the_stage_key(stages: list[ModelHostingStage], name: str) -> None:
-    stage = _stage(stages, name)
-    groups = Template.from_stack(stage.model_store).find_resources("AWS::Logs::LogGroup")
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_endpoint_logs_have_a_retention_and_the_stage_key(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    groups = synthesis.resources(stage.model_store, "AWS::Logs::LogGroup")
     endpoint_groups = {g["Properties"]["LogGroupName"]: g for g in groups.values() if "LogGroupName" in g["Properties"]}
     assert set(endpoint_groups) == {f"/aws/sagemaker/Endpoints/{n}" for n in stage.config.endpoint_names()}
     for group in endpoint_groups.values():
         assert group["Properties"]["RetentionInDays"] == 365
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["OperationsKey7D2B5BF0", "Arn"]}
-        assert group["DeletionPolicy"] == ("Delete" if name == "dev" else "Retain")
+        assert group["DeletionPolicy"] == ("Retain" if stage.config.retain_stateful_resources else "Delete")
 
 
 def test_typed_exports(stages: list[ModelHostingStage]) -> None:
     store = stages[0].model_store
     assert store.bucket is store.artifact_store.bucket
     assert store.key is store.artifact_store.key
-    assert store.parameter_path == "/sagemaker-hosting/dev/model-store"
+    assert store.parameter_path == f"/sagemaker-hosting/{stages[0].config.name}/model-store"
 
 
-def _resource(template: Template, resource_type: str, logical_id_prefix: str) -> dict[str, Any]:
-    """The properties of the one resource of ``resource_type`` whose logical id starts with the prefix."""
-    matches = [r for k, r in template.find_resources(resource_type).items() if k.startswith(logical_id_prefix)]
-    assert len(matches) == 1, f"{len(matches)} {resource_type} starting with {logical_id_prefix}"
+def _resource(resources: dict[str, Any], logical_id_prefix: str) -> dict[str, Any]:
+    """The properties of the one resource (of ``resources``) whose logical id starts with the prefix."""
+    matches = [r for k, r in resources.items() if k.startswith(logical_id_prefix)]
+    assert len(matches) == 1, f"{len(matches)} resources starting with {logical_id_prefix}"
     properties: dict[str, Any] = matches[0]["Properties"]
     return properties
 
 
-# The endpoint keeps its name across updates; replacing it (a new logical id) would mean downtime for clients.
-PINNED_ENDPOINT_ID = "HomeValuesEndpoint749CD10F"
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_hosting_has_every_configured_multi_model_endpoint(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    endpoints = synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint")
+    for mme in stage.config.multi_model_endpoints:
+        prefix = examples.construct_id(mme.name)
+        endpoint = _resource(endpoints, f"{prefix}Endpoint")
+        assert endpoint["EndpointName"] == stage.config.endpoint_name(mme.name)
+        config = _resource(synthesis.resources(stage.hosting, "AWS::SageMaker::EndpointConfig"), f"{prefix}Config")
+        assert [v["InitialInstanceCount"] for v in config["ProductionVariants"]] == [
+            v.initial_instance_count for v in mme.variants
+        ]
+        assert "KmsKeyId" in config
+        model = _resource(synthesis.resources(stage.hosting, "AWS::SageMaker::Model"), f"{prefix}Model")
+        assert model["PrimaryContainer"]["ModelDataUrl"] == (
+            f"s3://{stage.config.artifact_bucket_name}/models/{stage.config.endpoint_name(mme.name)}/"
+        )
 
 
-@pytest.mark.parametrize(("name", "instances"), [("dev", 1), ("staging", 1), ("prod", 2)])
-def test_hosting_has_the_example_multi_model_endpoint(
-    stages: list[ModelHostingStage], name: str, instances: int
-) -> None:
-    template = Template.from_stack(_stage(stages, name).hosting)
-    endpoints = template.find_resources("AWS::SageMaker::Endpoint")
-    assert endpoints[PINNED_ENDPOINT_ID]["Properties"]["EndpointName"] == f"{name}-home-values"
-    config = _resource(template, "AWS::SageMaker::EndpointConfig", "HomeValuesConfig")
-    assert [v["InitialInstanceCount"] for v in config["ProductionVariants"]] == [instances]
-    assert "KmsKeyId" in config
-    model = _resource(template, "AWS::SageMaker::Model", "HomeValuesModel")
-    assert model["PrimaryContainer"]["ModelDataUrl"] == (
-        f"s3://{_stage(stages, name).config.artifact_bucket_name}/models/{name}-home-values/"
-    )
+@pytest.mark.parametrize(
+    ("name", "endpoint"), [(n, e) for e in examples.PINNED_ENDPOINT_IDS for n in examples.having(e)]
+)
+def test_the_example_endpoints_keep_their_logical_id(synthesis: Synthesis, name: str, endpoint: str) -> None:
+    # The endpoint keeps its name across updates; replacing it (a new logical id) would mean downtime for clients.
+    stage = synthesis.stage(name)
+    endpoints = synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint")
+    pinned = examples.PINNED_ENDPOINT_IDS[endpoint]
+    assert endpoints[pinned]["Properties"]["EndpointName"] == stage.config.endpoint_name(endpoint)
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_no_physical_names_on_models_or_endpoint_configs(stages: list[ModelHostingStage], name: str) -> None:
-    template = Template.from_stack(_stage(stages, name).hosting)
-    for model in template.find_resources("AWS::SageMaker::Model").values():
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_no_physical_names_on_models_or_endpoint_configs(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    for model in synthesis.resources(stage.hosting, "AWS::SageMaker::Model").values():
         assert "ModelName" not in model["Properties"]
-    for config in template.find_resources("AWS::SageMaker::EndpointConfig").values():
+    for config in synthesis.resources(stage.hosting, "AWS::SageMaker::EndpointConfig").values():
         assert "EndpointConfigName" not in config["Properties"]
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_example_consumer_may_invoke_chicago_models_only(stages: list[ModelHostingStage], name: str) -> None:
-    template = Template.from_stack(_stage(stages, name).hosting)
-    policies = template.find_resources("AWS::IAM::Policy")
-    consumer = next(p for k, p in policies.items() if k.startswith("HomeValuesChicagoAnalytics"))
-    assert consumer["Properties"]["PolicyDocument"]["Statement"] == [
-        {
-            "Action": "sagemaker:InvokeEndpoint",
-            "Condition": {"StringLike": {"sagemaker:TargetModel": ["Chicago_IL*"]}},
-            "Effect": "Allow",
-            "Resource": f"arn:aws:sagemaker:eu-west-1:{_stage(stages, name).account}:endpoint/{name}-home-values",
-        }
-    ]
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_multi_model_consumers_may_invoke_their_models_only(synthesis: Synthesis, name: str) -> None:
+    # The example: home-values' ChicagoAnalytics may invoke Chicago_IL* models only.
+    stage = synthesis.stage(name)
+    policies = synthesis.resources(stage.hosting, "AWS::IAM::Policy")
+    for mme in stage.config.multi_model_endpoints:
+        for consumer in mme.consumers:
+            policy = _resource(policies, f"{examples.construct_id(mme.name)}{consumer.name}")
+            assert policy["PolicyDocument"]["Statement"] == [
+                {
+                    "Action": "sagemaker:InvokeEndpoint",
+                    "Condition": {"StringLike": {"sagemaker:TargetModel": list(consumer.models)}},
+                    "Effect": "Allow",
+                    "Resource": f"arn:aws:sagemaker:{stage.region}:{stage.account}:endpoint/"
+                    + stage.config.endpoint_name(mme.name),
+                }
+            ]
 
 
-def test_hosting_reads_the_bucket_by_name_not_by_export(stages: list[ModelHostingStage]) -> None:
-    stage = stages[0]
-    text = json.dumps(Template.from_stack(stage.hosting).to_json())
+def test_hosting_reads_the_bucket_by_name_not_by_export(synthesis: Synthesis) -> None:
+    stage = synthesis.stages[0]
+    text = json.dumps(synthesis.template(stage.hosting))
     assert stage.config.artifact_bucket_name in text
     assert "ArtifactsBucket" not in text  # no reference to the bucket's logical id in the other stack
     assert stage.model_store in stage.hosting.dependencies
 
 
 def test_bad_endpoint_config_names_environment_endpoint_field_and_value() -> None:
-    dev = ENVIRONMENTS[0]
+    dev = feature_environment(multi_container_endpoints=())
     endpoint = dev.multi_model_endpoints[0]
     bad_variant = replace(endpoint.variants[0], instance_type="m5.large")
     bad = dev.replace(multi_model_endpoints=(replace(endpoint, variants=(bad_variant,)),))
     with pytest.raises(
         ConfigError,
-        match=r"^environment 'dev', endpoint 'home-values': MultiModelEndpoint Dev/Hosting/HomeValues: "
+        match=r"^environment 'dev', endpoint 'prices': MultiModelEndpoint Dev/Hosting/Prices: "
         r"instance_type of variant 'AllTraffic' 'm5.large' is not a SageMaker endpoint instance type",
     ):
         ModelHostingStage(make_app(), "Dev", config=bad)
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_hosting_has_the_direct_and_serial_examples(stages: list[ModelHostingStage], name: str) -> None:
-    template = Template.from_stack(_stage(stages, name).hosting)
-    mnist = _resource(template, "AWS::SageMaker::Model", "MnistModel")
-    assert mnist["InferenceExecutionConfig"] == {"Mode": "Direct"}
-    assert [c["ContainerHostname"] for c in mnist["Containers"]] == ["tensorflow-mnist", "pytorch-mnist"]
-    pipeline = _resource(template, "AWS::SageMaker::Model", "ChurnPipelineModel")
-    assert pipeline["InferenceExecutionConfig"] == {"Mode": "Serial"}
-    assert [c["ContainerHostname"] for c in pipeline["Containers"]] == ["preprocess", "xgboost"]
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_hosting_has_every_configured_endpoint_with_its_mode_and_containers(synthesis: Synthesis, name: str) -> None:
+    # The examples: mnist's TensorFlow and PyTorch models in Direct mode, the churn pipeline in Serial mode.
+    stage = synthesis.stage(name)
+    models = synthesis.resources(stage.hosting, "AWS::SageMaker::Model")
+    for mce in stage.config.multi_container_endpoints:
+        model = _resource(models, f"{examples.construct_id(mce.name)}Model")
+        assert model["InferenceExecutionConfig"] == {"Mode": mce.mode.value}
+        assert [c["ContainerHostname"] for c in model["Containers"]] == [c.hostname for c in mce.containers]
     endpoint_names = {
-        e["Properties"]["EndpointName"] for e in template.find_resources("AWS::SageMaker::Endpoint").values()
+        e["Properties"]["EndpointName"] for e in synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint").values()
     }
-    assert endpoint_names == {f"{name}-home-values", f"{name}-mnist", f"{name}-churn-pipeline"}
+    assert endpoint_names == set(stage.config.endpoint_names())
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_mnist_consumer_may_call_tensorflow_and_is_denied_pytorch(stages: list[ModelHostingStage], name: str) -> None:
-    stage = _stage(stages, name)
-    policy = _resource(Template.from_stack(stage.hosting), "AWS::IAM::Policy", "MnistTensorflowClient")
-    arn = f"arn:aws:sagemaker:eu-west-1:{stage.account}:endpoint/{name}-mnist"
-    assert policy["PolicyDocument"]["Statement"] == [
-        {
-            "Action": "sagemaker:InvokeEndpoint",
-            "Condition": {"StringLike": {"sagemaker:TargetContainerHostname": ["tensorflow-mnist"]}},
-            "Effect": "Allow",
-            "Resource": arn,
-        },
-        {
-            "Action": "sagemaker:InvokeEndpoint",
-            "Condition": {"StringLike": {"sagemaker:TargetContainerHostname": ["pytorch-*"]}},
-            "Effect": "Deny",
-            "Resource": arn,
-        },
-        {
-            "Action": "sagemaker:InvokeEndpoint",
-            "Condition": {"Null": {"sagemaker:TargetContainerHostname": "true"}},
-            "Effect": "Deny",
-            "Resource": arn,
-        },
-    ]
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_container_consumers_may_call_their_containers_and_are_denied_the_rest(synthesis: Synthesis, name: str) -> None:
+    # The example: mnist's TensorflowClient may call tensorflow-mnist and is denied pytorch-*.
+    stage = synthesis.stage(name)
+    policies = synthesis.resources(stage.hosting, "AWS::IAM::Policy")
+    for mce in stage.config.multi_container_endpoints:
+        arn = f"arn:aws:sagemaker:{stage.region}:{stage.account}:endpoint/{stage.config.endpoint_name(mce.name)}"
+        for consumer in mce.consumers:
+            if consumer.containers is None:
+                continue  # the whole endpoint (a Serial pipeline)
+            policy = _resource(policies, f"{examples.construct_id(mce.name)}{consumer.name}")
+            expected = [
+                {
+                    "Action": "sagemaker:InvokeEndpoint",
+                    "Condition": {"StringLike": {"sagemaker:TargetContainerHostname": list(consumer.containers)}},
+                    "Effect": "Allow",
+                    "Resource": arn,
+                },
+                *(
+                    [
+                        {
+                            "Action": "sagemaker:InvokeEndpoint",
+                            "Condition": {"StringLike": {"sagemaker:TargetContainerHostname": list(consumer.denied)}},
+                            "Effect": "Deny",
+                            "Resource": arn,
+                        }
+                    ]
+                    if consumer.denied
+                    else []
+                ),
+                {
+                    "Action": "sagemaker:InvokeEndpoint",
+                    "Condition": {"Null": {"sagemaker:TargetContainerHostname": "true"}},
+                    "Effect": "Deny",
+                    "Resource": arn,
+                },
+            ]
+            assert policy["PolicyDocument"]["Statement"] == expected
 
 
-@pytest.mark.parametrize(("name", "low", "high"), [("dev", 1, 2), ("staging", 1, 3), ("prod", 2, 8)])
-def test_home_values_scaling_per_stage(stages: list[ModelHostingStage], name: str, low: int, high: int) -> None:
-    template = Template.from_stack(_stage(stages, name).hosting)
-    target = _resource(template, "AWS::ApplicationAutoScaling::ScalableTarget", "HomeValuesScaling")
-    assert (target["ResourceId"], target["MinCapacity"], target["MaxCapacity"]) == (
-        f"endpoint/{name}-home-values/variant/AllTraffic",
-        low,
-        high,
-    )
-    schedules = [a["ScheduledActionName"] for a in target.get("ScheduledActions", [])]
-    assert schedules == (["Night", "Morning"] if name == "dev" else [])
-    assert _resource(template, "AWS::SageMaker::Endpoint", "HomeValuesEndpoint")["RetainAllVariantProperties"] is True
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_scaling_per_stage(synthesis: Synthesis, name: str) -> None:
+    # The examples: home-values on invocations (1-2 with a night schedule in dev), mnist on CPU.
+    stage = synthesis.stage(name)
+    targets = synthesis.resources(stage.hosting, "AWS::ApplicationAutoScaling::ScalableTarget")
+    endpoints = synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint")
+    for item in examples.endpoints(stage.config):
+        prefix = examples.construct_id(item.name)
+        if item.scaling is None:
+            assert not [k for k in targets if k.startswith(f"{prefix}Scaling")]
+            continue
+        target = _resource(targets, f"{prefix}Scaling")
+        assert (target["ResourceId"], target["MinCapacity"], target["MaxCapacity"]) == (
+            f"endpoint/{stage.config.endpoint_name(item.name)}/variant/AllTraffic",
+            item.scaling.min_capacity,
+            item.scaling.max_capacity,
+        )
+        schedules = [a["ScheduledActionName"] for a in target.get("ScheduledActions", [])]
+        assert schedules == [s.name for s in item.scaling.schedules]
+        assert _resource(endpoints, f"{prefix}Endpoint")["RetainAllVariantProperties"] is True
 
 
-@pytest.mark.parametrize(("name", "latency_us"), [("dev", 1_000_000), ("staging", 1_000_000), ("prod", 500_000)])
-def test_alarm_thresholds_come_from_each_environment(
-    stages: list[ModelHostingStage], name: str, latency_us: int
-) -> None:
-    template = Template.from_stack(_stage(stages, name).hosting)
-    latency = _resource(template, "AWS::CloudWatch::Alarm", "HomeValuesAlarmsModelLatency")
-    assert latency["Threshold"] == latency_us
-    assert not template.find_resources("AWS::SNS::Topic")  # the stage's one topic is the ModelStore's
-    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_alarm_thresholds_come_from_each_environment(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    alarms = synthesis.resources(stage.hosting, "AWS::CloudWatch::Alarm")
+    latency_us = stage.config.alarm_thresholds.model_latency_p99.to_milliseconds() * 1000
+    for item in examples.endpoints(stage.config):
+        assert _resource(alarms, f"{examples.construct_id(item.name)}AlarmsModelLatency")["Threshold"] == latency_us
+    assert not synthesis.resources(stage.hosting, "AWS::SNS::Topic")  # the stage's one topic is the ModelStore's
+    for alarm in alarms.values():
         (action,) = alarm["Properties"]["AlarmActions"]
         assert "AlarmTopicB56431CA" in json.dumps(action)
         assert alarm["Properties"]["AlarmName"].startswith(f"sagemaker-hosting/{name}/")
-    dashboard = next(iter(template.find_resources("AWS::CloudWatch::Dashboard").values()))
+    dashboard = next(iter(synthesis.resources(stage.hosting, "AWS::CloudWatch::Dashboard").values()))
     assert dashboard["Properties"]["DashboardName"] == f"sagemaker-hosting-{name}"
 
 
-@pytest.mark.parametrize(("name", "traffic"), [("dev", None), ("staging", "LINEAR"), ("prod", "CANARY")])
-def test_mnist_blue_green_per_stage(stages: list[ModelHostingStage], name: str, traffic: str | None) -> None:
-    endpoint = _resource(Template.from_stack(_stage(stages, name).hosting), "AWS::SageMaker::Endpoint", "MnistEndpoint")
-    if traffic is None:
-        assert "DeploymentConfig" not in endpoint
-    else:
-        config = endpoint["DeploymentConfig"]
-        assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == traffic
-        assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 2
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_blue_green_per_stage(synthesis: Synthesis, name: str) -> None:
+    # The example: mnist shifts traffic linearly in staging and by canary in prod, all at once in dev.
+    stage = synthesis.stage(name)
+    endpoints = synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint")
+    for mce in stage.config.multi_container_endpoints:
+        endpoint = _resource(endpoints, f"{examples.construct_id(mce.name)}Endpoint")
+        if mce.deployment is None:
+            assert "DeploymentConfig" not in endpoint
+        else:
+            config = endpoint["DeploymentConfig"]
+            assert (
+                config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == mce.deployment.traffic.value
+            )
+            assert len(config["AutoRollbackConfiguration"]["Alarms"]) == 2  # its error-rate and latency alarms
 
 
-def test_multi_model_endpoints_never_get_guardrails(stages: list[ModelHostingStage]) -> None:
-    for stage in stages:
-        endpoint = _resource(Template.from_stack(stage.hosting), "AWS::SageMaker::Endpoint", "HomeValuesEndpoint")
-        assert "DeploymentConfig" not in endpoint
+def test_multi_model_endpoints_never_get_guardrails(synthesis: Synthesis) -> None:
+    for stage in synthesis.stages:
+        endpoints = synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint")
+        for mme in stage.config.multi_model_endpoints:
+            assert "DeploymentConfig" not in _resource(endpoints, f"{examples.construct_id(mme.name)}Endpoint")
 
 
 def _shape(value: Any) -> tuple[int, ...]:
     return (len(value), *_shape(value[0])) if isinstance(value, list) else ()
 
 
-@pytest.mark.parametrize("name", ["staging", "prod"])
-def test_canaries_match_the_example_models_inputs(stages: list[ModelHostingStage], name: str) -> None:
-    # The AWS MNIST example sends TensorFlow Serving {"instances": np.expand_dims(x, 3)} (N x 28 x 28 x 1) and
-    # PyTorch {"inputs": np.expand_dims(x, axis=1)} (N x 1 x 28 x 28); the XGBoost home-value sample's rows
-    # hold six features (YEAR_BUILT, SQUARE_FEET, NUM_BEDROOMS, NUM_BATHROOMS, LOT_ACRES, GARAGE_SPACES).
-    template = Template.from_stack(_stage(stages, name).hosting)
+@pytest.mark.parametrize("name", examples.smoke_tested())
+def test_canaries_match_the_example_models_inputs(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
     calls = {
         (s["Properties"]["EndpointName"], i.get("TargetContainerHostname") or i.get("TargetModel") or ""): i["Body"]
-        for s in template.find_resources("Custom::SageMakerSmokeTest").values()
+        for s in synthesis.resources(stage.hosting, "Custom::SageMakerSmokeTest").values()
         for i in s["Properties"]["Invocations"]
     }
-    assert _shape(json.loads(calls[(f"{name}-mnist", "tensorflow-mnist")])["instances"]) == (1, 28, 28, 1)
-    assert _shape(json.loads(calls[(f"{name}-mnist", "pytorch-mnist")])["inputs"]) == (1, 1, 28, 28)
-    assert len(calls[(f"{name}-home-values", "Chicago_IL.tar.gz")].split(",")) == 6
+    checked = 0
+    for (endpoint, container), (key, shape) in examples.CANARY_SHAPES.items():
+        body = calls.get((stage.config.endpoint_name(endpoint), container))
+        if body is not None:
+            assert _shape(json.loads(body)[key]) == shape, (endpoint, container)
+            checked += 1
+    home = stage.config.endpoint_name(examples.HOME_VALUES)
+    for (endpoint, _), body in calls.items():
+        if endpoint == home:
+            assert len(body.split(",")) == examples.HOME_VALUE_FEATURES
+            checked += 1
+    assert checked
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_every_custom_resource_has_a_service_timeout(stages: list[ModelHostingStage], name: str) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_every_custom_resource_has_a_service_timeout(synthesis: Synthesis, name: str) -> None:
     # Without ServiceTimeout CloudFormation waits 3600 s for a custom resource that never answers
     # (AWS::CloudFormation::CustomResource, ServiceTimeout: 1-3600, default 3600).
-    stage = _stage(stages, name)
+    stage = synthesis.stage(name)
     found = 0
     for stack in (stage.model_store, stage.hosting):
-        for logical_id, resource in Template.from_stack(stack).to_json()["Resources"].items():
+        for logical_id, resource in synthesis.resources(stack).items():
             if resource["Type"].startswith("Custom::") or resource["Type"] == "AWS::CloudFormation::CustomResource":
                 timeout = resource["Properties"].get("ServiceTimeout")
                 assert isinstance(timeout, int) or str(timeout).isdigit(), f"{logical_id} has no ServiceTimeout"
                 assert 1 <= int(timeout) < 3600, logical_id
                 found += 1
-    assert found >= (2 if name == "dev" else 5)
+    # At least the scaling guard's release and restore per scaled endpoint, and a smoke test per tested one.
+    endpoints = examples.endpoints(stage.config)
+    assert found >= 2 * sum(1 for e in endpoints if e.scaling) + sum(1 for e in endpoints if e.smoke_tests)

@@ -18,21 +18,18 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from aws_cdk.assertions import Template
-from moto import mock_aws
 
 from hosting_contract import served_prefix
 from hosting_contract.guard_limits import GuardLimits
 from modelctl.cli import main
-from stacks.stage import ModelHostingStage
+from tests import examples
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import lambda_module
+from tests.support import Synthesis, lambda_module
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 REGION = "eu-west-1"
@@ -136,12 +133,6 @@ def _archive_for(layout: str, folder: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
-
-
 def _can_read(statements: list[dict[str, Any]], arn: str, tags: dict[str, str]) -> bool:
     """IAM's answer for s3:GetObject on ``arn`` with the object's ``tags`` under these identity statements."""
     allowed = False
@@ -164,26 +155,36 @@ def _can_read(statements: list[dict[str, Any]], arn: str, tags: dict[str, str]) 
     return allowed
 
 
-@pytest.mark.usefixtures("aws")
-def test_first_deploy_of_the_staging_stage(
-    stages: list[ModelHostingStage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    stage = next(s for s in stages if s.config.name == "staging")
-    assembly = Path(stage.node.scope.synth().directory)  # type: ignore[union-attr]
-    store_template = Template.from_stack(stage.model_store).to_json()
-    hosting_template = Template.from_stack(stage.hosting).to_json()
+#: The stage whose first deploy is walked: the first with canaries (their archives must be uploaded too).
+FIRST_DEPLOY = examples.smoke_tested()[0]
+
+
+# moto for the account; modelctl polling the verdict as fast as the stand-in EventBridge delivers it.
+@pytest.mark.usefixtures("moto", "quick_verdicts")
+def test_first_deploy_of_a_stage(synthesis: Synthesis, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stage = synthesis.stage(FIRST_DEPLOY)
+    name = stage.config.name
+    assembly = synthesis.outdir
+    store_template = synthesis.template(stage.model_store)
+    hosting_template = synthesis.template(stage.hosting)
+    needed = examples.archives_to_upload(stage.config)
 
     # 1. ModelStore: the bucket exists with its guard; nothing of Hosting yet.
     physical = _deploy_model_store(store_template)
     bucket = stage.config.artifact_bucket_name
 
     # 2. Preflight: everything Hosting will read is missing, and each line says how to fix it.
-    assert main(["preflight", "--env", "staging", "--assembly", str(assembly)], clients=_clients) == 1
+    assert main(["preflight", "--env", name, "--assembly", str(assembly)], clients=_clients) == 1
     report = capsys.readouterr().out
     commands = re.findall(r"fix: (modelctl upload .*)", report)
-    assert len(commands) == 5, report  # two MNIST containers, two pipeline containers, the home-values canary
-    assert "--endpoint home-values --as Chicago_IL.tar.gz --layout flat" in report
-    assert "--endpoint mnist --container tensorflow-mnist --layout tensorflow" in report
+    assert len(commands) == needed, report  # every container's archive, every multi-model canary's
+    for mme in stage.config.multi_model_endpoints:
+        for canary in {i.target_model for i in mme.smoke_tests}:
+            assert f"--endpoint {mme.name} --as {canary} --layout {examples.layout(mme)}" in report
+    for mce in stage.config.multi_container_endpoints:
+        for container in mce.containers:
+            layout = examples.layout(mce, container.hostname)
+            assert f"--endpoint {mce.name} --container {container.hostname} --layout {layout}" in report
 
     # 3. Each printed command, run as printed, with an archive in the layout it names; the guard judges each.
     archives = tmp_path / "archives"
@@ -195,11 +196,11 @@ def test_first_deploy_of_the_staging_stage(
             argv[argv.index("ARCHIVE.tar.gz")] = str(_archive_for(layout, archives))
             assert main([*argv, "--wait", "20"], clients=_clients) == 0, capsys.readouterr()
     uploads = capsys.readouterr().out
-    assert uploads.count("guard verdict: valid") == 5
+    assert uploads.count("guard verdict: valid") == needed
 
     # 4. Preflight is green.
-    assert main(["preflight", "--env", "staging", "--assembly", str(assembly)], clients=_clients) == 0
-    assert "5 of 5 archive(s) the staging stage needs are valid" in capsys.readouterr().out
+    assert main(["preflight", "--env", name, "--assembly", str(assembly)], clients=_clients) == 0
+    assert f"{needed} of {needed} archive(s) the {name} stage needs are valid" in capsys.readouterr().out
 
     # 5. Hosting: every container archive CreateModel reads exists and its execution role may read it.
     s3 = boto3.client("s3", region_name=REGION)
@@ -218,23 +219,32 @@ def test_first_deploy_of_the_staging_stage(
             tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
             assert _can_read(statements, f"arn:aws:s3:::{bucket}/{key}", tags), key
             checked += 1
-    assert checked == 4
+    assert checked == sum(len(e.containers) for e in stage.config.multi_container_endpoints)
     smoke = [r for r in resources.values() if r["Type"] == "Custom::SageMakerSmokeTest"]
-    canaries = [i["TargetModel"] for r in smoke for i in r["Properties"]["Invocations"] if "TargetModel" in i]
-    assert canaries == ["Chicago_IL.tar.gz"]
-    head = s3.head_object(Bucket=bucket, Key=f"models/staging-home-values/{canaries[0]}")
-    assert head["ContentLength"] > 0
+    canaries = [
+        (r["Properties"]["EndpointName"], i["TargetModel"])
+        for r in smoke
+        for i in r["Properties"]["Invocations"]
+        if "TargetModel" in i
+    ]
+    assert canaries
+    for endpoint, canary in canaries:
+        assert s3.head_object(Bucket=bucket, Key=f"models/{endpoint}/{canary}")["ContentLength"] > 0
 
 
-@pytest.mark.usefixtures("aws")
-def test_a_role_cannot_read_an_archive_the_guard_did_not_pass(stages: list[ModelHostingStage]) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_a_role_cannot_read_an_archive_the_guard_did_not_pass(synthesis: Synthesis, name: str) -> None:
     # The same evaluation says no for an unjudged archive: CreateModel would fail, so preflight must be green first.
-    stage = next(s for s in stages if s.config.name == "staging")
-    resources = Template.from_stack(stage.hosting).to_json()["Resources"]
+    stage = synthesis.stage(name)
+    if not stage.config.multi_container_endpoints:
+        pytest.skip(f"{name} has no multi-container endpoint")
+    mce = stage.config.multi_container_endpoints[0]
+    container = next(c for c in mce.containers if c.model_data_key)
+    resources = synthesis.resources(stage.hosting)
     role_id = next(
         r["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
         for k, r in resources.items()
-        if r["Type"] == "AWS::SageMaker::Model" and k.startswith("Mnist")
+        if r["Type"] == "AWS::SageMaker::Model" and k.startswith(f"{examples.construct_id(mce.name)}Model")
     )
     statements = [
         s
@@ -242,7 +252,8 @@ def test_a_role_cannot_read_an_archive_the_guard_did_not_pass(stages: list[Model
         if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
         for s in r["Properties"]["PolicyDocument"]["Statement"]
     ]
-    arn = f"arn:aws:s3:::{stage.config.artifact_bucket_name}/models/staging-mnist/tensorflow-mnist/model.tar.gz"
+    key = f"{stage.config.endpoint_prefix(mce.name)}{container.model_data_key}"
+    arn = f"arn:aws:s3:::{stage.config.artifact_bucket_name}/{key}"
     assert not _can_read(statements, arn, {})
     assert not _can_read(statements, arn, {"guard-verdict": "rejected"})
     assert _can_read(statements, arn, {"guard-verdict": "valid"})

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
-from stacks.environments import ENVIRONMENTS
+from stacks.config import EnvironmentConfig
 from stacks.stage import ModelHostingStage
+from tests import examples
+from tests.support import Synthesis, feature_environment
 
 ACCOUNT = r"\d{12}"
 ROOT = r'\{"AWS": "arn:aws:iam::\d{12}:root"\}'
@@ -37,6 +38,19 @@ class Reviewed:
     why: str
     principal: str | None = None
     """For resource policies: a regex the statement's principal (as JSON) must fully match."""
+
+
+def _multi_model_prefixes(config: EnvironmentConfig) -> list[Reviewed]:
+    """A multi-model endpoint's role reads any archive of its own prefix: that prefix of that bucket, exactly."""
+    return [
+        Reviewed(
+            rf"{examples.construct_id(mme.name)}ExecutionRoleDefaultPolicy[0-9A-F]{{8}}",
+            "Policy",
+            "resource:" + re.escape(f"arn:aws:s3:::{config.artifact_bucket_name}/{config.endpoint_prefix(mme.name)}*"),
+            "A multi-model endpoint loads any archive of its own prefix (tag-conditioned).",
+        )
+        for mme in config.multi_model_endpoints
+    ]
 
 
 REVIEWED_WILDCARDS: tuple[Reviewed, ...] = (
@@ -79,15 +93,9 @@ REVIEWED_WILDCARDS: tuple[Reviewed, ...] = (
         principal=r'\{"Service": "logging\.s3\.amazonaws\.com"\}',
     ),
     Reviewed(
-        r"HomeValuesExecutionRoleDefaultPolicy[0-9A-F]{8}",
+        r"[A-Za-z0-9]+ExecutionRoleDefaultPolicy[0-9A-F]{8}",
         "Policy",
-        rf"resource:arn:aws:s3:::sagemaker-models-[a-z]+-{ACCOUNT}-eu-west-1/models/[a-z]+-home-values/\*",
-        "A multi-model endpoint loads any archive of its own prefix (tag-conditioned).",
-    ),
-    Reviewed(
-        r"[A-Za-z]+ExecutionRoleDefaultPolicy[0-9A-F]{8}",
-        "Policy",
-        rf"resource:arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/[a-z]+-[a-z-]+:log-stream:\*",
+        rf"resource:arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/[a-z0-9]+-[a-z0-9-]+:log-stream:\*",
         "SageMaker names the streams of the endpoint's own log group per variant and instance.",
     ),
     Reviewed(
@@ -120,6 +128,8 @@ REVIEWED_WILDCARDS: tuple[Reviewed, ...] = (
         rf"resource:arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/sagemaker-hosting/[a-z]+/scaling-guard/\*",
         "One snapshot parameter per released variant.",
     ),
+    # Each multi-model endpoint of each configured environment: its own role, its own prefix, nothing wider.
+    *(entry for config in examples.ENVIRONMENTS for entry in _multi_model_prefixes(config)),
     # Dev only: the CDK's bucket-emptying custom resource, in the bucket policies, for its own role.
     *(
         Reviewed(
@@ -205,8 +215,10 @@ def _matches(entry: Reviewed, logical_id: str, kind: str, wildcard: str, princip
     )
 
 
-def _reviewed(logical_id: str, kind: str, wildcard: str, principal: Any) -> bool:
-    return any(_matches(entry, logical_id, kind, wildcard, principal) for entry in REVIEWED_WILDCARDS)
+def _reviewed(
+    logical_id: str, kind: str, wildcard: str, principal: Any, entries: tuple[Reviewed, ...] = REVIEWED_WILDCARDS
+) -> bool:
+    return any(_matches(entry, logical_id, kind, wildcard, principal) for entry in entries)
 
 
 def _wildcards(statement: dict[str, Any]) -> list[str]:
@@ -219,19 +231,18 @@ def _wildcards(statement: dict[str, Any]) -> list[str]:
     return [v for v in values if "*" in v or "?" in v]
 
 
-def _allows(stages: list[ModelHostingStage]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+def _allows(synthesis: Synthesis, stages: list[ModelHostingStage]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
     for stage in stages:
         for stack in (stage.model_store, stage.hosting):
-            for logical_id, kind, statement in _statements(Template.from_stack(stack).to_json()):
+            for logical_id, kind, statement in _statements(synthesis.template(stack)):
                 if statement.get("Effect") == "Allow" and kind != "Trust":
                     yield stack.stack_name, logical_id, kind, statement
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_every_wildcard_is_reviewed(stages: list[ModelHostingStage], name: str) -> None:
-    stage = next(s for s in stages if s.config.name == name)
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_every_wildcard_is_reviewed(synthesis: Synthesis, name: str) -> None:
     unreviewed = []
-    for stack_name, logical_id, kind, statement in _allows([stage]):
+    for stack_name, logical_id, kind, statement in _allows(synthesis, [synthesis.stage(name)]):
         for wildcard in _wildcards(statement):
             if not _reviewed(logical_id, kind, wildcard, statement.get("Principal")):
                 unreviewed.append(f"{stack_name}/{logical_id} ({kind}): {wildcard}")
@@ -240,12 +251,11 @@ def test_every_wildcard_is_reviewed(stages: list[ModelHostingStage], name: str) 
     assert unreviewed == []
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_resource_policies_name_their_principals_and_sources(stages: list[ModelHostingStage], name: str) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_resource_policies_name_their_principals_and_sources(synthesis: Synthesis, name: str) -> None:
     # No Allow to anyone; a service principal is bound to this account's resources (aws:SourceAccount /
     # aws:SourceArn, a Lambda permission's SourceArn, or CloudWatch Logs' encryption context).
-    stage = next(s for s in stages if s.config.name == name)
-    for stack_name, logical_id, kind, statement in _allows([stage]):
+    for stack_name, logical_id, kind, statement in _allows(synthesis, [synthesis.stage(name)]):
         if kind in ("Policy", "RolePolicy", "ManagedPolicy"):
             continue
         principal = statement.get("Principal")
@@ -261,9 +271,9 @@ def test_resource_policies_name_their_principals_and_sources(stages: list[ModelH
             assert bound, f"{stack_name}/{logical_id} ({kind}): {principal} has no source condition"
 
 
-def test_the_reviewed_list_has_no_stale_entry(stages: list[ModelHostingStage]) -> None:
+def test_the_reviewed_list_has_no_stale_entry(synthesis: Synthesis) -> None:
     used = set()
-    for _, logical_id, kind, statement in _allows(stages):
+    for _, logical_id, kind, statement in _allows(synthesis, synthesis.stages):
         for wildcard in _wildcards(statement):
             used |= {
                 e for e in REVIEWED_WILDCARDS if _matches(e, logical_id, kind, wildcard, statement.get("Principal"))
@@ -273,33 +283,40 @@ def test_the_reviewed_list_has_no_stale_entry(stages: list[ModelHostingStage]) -
 
 def test_the_review_is_exact_not_a_substring_match() -> None:
     # A pattern for one endpoint's prefix must not accept every endpoint's, another bucket, or another role.
-    role = "HomeValuesExecutionRoleDefaultPolicy12345678"
-    assert _reviewed(
-        role,
+    config = feature_environment()
+    entries = (*REVIEWED_WILDCARDS, *_multi_model_prefixes(config))
+    role = "PricesExecutionRoleDefaultPolicy12345678"
+    bucket = config.artifact_bucket_name
+    assert _reviewed(role, "Policy", f"resource:arn:aws:s3:::{bucket}/models/dev-prices/*", None, entries)
+    assert not _reviewed(role, "Policy", f"resource:arn:aws:s3:::{bucket}/models/*", None, entries)
+    assert not _reviewed(role, "Policy", f"resource:arn:aws:s3:::{bucket}/models/dev-prices-2/*", None, entries)
+    assert not _reviewed(role, "Policy", "resource:arn:aws:s3:::*/models/dev-prices/*", None, entries)
+    assert not _reviewed(role, "Policy", f"resource:arn:aws:s3:::{bucket}x/models/dev-prices/*", None, entries)
+    assert not _reviewed(
+        "VisionExecutionRoleDefaultPolicy12345678",
         "Policy",
-        "resource:arn:aws:s3:::sagemaker-models-dev-111111111111-eu-west-1/models/dev-home-values/*",
+        f"resource:arn:aws:s3:::{bucket}/models/dev-prices/*",
         None,
+        entries,
     )
     assert not _reviewed(
-        role, "Policy", "resource:arn:aws:s3:::sagemaker-models-dev-111111111111-eu-west-1/models/*", None
+        role, "Policy", "resource:arn:aws:logs:eu-west-1:111111111111:log-group:*:log-stream:*", None, entries
     )
-    assert not _reviewed(role, "Policy", "resource:arn:aws:s3:::*/models/dev-home-values/*", None)
-    assert not _reviewed(role, "Policy", "resource:arn:aws:logs:eu-west-1:111111111111:log-group:*:log-stream:*", None)
-    assert not _reviewed("ExecutionRoleReaderDefaultPolicy12345678", "Policy", "resource:*", None)
-    assert not _reviewed("ArtifactsKeyA4B22E2B", "KeyPolicy", "action:kms:*", {"AWS": "*"})
+    assert not _reviewed("ExecutionRoleReaderDefaultPolicy12345678", "Policy", "resource:*", None, entries)
+    assert not _reviewed("ArtifactsKeyA4B22E2B", "KeyPolicy", "action:kms:*", {"AWS": "*"}, entries)
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_execution_roles_trust_sagemaker_for_this_account_only(stages: list[ModelHostingStage], name: str) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_execution_roles_trust_sagemaker_for_this_account_only(synthesis: Synthesis, name: str) -> None:
     # SageMaker Developer Guide, "Cross-service confused deputy prevention": aws:SourceAccount and aws:SourceArn.
-    stage = next(s for s in stages if s.config.name == name)
-    template = Template.from_stack(stage.hosting).to_json()
+    stage = synthesis.stage(name)
+    template = synthesis.template(stage.hosting)
     trusts = [
         statement
         for logical_id, kind, statement in _statements(template)
         if kind == "Trust" and statement.get("Principal") == {"Service": "sagemaker.amazonaws.com"}
     ]
-    assert len(trusts) == 3
+    assert len(trusts) == len(stage.config.endpoint_names())  # one execution role per endpoint
     for statement in trusts:
         assert statement["Condition"] == {
             "StringEquals": {"aws:SourceAccount": stage.account},
@@ -307,10 +324,10 @@ def test_execution_roles_trust_sagemaker_for_this_account_only(stages: list[Mode
         }
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_custom_resources_reach_only_this_stages_endpoints(stages: list[ModelHostingStage], name: str) -> None:
-    stage = next(s for s in stages if s.config.name == name)
-    template = Template.from_stack(stage.hosting).to_json()
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_custom_resources_reach_only_this_stages_endpoints(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    template = synthesis.template(stage.hosting)
     arn = f"arn:aws:sagemaker:{stage.region}:{stage.account}:endpoint/"
     for logical_id, _, statement in _statements(template):
         actions = _as_list(statement.get("Action", []))
@@ -334,24 +351,27 @@ def test_custom_resources_reach_only_this_stages_endpoints(stages: list[ModelHos
     ]
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_serving_images_are_encrypted_with_the_stage_key(stages: list[ModelHostingStage], name: str) -> None:
-    stage = next(s for s in stages if s.config.name == name)
-    (repository,) = Template.from_stack(stage.model_store).find_resources("AWS::ECR::Repository").values()
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_serving_images_are_encrypted_with_the_stage_key(synthesis: Synthesis, name: str) -> None:
+    (repository,) = synthesis.resources(synthesis.stage(name).model_store, "AWS::ECR::Repository").values()
     assert repository["Properties"]["EncryptionConfiguration"] == {
         "EncryptionType": "KMS",
         "KmsKey": {"Fn::GetAtt": ["ArtifactsKeyA4B22E2B", "Arn"]},
     }
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_built_in_algorithm_models_run_without_network(stages: list[ModelHostingStage], name: str) -> None:
-    stage = next(s for s in stages if s.config.name == name)
-    models = Template.from_stack(stage.hosting).find_resources("AWS::SageMaker::Model")
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_built_in_algorithm_models_run_without_network(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    models = synthesis.resources(stage.hosting, "AWS::SageMaker::Model")
     isolated = {
         re.sub(r"Model[0-9A-F]{8}$", "", k): m["Properties"].get("EnableNetworkIsolation", False)
         for k, m in models.items()
     }
-    # The scikit-learn -> XGBoost pipeline serves from its archives alone; the framework containers may install
-    # code/requirements.txt, and AWS documents no network isolation for multi-model endpoints.
-    assert isolated == {"HomeValues": False, "Mnist": False, "ChurnPipeline": True}
+    # The examples' pins (tests/examples.py): the first-party pipeline only.
+    expected = {
+        examples.construct_id(endpoint): isolation
+        for endpoint, isolation in examples.PINNED_NETWORK_ISOLATION.items()
+        if name in examples.having(endpoint)
+    }
+    assert {k: isolated[k] for k in expected} == expected

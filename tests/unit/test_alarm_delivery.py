@@ -15,14 +15,10 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
 
-from stacks.environments import ENVIRONMENTS
 from stacks.stage import ModelHostingStage
-
-
-def _stage(stages: list[ModelHostingStage], name: str) -> ModelHostingStage:
-    return next(s for s in stages if s.config.name == name)
+from tests import examples
+from tests.support import Synthesis, feature_environment
 
 
 def _render(value: Any, stage: ModelHostingStage, refs: dict[str, str]) -> Any:
@@ -71,23 +67,23 @@ def _allows(
     return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
 
 
-def _alarm_names(stage: ModelHostingStage) -> list[str]:
+def _alarm_names(synthesis: Synthesis, stage: ModelHostingStage) -> list[str]:
     names = []
     for stack in (stage.model_store, stage.hosting):
-        for alarm in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values():
+        for alarm in synthesis.resources(stack, "AWS::CloudWatch::Alarm").values():
             names.append(alarm["Properties"]["AlarmName"])
     return names
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_every_alarm_of_the_stage_may_publish_to_its_topic(stages: list[ModelHostingStage], name: str) -> None:
-    stage = _stage(stages, name)
-    template = Template.from_stack(stage.model_store).to_json()["Resources"]
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_every_alarm_of_the_stage_may_publish_to_its_topic(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    template = synthesis.resources(stage.model_store)
     topic_arn = f"arn:aws:sns:{stage.region}:{stage.account}:sagemaker-hosting-{name}-alarms"
     refs = {"AlarmTopicB56431CA": topic_arn}
     (policy,) = [r for r in template.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
     statements = _render(policy["Properties"]["PolicyDocument"]["Statement"], stage, refs)
-    alarms = _alarm_names(stage)
+    alarms = _alarm_names(synthesis, stage)
     assert len(alarms) >= 10  # endpoint alarms in Hosting, the guard's in ModelStore
     for alarm in alarms:
         context = {
@@ -117,13 +113,13 @@ def test_every_alarm_of_the_stage_may_publish_to_its_topic(stages: list[ModelHos
         assert not _allows(statements, "cloudwatch.amazonaws.com", "sns:Publish", topic_arn, context)
 
 
-@pytest.mark.parametrize("name", [e.name for e in ENVIRONMENTS])
-def test_service_principals_are_bound_to_this_account(stages: list[ModelHostingStage], name: str) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_service_principals_are_bound_to_this_account(synthesis: Synthesis, name: str) -> None:
     # Confused-deputy guards AWS documents for service principals in resource policies: aws:SourceAccount and
     # aws:SourceArn (SNS and SQS Developer Guides, "Key management"), or CloudWatch Logs' encryption context.
-    stage = _stage(stages, name)
+    stage = synthesis.stage(name)
     for stack in (stage.model_store, stage.hosting):
-        resources = Template.from_stack(stack).to_json()["Resources"]
+        resources = synthesis.resources(stack)
         documents = [r["Properties"]["KeyPolicy"] for r in resources.values() if r["Type"] == "AWS::KMS::Key"]
         documents += [
             r["Properties"]["PolicyDocument"] for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"
@@ -144,7 +140,7 @@ def test_service_principals_are_bound_to_this_account(stages: list[ModelHostingS
 
 def test_one_environments_alarm_prefix_never_covers_another_environments_alarms() -> None:
     # The topic allows alarms by name pattern: dev's pattern must not match an environment named dev-eu.
-    dev = ENVIRONMENTS[0]
+    dev = feature_environment()
     other = dev.replace(name=f"{dev.name}-eu")
     assert not fnmatch.fnmatchcase(f"{other.alarm_name_prefix}x", f"{dev.alarm_name_prefix}*")
     assert fnmatch.fnmatchcase(f"{dev.alarm_name_prefix}x", f"{dev.alarm_name_prefix}*")

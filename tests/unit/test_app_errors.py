@@ -11,8 +11,8 @@ from aws_cdk import aws_ssm as ssm
 
 import app
 from stacks.compliance import add_compliance_checks
-from stacks.environments import ENVIRONMENTS
-from tests.support import make_app
+from tests import examples
+from tests.support import feature_environment, make_app
 
 
 def test_unknown_environment_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,21 +96,21 @@ def test_an_image_version_aws_does_not_publish_is_one_line_with_the_nearest(caps
     # now looked up in the SageMaker SDK's image tables, and an unknown version stops synth naming the nearest.
     from stacks.config import FrameworkImage, ImageConfig
 
-    dev = ENVIRONMENTS[0]
+    dev = feature_environment()
     endpoint = dev.multi_model_endpoints[0]
     image = ImageConfig(framework=FrameworkImage(framework="xgboost", version="1.8-1"))
     bad = dev.replace(multi_model_endpoints=(replace(endpoint, image=image),), multi_container_endpoints=())
     assert app.main(make_app(), (bad,)) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
-    assert err.startswith("error: environment 'dev', endpoint 'home-values': ServingImage.from_framework: ")
+    assert err.startswith("error: environment 'dev', endpoint 'prices': ServingImage.from_framework: ")
     assert "'1.8-1'" in err
     assert "nearest: " in err
     assert "1.7-1" in err
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS, ids=lambda e: e.name)
+@pytest.mark.parametrize("environment", examples.ENVIRONMENTS, ids=lambda e: e.name)
 def test_every_configured_image_exists_in_aws_image_tables(environment: object) -> None:
     from constructs_lib import image_catalog
     from stacks.config import EnvironmentConfig

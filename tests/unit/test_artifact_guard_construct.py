@@ -16,33 +16,34 @@ from aws_cdk.assertions import Template
 from constructs_lib import ModelPrefix, ValidationError
 from constructs_lib.artifact_guard import ArtifactGuard
 from hosting_contract.served_prefix import ServedPrefix
-from stacks.stage import ModelHostingStage
+from tests import examples
+from tests.support import Synthesis
+
+#: The stage these tests read: the guard is the same in every stage (the stages tests check each).
+STAGE = examples.NAMES[-1]
 
 
-def _stack(stages: list[ModelHostingStage], name: str = "prod", *, hosting: bool = False) -> dict[str, Any]:
-    stage = next(s for s in stages if s.config.name == name)
-    resources: dict[str, Any] = Template.from_stack(stage.hosting if hosting else stage.model_store).to_json()[
-        "Resources"
-    ]
-    return resources
+def _stack(synthesis: Synthesis, name: str = STAGE, *, hosting: bool = False) -> dict[str, Any]:
+    stage = synthesis.stage(name)
+    return synthesis.resources(stage.hosting if hosting else stage.model_store)
 
 
-def _hosting(stages: list[ModelHostingStage], name: str = "prod") -> dict[str, Any]:
-    return _stack(stages, name, hosting=True)
+def _hosting(synthesis: Synthesis, name: str = STAGE) -> dict[str, Any]:
+    return _stack(synthesis, name, hosting=True)
 
 
-def test_the_guard_exists_once_the_model_store_is_deployed(stages: list[ModelHostingStage]) -> None:
+def test_the_guard_exists_once_the_model_store_is_deployed(synthesis: Synthesis) -> None:
     # Archives must be uploaded and judged before Hosting's CreateModel reads them: the guard is the bucket's.
-    for stage in stages:
-        assert not Template.from_stack(stage.hosting).find_resources("AWS::Events::Rule")
+    for stage in synthesis.stages:
+        assert not synthesis.resources(stage.hosting, "AWS::Events::Rule")
         assert (
             stage.model_store.artifact_guard.function.node.path
             == f"{stage.node.id}/ModelStore/ArtifactGuard/Handler/Function"
         )
 
 
-def test_uploads_under_models_reach_the_guard(stages: list[ModelHostingStage]) -> None:
-    resources = _stack(stages)
+def test_uploads_under_models_reach_the_guard(synthesis: Synthesis) -> None:
+    resources = _stack(synthesis)
     (rule,) = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
@@ -57,51 +58,29 @@ def test_uploads_under_models_reach_the_guard(stages: list[ModelHostingStage]) -
     assert "DeadLetterConfig" in target
 
 
-def test_the_bucket_sends_events_to_eventbridge(stages: list[ModelHostingStage]) -> None:
-    store = Template.from_stack(stages[2].model_store)
-    store.has_resource_properties(
-        "AWS::S3::Bucket", {"NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}
-    )
-    assert not store.find_resources("Custom::S3BucketNotifications")
+def test_the_bucket_sends_events_to_eventbridge(synthesis: Synthesis) -> None:
+    store = synthesis.stage(STAGE).model_store
+    bucket = synthesis.resources(store)["ArtifactsBucket88671897"]["Properties"]
+    assert bucket["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert not synthesis.resources(store, "Custom::S3BucketNotifications")
 
 
-def test_guard_function_configuration(stages: list[ModelHostingStage]) -> None:
-    resources = _stack(stages)
+def test_guard_function_configuration(synthesis: Synthesis) -> None:
+    resources = _stack(synthesis)
     function = next(
         r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Function" and k.startswith("ArtifactGuard")
     )["Properties"]
     environment = function["Environment"]["Variables"]
     # Each container's folder carries the layout its image loads: TensorFlow Serving's for the TF container.
-    assert json.loads(environment["SERVED_PREFIXES"]) == [
-        {"endpoint": "prod-home-values", "layout": "flat", "prefix": "models/prod-home-values/", "warmUp": True},
-        {
-            "endpoint": "prod-mnist",
-            "layout": "tensorflow",
-            "prefix": "models/prod-mnist/tensorflow-mnist/",
-            "warmUp": False,
-        },
-        {"endpoint": "prod-mnist", "layout": "flat", "prefix": "models/prod-mnist/pytorch-mnist/", "warmUp": False},
-        {
-            "endpoint": "prod-churn-pipeline",
-            "layout": "flat",
-            "prefix": "models/prod-churn-pipeline/preprocess/",
-            "warmUp": False,
-        },
-        {
-            "endpoint": "prod-churn-pipeline",
-            "layout": "flat",
-            "prefix": "models/prod-churn-pipeline/xgboost/",
-            "warmUp": False,
-        },
-    ]
+    assert json.loads(environment["SERVED_PREFIXES"]) == examples.served_prefixes(synthesis.stage(STAGE).config)
     assert environment["BUCKET_NAME"] == {"Ref": "ArtifactsBucket88671897"}
     assert environment["MAX_UNCOMPRESSED_BYTES"] == str(50 * 1024**3)
     assert function["Timeout"] == 900
     assert "DeadLetterConfig" in function
 
 
-def test_guard_may_not_delete_versions(stages: list[ModelHostingStage]) -> None:
-    resources = _stack(stages)
+def test_guard_may_not_delete_versions(synthesis: Synthesis) -> None:
+    resources = _stack(synthesis)
     policy = next(
         r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith("ArtifactGuardHandlerRole")
     )
@@ -114,19 +93,19 @@ def test_guard_may_not_delete_versions(stages: list[ModelHostingStage]) -> None:
     assert not [a for a in actions if a.startswith("s3:DeleteObjectVersion") or a in ("s3:*", "s3:PutBucketVersioning")]
 
 
-@pytest.mark.parametrize("role_prefix", ["HomeValuesExecutionRole", "MnistExecutionRole", "ChurnPipelineExecutionRole"])
-def test_execution_roles_read_only_valid_archives(stages: list[ModelHostingStage], role_prefix: str) -> None:
-    resources = _hosting(stages)
-    policy = next(r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith(role_prefix))
-    reads = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"]
-    assert reads
-    for statement in reads:
-        assert statement["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/guard-verdict": "valid"}}
+def test_execution_roles_read_only_valid_archives(synthesis: Synthesis) -> None:
+    resources = _hosting(synthesis)
+    for endpoint in examples.endpoints(synthesis.stage(STAGE).config):
+        role_prefix = f"{examples.construct_id(endpoint.name)}ExecutionRole"
+        policy = next(r for k, r in resources.items() if r["Type"] == "AWS::IAM::Policy" and k.startswith(role_prefix))
+        reads = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"]
+        assert reads, role_prefix
+        for statement in reads:
+            assert statement["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/guard-verdict": "valid"}}
 
 
-def test_the_lambda_asset_carries_the_shared_rules(stages: list[ModelHostingStage]) -> None:
-    assembly = stages[0].node.scope.synth()  # type: ignore[union-attr]
-    archives = list(Path(assembly.directory).rglob("asset.*/hosting_contract/archive_rules.py"))
+def test_the_lambda_asset_carries_the_shared_rules(synthesis: Synthesis) -> None:
+    archives = list(synthesis.outdir.rglob("asset.*/hosting_contract/archive_rules.py"))
     assert archives, "the guard's asset has no hosting_contract/archive_rules.py"
     source = Path(__file__).resolve().parents[2] / "hosting_contract" / "archive_rules.py"
     assert all(not p.is_symlink() and p.read_text() == source.read_text() for p in archives)
@@ -151,8 +130,8 @@ def test_prefixes_are_validated() -> None:
         ArtifactGuard(stack, "G3", prefixes=[ServedPrefix(prefix="models/x/", endpoint_name="x")], **kwargs)
 
 
-def _bucket_policy(stages: list[ModelHostingStage], name: str) -> list[dict[str, Any]]:
-    resources = _stack(stages, name)
+def _bucket_policy(synthesis: Synthesis, name: str) -> list[dict[str, Any]]:
+    resources = _stack(synthesis, name)
     (policy,) = [
         r
         for r in resources.values()
@@ -162,15 +141,15 @@ def _bucket_policy(stages: list[ModelHostingStage], name: str) -> list[dict[str,
     return statements
 
 
-@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
-def test_only_the_guard_may_write_verdicts(stages: list[ModelHostingStage], name: str) -> None:
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_only_the_guard_may_write_verdicts(synthesis: Synthesis, name: str) -> None:
     # Every way S3 lets a principal set a tag on an object under models/ (Service Authorization Reference,
     # "Actions, resources, and condition keys for Amazon S3"): the tagging actions and their Version variants,
     # PutObject carrying x-amz-tagging (s3:RequestObjectTagKeys), and a copy, which copies the source's tags by
     # default (s3:x-amz-copy-source). IAM matches condition key names case-insensitively, so no tag at all.
     served = {"Fn::Join": ["", [{"Fn::GetAtt": ["ArtifactsBucket88671897", "Arn"]}, "/models/*"]]}
     not_the_guard = {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["ArtifactGuardHandlerRole54413CED", "Arn"]}}}
-    statements = {s.get("Sid"): s for s in _bucket_policy(stages, name)}
+    statements = {s.get("Sid"): s for s in _bucket_policy(synthesis, name)}
     assert statements["OnlyTheArtifactGuardTagsModels"] == {
         "Sid": "OnlyTheArtifactGuardTagsModels",
         "Effect": "Deny",
@@ -233,15 +212,13 @@ def test_required_tag_condition_on_a_prefix() -> None:
     assert statements[1]["Condition"] == {"StringLike": {"s3:prefix": ["models/x/*"]}}
 
 
-def test_lambda_folders_hold_no_links_and_each_asset_bundles_its_shared_modules(
-    stages: list[ModelHostingStage],
-) -> None:
+def test_lambda_folders_hold_no_links_and_each_asset_bundles_its_shared_modules(synthesis: Synthesis) -> None:
     # A link would not survive a checkout on every platform, nor a wheel; the assets copy the shared files.
     from constructs_lib.hardened_function import CONTRACT, FUNCTIONS_DIR, SHARED_MODULES
 
     assert [p for p in FUNCTIONS_DIR.rglob("*") if p.is_symlink()] == []
     assert [p for p in CONTRACT.rglob("*") if p.is_symlink()] == []
-    assembly = Path(stages[0].node.scope.synth().directory)  # type: ignore[union-attr]
+    assembly = synthesis.outdir
     for function, shared in SHARED_MODULES.items():
         handlers = [p.parent for p in assembly.rglob("asset.*/handler.py") if (p.parent / f"{function}.py").exists()]
         assert handlers, f"no asset of {function}"
@@ -284,11 +261,11 @@ def _denied(statements: list[dict[str, Any]], action: str, key: str, context: di
     return False
 
 
-def test_the_verdict_reservation_as_iam_evaluates_it(stages: list[ModelHostingStage]) -> None:
-    statements = [s for s in _bucket_policy(stages, "prod") if "Sid" in s]
+def test_the_verdict_reservation_as_iam_evaluates_it(synthesis: Synthesis) -> None:
+    statements = [s for s in _bucket_policy(synthesis, STAGE) if "Sid" in s]
     uploader: dict[str, str | None] = {"aws:PrincipalArn": "arn:aws:iam::333333333333:role/ml-engineer"}
     guard: dict[str, str | None] = {"aws:PrincipalArn": "GUARD"}
-    key = "models/prod-home-values/Chicago_IL.tar.gz"
+    key = "models/any-endpoint/any-model.tar.gz"
     # modelctl's upload: no tags, no copy source: not denied.
     assert not _denied(statements, "s3:PutObject", key, uploader)
     # Every way to make an object under models/ carry a verdict, by anyone but the guard: denied.

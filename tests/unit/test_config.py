@@ -7,16 +7,18 @@ from typing import Any
 import pytest
 
 from stacks.config import ConfigError, EnvironmentConfig, ImageConfig, select_environments
-from stacks.environments import ENVIRONMENTS
+from tests.support import feature_environment
+
+#: Environments of the tests' own: three, as the examples have, so that selection has a choice to make.
+ENVIRONMENTS = tuple(feature_environment(name) for name in ("dev", "qa-eu", "prod"))
 
 
 def _dev(**changes: Any) -> EnvironmentConfig:
-    return ENVIRONMENTS[0].replace(**changes)
+    return feature_environment().replace(**changes)
 
 
-def test_three_environments_in_order() -> None:
-    assert [e.name for e in ENVIRONMENTS] == ["dev", "staging", "prod"]
-    assert [e.stage_id for e in ENVIRONMENTS] == ["Dev", "Staging", "Prod"]
+def test_stage_ids_are_the_capitalized_names() -> None:
+    assert [e.stage_id for e in ENVIRONMENTS] == ["Dev", "Qa-eu", "Prod"]
 
 
 def test_region_must_be_known() -> None:
@@ -32,7 +34,7 @@ def test_account_must_be_twelve_digits(account: str) -> None:
 
 def test_unknown_environment_name_from_context() -> None:
     with pytest.raises(
-        ConfigError, match=r"environment 'qa' \(passed with -c env=\) is unknown; known .*dev, staging, prod"
+        ConfigError, match=r"environment 'qa' \(passed with -c env=\) is unknown; known .*dev, qa-eu, prod"
     ):
         select_environments("qa", ENVIRONMENTS)
 
@@ -43,7 +45,7 @@ def test_selecting_one_or_all_environments() -> None:
 
 
 def test_prod_must_retain_stateful_resources() -> None:
-    prod = ENVIRONMENTS[2]
+    prod = feature_environment("prod")
     with pytest.raises(ConfigError, match=r"environment 'prod': field 'retain_stateful_resources': False must be True"):
         prod.replace(retain_stateful_resources=False)
 
@@ -61,7 +63,7 @@ def test_environment_name_shape() -> None:
 def test_ssm_path_is_per_environment() -> None:
     assert [e.ssm_path for e in ENVIRONMENTS] == [
         "/sagemaker-hosting/dev",
-        "/sagemaker-hosting/staging",
+        "/sagemaker-hosting/qa-eu",
         "/sagemaker-hosting/prod",
     ]
 
@@ -69,10 +71,10 @@ def test_ssm_path_is_per_environment() -> None:
 def test_image_needs_exactly_one_source() -> None:
     from dataclasses import replace
 
-    endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
+    endpoint = _dev().multi_model_endpoints[0]
     with pytest.raises(
         ConfigError,
-        match=r"^environment 'dev', endpoint 'home-values': field 'image': nothing given: give exactly one of ",
+        match=r"^environment 'dev', endpoint 'prices': field 'image': nothing given: give exactly one of ",
     ):
         _dev(multi_model_endpoints=(replace(endpoint, image=ImageConfig()),))
     with pytest.raises(ConfigError, match=r"field 'image': \['registry_uri', 'model_store_tag'\] given"):
@@ -80,14 +82,12 @@ def test_image_needs_exactly_one_source() -> None:
 
 
 def test_endpoint_names_are_unique_per_environment() -> None:
-    endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
-    with pytest.raises(
-        ConfigError, match=r"environment 'dev': field 'endpoints': 'home-values' is used more than once"
-    ):
+    endpoint = _dev().multi_model_endpoints[0]
+    with pytest.raises(ConfigError, match=r"environment 'dev': field 'endpoints': 'prices' is used more than once"):
         _dev(multi_model_endpoints=(endpoint, endpoint))
 
 
 def test_endpoint_and_bucket_names_carry_the_environment() -> None:
-    dev = ENVIRONMENTS[0]
-    assert dev.endpoint_name("home-values") == "dev-home-values"
+    dev = _dev()
+    assert dev.endpoint_name("prices") == "dev-prices"
     assert dev.artifact_bucket_name == "sagemaker-models-dev-111111111111-eu-west-1"

@@ -17,8 +17,11 @@ import pytest
 
 import app
 from stacks.config import ConfigError
-from stacks.environments import ENVIRONMENTS
-from tests.support import make_app
+from tests.support import feature_environment, make_app
+
+#: The configuration every field of which gets a malformed value: the tests' own, shaped as the examples are
+#: (every kind of endpoint, consumers, scaling with schedules).
+DEV = feature_environment()
 
 Path = tuple[str | int, ...]
 
@@ -65,8 +68,7 @@ def _wrong(annotation: Any) -> Any:
 
 
 def _cases() -> Iterator[Any]:
-    dev = ENVIRONMENTS[0]
-    for path, value, annotation in _leaves(dev):
+    for path, value, annotation in _leaves(DEV):
         yield pytest.param(path, _wrong(annotation), id=".".join(map(str, path)))
         if isinstance(value, float) and not isinstance(value, bool):
             yield pytest.param(path, math.nan, id=".".join(map(str, path)) + "=nan")
@@ -88,7 +90,7 @@ def _field(path: Path) -> str:
 def test_every_field_refuses_a_malformed_value_in_one_line(
     path: Path, bad: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dev = ENVIRONMENTS[0]
+    dev = DEV
     broken = _replace(dev, path, bad)
     # The checks run when an EnvironmentConfig is built, as the environments module builds them.
     with pytest.raises(ConfigError) as raised:
@@ -118,7 +120,7 @@ def test_an_error_in_the_environments_module_is_one_line(
 ) -> None:
     # Mistakes surface while stacks/environments.py builds its EnvironmentConfigs, i.e. on import.
     def failing_import() -> tuple[Any, ...]:
-        return (ENVIRONMENTS[0].replace(account=111111111111),)
+        return (DEV.replace(account=111111111111),)
 
     monkeypatch.setattr(app, "configured_environments", failing_import)
     assert app.main(make_app()) == 2
@@ -129,22 +131,20 @@ def test_an_error_in_the_environments_module_is_one_line(
 @pytest.mark.parametrize(
     ("names", "why"),
     [
-        (("home-values", "home_values"), "names the same thing as 'home-values'"),
-        (("home-values", "Home-Values"), "names the same thing as 'home-values'"),
-        (("home-values", "home-values"), "is used more than once"),
+        (("city-prices", "city_prices"), "names the same thing as 'city-prices'"),
+        (("city-prices", "City-Prices"), "names the same thing as 'city-prices'"),
+        (("city-prices", "city-prices"), "is used more than once"),
     ],
 )
 def test_endpoint_names_must_differ_once_made_into_ids(names: tuple[str, str], why: str) -> None:
-    endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
+    endpoint = DEV.multi_model_endpoints[0]
     endpoints = tuple(dataclasses.replace(endpoint, name=n) for n in names)
     with pytest.raises(ConfigError, match=rf"environment 'dev': field 'endpoints': '{names[1]}' {why}"):
-        ENVIRONMENTS[0].replace(multi_model_endpoints=endpoints)
+        DEV.replace(multi_model_endpoints=endpoints)
 
 
 def test_consumer_names_must_be_present() -> None:
-    endpoint = ENVIRONMENTS[0].multi_model_endpoints[0]
+    endpoint = DEV.multi_model_endpoints[0]
     consumer = dataclasses.replace(endpoint.consumers[0], name=" ")
-    with pytest.raises(
-        ConfigError, match=r"^environment 'dev', endpoint 'home-values': field 'consumers': ' ' is empty$"
-    ):
-        ENVIRONMENTS[0].replace(multi_model_endpoints=(dataclasses.replace(endpoint, consumers=(consumer,)),))
+    with pytest.raises(ConfigError, match=r"^environment 'dev', endpoint 'prices': field 'consumers': ' ' is empty$"):
+        DEV.replace(multi_model_endpoints=(dataclasses.replace(endpoint, consumers=(consumer,)),))

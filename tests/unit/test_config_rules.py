@@ -11,13 +11,13 @@ import pytest
 import app
 from hosting_contract.guard_limits import GuardLimits
 from stacks.config import ContainerConfig, EnvironmentConfig, ImageConfig
-from stacks.environments import ENVIRONMENTS
 from stacks.stage import ModelHostingStage
-from tests.support import compliance_findings, make_app
+from tests.support import compliance_findings, feature_environment, make_app
 
-DEV = ENVIRONMENTS[0]
+#: The tests' own environment: a multi-model endpoint (prices), a Direct (vision) and a Serial (scoring) one.
+DEV = feature_environment()
 MME = DEV.multi_model_endpoints[0]
-MNIST, CHURN = DEV.multi_container_endpoints
+DIRECT, SERIAL = DEV.multi_container_endpoints
 
 
 def _synth_error(config: EnvironmentConfig, capsys: pytest.CaptureFixture[str]) -> str:
@@ -40,10 +40,17 @@ def _built_error(capsys: pytest.CaptureFixture[str], **changes: Any) -> str:
 
 
 def _with_container(**changes: Any) -> EnvironmentConfig:
-    container = dataclasses.replace(MNIST.containers[1], **changes)
+    """DEV with only the Direct endpoint, its second container changed."""
+    container = dataclasses.replace(DIRECT.containers[1], **changes)
     return DEV.replace(
-        multi_container_endpoints=(dataclasses.replace(MNIST, containers=(MNIST.containers[0], container)),)
+        multi_model_endpoints=(),
+        multi_container_endpoints=(dataclasses.replace(DIRECT, containers=(DIRECT.containers[0], container)),),
     )
+
+
+def _with_mme(**changes: Any) -> EnvironmentConfig:
+    """DEV with only the multi-model endpoint, changed."""
+    return DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, **changes),), multi_container_endpoints=())
 
 
 def test_the_bucket_name_stays_within_s3s_63_characters(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,22 +65,22 @@ def test_the_bucket_name_stays_within_s3s_63_characters(capsys: pytest.CaptureFi
     ("key", "why"),
     [
         ("../escape/model.tar.gz", "without '.' or '..'"),
-        ("pytorch-mnist//model.tar.gz", "without '.' or '..'"),
-        ("pytorch-mnist/model.zip", "must be a .tar.gz"),
+        ("pytorch-vision//model.tar.gz", "without '.' or '..'"),
+        ("pytorch-vision/model.zip", "must be a .tar.gz"),
         ("model.tar.gz", "must sit in a folder of its own"),
     ],
 )
 def test_archive_keys_are_relative_clean_tar_gz_keys(key: str, why: str, capsys: pytest.CaptureFixture[str]) -> None:
     err = _synth_error(_with_container(model_data_key=key), capsys)
-    assert err.startswith("error: environment 'dev', endpoint 'mnist': ")
-    assert "archive of container 'pytorch-mnist'" in err
+    assert err.startswith("error: environment 'dev', endpoint 'vision': ")
+    assert "archive of container 'pytorch-vision'" in err
     assert why in err
 
 
 def test_model_data_url_within_createmodels_1024_characters(capsys: pytest.CaptureFixture[str]) -> None:
     # botocore's SageMaker model: ContainerDefinition.ModelDataUrl is a Url, max 1024.
-    err = _synth_error(_with_container(model_data_key="pytorch-mnist/" + "m" * 1000 + ".tar.gz"), capsys)
-    assert "field 'model_data_key' of container 'pytorch-mnist'" in err
+    err = _synth_error(_with_container(model_data_key="pytorch-vision/" + "m" * 1000 + ".tar.gz"), capsys)
+    assert "field 'model_data_key' of container 'pytorch-vision'" in err
     assert "SageMaker accepts 1024" in err
 
 
@@ -87,15 +94,15 @@ def test_image_uri_within_createmodels_255_characters(capsys: pytest.CaptureFixt
 def test_a_region_without_a_dlc_registry_names_region_and_feature(capsys: pytest.CaptureFixture[str]) -> None:
     # aws-cdk-lib's region facts know no Deep Learning Container account for af-south-1.
     image = ImageConfig(deep_learning_container=("pytorch-inference", "2.6.0-cpu-py312"))
-    container = dataclasses.replace(MNIST.containers[1], image=image)
+    container = dataclasses.replace(DIRECT.containers[1], image=image)
     config = DEV.replace(
         region="af-south-1",
         multi_model_endpoints=(),
-        multi_container_endpoints=(dataclasses.replace(MNIST, containers=(container,), consumers=()),),
+        multi_container_endpoints=(dataclasses.replace(DIRECT, containers=(container,), consumers=()),),
     )
     err = _synth_error(config, capsys)
     assert "region 'af-south-1' has no known Deep Learning Container registry" in err
-    assert "endpoint 'mnist'" in err
+    assert "endpoint 'vision'" in err
 
 
 @pytest.mark.parametrize(
@@ -115,19 +122,20 @@ def test_guard_limits_that_would_pass_bombs_or_refuse_everything(
 
 
 def test_denied_on_a_serial_pipeline_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
-    consumer = dataclasses.replace(CHURN.consumers[0], denied=("xgboost",))
-    config = DEV.replace(multi_container_endpoints=(dataclasses.replace(CHURN, consumers=(consumer,)),))
+    consumer = dataclasses.replace(SERIAL.consumers[0], denied=("xgboost",))
+    config = DEV.replace(
+        multi_model_endpoints=(), multi_container_endpoints=(dataclasses.replace(SERIAL, consumers=(consumer,)),)
+    )
     err = _synth_error(config, capsys)
-    assert "endpoint 'churn-pipeline'" in err
+    assert "endpoint 'scoring'" in err
     assert "denied ['xgboost'] does not apply to a Serial pipeline" in err
 
 
 def test_role_descriptions_stay_within_what_iam_accepts(capsys: pytest.CaptureFixture[str]) -> None:
     # IAM CreateRole Description: at most 1000 characters of U+0009, U+000A, U+000D, U+0020-U+007E, U+00A1-U+00FF.
     consumer = dataclasses.replace(MME.consumers[0], models=("東京*",))
-    config = DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, consumers=(consumer,)),))
-    err = _synth_error(config, capsys)
-    assert "endpoint 'home-values'" in err
+    err = _synth_error(_with_mme(consumers=(consumer,)), capsys)
+    assert "endpoint 'prices'" in err
     assert "invalid for IAM" in err
 
 
@@ -144,12 +152,12 @@ def test_an_environment_with_no_endpoints_is_valid() -> None:
 
 
 def test_a_container_without_an_archive_is_not_in_the_catalog() -> None:
-    container = ContainerConfig(hostname="sidecar", image=MNIST.containers[1].image)
+    container = ContainerConfig(hostname="sidecar", image=DIRECT.containers[1].image)
     config = DEV.replace(
-        multi_container_endpoints=(dataclasses.replace(MNIST, containers=(*MNIST.containers, container)),)
+        multi_container_endpoints=(dataclasses.replace(DIRECT, containers=(*DIRECT.containers, container)),)
     )
-    (mnist,) = [a for a in config.artifacts() if a.endpoint_name == "dev-mnist"]
-    assert [c.hostname for c in mnist.containers] == ["tensorflow-mnist", "pytorch-mnist"]
+    (vision,) = [a for a in config.artifacts() if a.endpoint_name == "dev-vision"]
+    assert [c.hostname for c in vision.containers] == ["tensorflow-vision", "pytorch-vision"]
 
 
 def test_every_name_the_templates_give_fits_aws_at_the_longest_environment_name() -> None:
@@ -211,11 +219,11 @@ def test_an_endpoint_name_that_would_reuse_a_construct_id_is_refused(
 
 
 def test_consumer_role_ids_are_unique_across_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
-    # Endpoint 'home' + consumer 'ValuesX' and endpoint 'home-values' + consumer 'X' make one id: HomeValuesX.
-    first = dataclasses.replace(MME, name="home", consumers=(dataclasses.replace(MME.consumers[0], name="ValuesX"),))
-    second = dataclasses.replace(MME, consumers=(dataclasses.replace(MME.consumers[0], name="X"),))
+    # Endpoint 'city' + consumer 'PricesX' and endpoint 'city-prices' + consumer 'X' make one id: CityPricesX.
+    first = dataclasses.replace(MME, name="city", consumers=(dataclasses.replace(MME.consumers[0], name="PricesX"),))
+    second = dataclasses.replace(MME, name="city-prices", consumers=(dataclasses.replace(MME.consumers[0], name="X"),))
     err = _synth_error(DEV.replace(multi_model_endpoints=(first, second), multi_container_endpoints=()), capsys)
-    assert "endpoint 'home-values': field 'consumers': 'HomeValuesX' becomes construct id" in err
+    assert "endpoint 'city-prices': field 'consumers': 'CityPricesX' becomes construct id" in err
 
 
 @pytest.mark.parametrize(
@@ -233,7 +241,7 @@ def test_a_trailing_newline_is_not_a_valid_value(changes: dict[str, str], capsys
 
 def test_a_variant_name_with_a_trailing_newline_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     variant = dataclasses.replace(MME.variants[0], variant_name="AllTraffic\n")
-    err = _synth_error(DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, variants=(variant,)),)), capsys)
+    err = _synth_error(_with_mme(variants=(variant,)), capsys)
     assert "variant_name of variant 'AllTraffic\\n'" in err
 
 
@@ -241,17 +249,16 @@ def test_variant_timeouts_are_whole_seconds(capsys: pytest.CaptureFixture[str]) 
     import aws_cdk as cdk
 
     variant = dataclasses.replace(MME.variants[0], model_data_download_timeout=cdk.Duration.millis(90500))
-    err = _synth_error(DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, variants=(variant,)),)), capsys)
+    err = _synth_error(_with_mme(variants=(variant,)), capsys)
     assert "must be a whole number of seconds" in err
 
 
-@pytest.mark.parametrize("target", ["Chicago_IL", "*", "../x.tar.gz", "Chicago_*.tar.gz"])
+@pytest.mark.parametrize("target", ["Paris", "*", "../x.tar.gz", "Paris_*.tar.gz"])
 def test_a_canary_names_one_archive_exactly(target: str, capsys: pytest.CaptureFixture[str]) -> None:
     from constructs_lib import SmokeInvocation
 
     smoke = (SmokeInvocation(target_model=target, body="1,2,3,4,5,6", content_type="text/csv"),)
-    config = DEV.replace(multi_model_endpoints=(dataclasses.replace(MME, smoke_tests=smoke),))
-    err = _synth_error(config, capsys)
+    err = _synth_error(_with_mme(smoke_tests=smoke), capsys)
     assert f"target_model {target!r}" in err
 
 

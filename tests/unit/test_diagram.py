@@ -1,22 +1,31 @@
-"""The architecture diagram is drawn from the synthesized assembly."""
+"""The architecture diagram is drawn from the synthesized assembly (the session's synthesis of the examples)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from stacks.stage import ModelHostingStage
+from stacks.config import MultiContainerEndpointConfig
+from tests import examples
+from tests.support import Synthesis
 from tools import diagram, review
 
 
-def test_prod_diagram_shows_endpoints_and_access(stages: list[ModelHostingStage]) -> None:
-    outdir = Path(stages[0].node.scope.synth().directory)  # type: ignore[union-attr]
-    source = diagram.dot(review.read_assembly(outdir), "Prod")
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_the_diagram_shows_every_endpoint_and_its_access(synthesis: Synthesis, name: str) -> None:
+    config = examples.environment(name)
+    source = diagram.dot(review.read_assembly(synthesis.outdir), config.stage_id)
     assert source.startswith("digraph architecture {")
-    for name in ("prod-home-values", "prod-mnist", "prod-churn-pipeline"):
-        assert f'"{name}\\n' in source
-    assert 'label="Deny: TargetContainerHostname pytorch-*", color=red' in source
-    assert 'label="MnistTensorflowClient"' in source
+    for deployed in config.endpoint_names():
+        assert f'"{deployed}\\n' in source
+    for item in examples.endpoints(config):
+        for consumer in item.consumers:
+            assert f'label="{examples.construct_id(item.name)}{consumer.name}"' in source
+            denied = consumer.denied if isinstance(item, MultiContainerEndpointConfig) else ()
+            if denied:
+                scope = f"TargetContainerHostname {', '.join(denied)}"
+                assert f'label="Deny: {scope}", color=red' in source
+
+
+def test_an_unknown_stage_is_refused(synthesis: Synthesis) -> None:
     with pytest.raises(ValueError, match="no endpoint in stage 'Nope'"):
-        diagram.dot(review.read_assembly(outdir), "Nope")
+        diagram.dot(review.read_assembly(synthesis.outdir), "Nope")

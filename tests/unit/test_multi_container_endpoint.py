@@ -387,7 +387,9 @@ def test_serial_grant_cannot_be_scoped() -> None:
 # -- cfn-lint agrees with our limits ------------------------------------------------------------------------
 
 
-def _largest_legal_endpoint() -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def largest_legal_endpoint() -> dict[str, Any]:
+    """The template of an endpoint at every limit at once: 15 containers, 10 variants (tests copy before editing)."""
     stack = _stack()
     bucket = s3.Bucket.from_bucket_name(stack, "B", BUCKET)
     containers = [
@@ -404,14 +406,13 @@ def _largest_legal_endpoint() -> dict[str, Any]:
     return template
 
 
-def test_largest_legal_endpoint_lints_clean() -> None:
-    template = _largest_legal_endpoint()
-    assert cfn_lint(template) == []
+def test_largest_legal_endpoint_lints_clean(largest_legal_endpoint: dict[str, Any]) -> None:
+    assert cfn_lint(copy.deepcopy(largest_legal_endpoint)) == []
 
 
-def test_cfn_lint_rejects_one_container_more() -> None:
+def test_cfn_lint_rejects_one_container_more(largest_legal_endpoint: dict[str, Any]) -> None:
     # What our validation refuses, cfn-lint refuses too: a second gate if a limit check ever regresses.
-    template = copy.deepcopy(_largest_legal_endpoint())
+    template = copy.deepcopy(largest_legal_endpoint)
     model = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::Model")
     extra = copy.deepcopy(model["Properties"]["Containers"][0])
     extra["ContainerHostname"] = "container-15"

@@ -21,8 +21,7 @@ from constructs_lib import (
     ValidationError,
 )
 from stacks.config import ScheduleConfig
-from stacks.environments import ENVIRONMENTS
-from tests.support import hosting_stack, make_app, multi_model_endpoint
+from tests.support import feature_environment, hosting_stack, make_app, multi_model_endpoint
 
 XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 OWNER = "EndpointScaling Hosting/Scaling"
@@ -220,7 +219,7 @@ def test_the_initial_instance_count_is_within_the_scaling_range(count: int, low:
 def test_a_bad_configured_schedule_is_one_line_naming_environment_and_endpoint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    dev = ENVIRONMENTS[0]
+    dev = feature_environment(multi_container_endpoints=())
     endpoint = dev.multi_model_endpoints[0]
     assert endpoint.scaling is not None
     schedules = (ScheduleConfig(name="Night", cron="0 20 * * MON-FRI *", max_capacity=1, time_zone="Europe/Dublin"),)
@@ -228,7 +227,7 @@ def test_a_bad_configured_schedule_is_one_line_naming_environment_and_endpoint(
     assert app.main(make_app(), (dev.replace(multi_model_endpoints=(broken,)),)) == 2
     err = capsys.readouterr().err
     assert err.splitlines() == [
-        f"error: environment 'dev', endpoint '{endpoint.name}': EndpointScaling Dev/Hosting/HomeValues/Scaling: "
+        f"error: environment 'dev', endpoint '{endpoint.name}': EndpointScaling Dev/Hosting/Prices/Scaling: "
         "schedule Night 'cron(0 20 * * MON-FRI *)' is not a valid cron expression: exactly one of day-of-month "
         "and day-of-week must be '?'"
     ]

@@ -1,7 +1,12 @@
-"""EndpointSmokeTest: ordering, properties, ServiceTimeout, the narrow grants, and validation."""
+"""EndpointSmokeTest: ordering, properties, ServiceTimeout, the narrow grants, and validation.
+
+The synthesized stages with canaries are read from the session's synthesis; validation builds stages of the
+tests' own configuration (``feature_environment`` with canaries), never a shared one.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -11,44 +16,44 @@ from aws_cdk.assertions import Template
 
 from constructs_lib import SmokeInvocation, ValidationError
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeTestProvider
-from stacks.environments import ENVIRONMENTS
+from stacks.config import EnvironmentConfig
+from stacks.hosting_stack import HostingStack
 from stacks.stage import ModelHostingStage
-from tests.support import make_app
+from tests import examples
+from tests.support import Synthesis, feature_environment, make_app
+
+# -- the synthesized examples ------------------------------------------------------------------------------------
 
 
-def _prod(stages: list[ModelHostingStage]) -> Template:
-    return Template.from_stack(next(s for s in stages if s.config.name == "prod").hosting)
+def _rendered(invocation: SmokeInvocation) -> dict[str, str]:
+    """An invocation as the custom resource's property lists it."""
+    rendered = {"Body": invocation.body, "ContentType": invocation.content_type}
+    if invocation.target_model:
+        rendered["TargetModel"] = invocation.target_model
+    if invocation.target_container:
+        rendered["TargetContainerHostname"] = invocation.target_container
+    return rendered
 
 
-def test_smoke_tests_run_after_each_endpoint_with_its_new_config(stages: list[ModelHostingStage]) -> None:
-    template = _prod(stages)
-    tests = template.find_resources("Custom::SageMakerSmokeTest")
-    assert len(tests) == 3
-    home = next(t for k, t in tests.items() if k.startswith("HomeValues"))
-    (config_id,) = [k for k in template.find_resources("AWS::SageMaker::EndpointConfig") if k.startswith("HomeValues")]
-    (endpoint_id,) = [k for k in template.find_resources("AWS::SageMaker::Endpoint") if k.startswith("HomeValues")]
-    assert home["Properties"]["ExpectedEndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
-    assert home["Properties"]["Invocations"] == [
-        {"Body": "1990,1500,3,2,0.25,2", "ContentType": "text/csv", "TargetModel": "Chicago_IL.tar.gz"}
-    ]
-    assert endpoint_id in home["DependsOn"]
+@pytest.mark.parametrize("name", examples.smoke_tested())
+def test_smoke_tests_run_after_each_endpoint_with_its_new_config(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    tests = synthesis.resources(stage.hosting, "Custom::SageMakerSmokeTest")
+    tested = [e for e in examples.endpoints(stage.config) if e.smoke_tests]
+    assert len(tests) == len(tested)
+    configs = synthesis.resources(stage.hosting, "AWS::SageMaker::EndpointConfig")
+    endpoints = synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint")
+    for endpoint in tested:
+        prefix = examples.construct_id(endpoint.name)
+        (test,) = [t for k, t in tests.items() if k.startswith(f"{prefix}SmokeTest")]
+        (config_id,) = [k for k in configs if k.startswith(f"{prefix}Config")]
+        (endpoint_id,) = [k for k in endpoints if k.startswith(f"{prefix}Endpoint")]
+        assert test["Properties"]["ExpectedEndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
+        assert test["Properties"]["Invocations"] == [_rendered(i) for i in endpoint.smoke_tests]
+        assert endpoint_id in test["DependsOn"]
 
 
-def test_the_smoke_test_may_invoke_its_canaries_only(stages: list[ModelHostingStage]) -> None:
-    policy = next(
-        p for k, p in _prod(stages).find_resources("AWS::IAM::Policy").items() if k.startswith("SmokeTestProviderRole")
-    )
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    invoke = [s for s in statements if s["Action"] == "sagemaker:InvokeEndpoint"]
-    conditions = sorted(json_key(s.get("Condition", {})) for s in invoke)
-    assert conditions == [
-        "",
-        "StringLike sagemaker:TargetContainerHostname pytorch-mnist,tensorflow-mnist",
-        "StringLike sagemaker:TargetModel Chicago_IL.tar.gz",
-    ]
-
-
-def json_key(condition: dict[str, Any]) -> str:
+def _condition_key(condition: dict[str, Any]) -> str:
     parts = []
     for operator, keys in condition.items():
         for key, values in keys.items():
@@ -56,70 +61,143 @@ def json_key(condition: dict[str, Any]) -> str:
     return ";".join(parts)
 
 
-def test_dev_has_no_smoke_test(stages: list[ModelHostingStage]) -> None:
-    dev = Template.from_stack(stages[0].hosting)
-    assert not dev.find_resources("Custom::SageMakerSmokeTest")
-    assert not [k for k in dev.find_resources("AWS::Lambda::Function") if k.startswith("SmokeTestProvider")]
+def _expected_condition(endpoint: Any) -> str:
+    """The invoke grant's condition for ``endpoint``'s canaries: the models or containers they name, else none."""
+    models = sorted({i.target_model for i in endpoint.smoke_tests if i.target_model})
+    containers = sorted({i.target_container for i in endpoint.smoke_tests if i.target_container})
+    if models:
+        return f"StringLike sagemaker:TargetModel {','.join(models)}"
+    if containers:
+        return f"StringLike sagemaker:TargetContainerHostname {','.join(containers)}"
+    return ""  # a Serial pipeline: the endpoint as a whole
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "invocation", "match"),
-    [
-        ("home-values", SmokeInvocation(body="x"), r"target_model None is required \(and alone\)"),
-        ("mnist", SmokeInvocation(body="x", target_container="mxnet"), r"target_container 'mxnet' must be one of"),
-        (
-            "churn-pipeline",
-            SmokeInvocation(body="x", target_model="m.tar.gz"),
-            r"target 'm.tar.gz' does not apply to a pipeline",
-        ),
-    ],
-)
-def test_invocations_must_fit_the_endpoint(endpoint: str, invocation: SmokeInvocation, match: str) -> None:
-    # A stage of its own: the shared stages must not gain constructs.
-    hosting = ModelHostingStage(make_app(), "Staging", config=ENVIRONMENTS[1]).hosting
-    target: Any = hosting.multi_model_endpoints.get(endpoint) or hosting.multi_container_endpoints[endpoint]
-    provider = hosting.smoke_test_provider
-    assert provider is not None
-    with pytest.raises(ValidationError, match=match):
-        EndpointSmokeTest(hosting, f"Bad{len(match)}", endpoint=target, invocations=[invocation], provider=provider)
+def _provider_policy(synthesis: Synthesis, stage: ModelHostingStage) -> list[dict[str, Any]]:
+    policies = synthesis.resources(stage.hosting, "AWS::IAM::Policy")
+    policy = next(p for k, p in policies.items() if k.startswith("SmokeTestProviderRole"))
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
 
 
-def test_cloudformation_waits_a_minute_longer_than_the_function(stages: list[ModelHostingStage]) -> None:
-    template = _prod(stages)
+@pytest.mark.parametrize("name", examples.smoke_tested())
+def test_the_smoke_test_may_invoke_its_canaries_only(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    invoke = [s for s in _provider_policy(synthesis, stage) if s["Action"] == "sagemaker:InvokeEndpoint"]
+    conditions = sorted(_condition_key(s.get("Condition", {})) for s in invoke)
+    assert conditions == sorted(_expected_condition(e) for e in examples.endpoints(stage.config) if e.smoke_tests)
+
+
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_a_stage_without_canaries_has_no_smoke_test(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    configured = any(e.smoke_tests for e in examples.endpoints(stage.config))
+    assert bool(synthesis.resources(stage.hosting, "Custom::SageMakerSmokeTest")) is configured
+    functions = synthesis.resources(stage.hosting, "AWS::Lambda::Function")
+    assert bool([k for k in functions if k.startswith("SmokeTestProvider")]) is configured
+
+
+@pytest.mark.parametrize("name", examples.smoke_tested())
+def test_cloudformation_waits_a_minute_longer_than_the_function(synthesis: Synthesis, name: str) -> None:
+    hosting = synthesis.stage(name).hosting
     (function,) = [
-        f for k, f in template.find_resources("AWS::Lambda::Function").items() if k.startswith("SmokeTestProvider")
+        f for k, f in synthesis.resources(hosting, "AWS::Lambda::Function").items() if k.startswith("SmokeTestProvider")
     ]
     assert function["Properties"]["Timeout"] == 600
-    tests = template.find_resources("Custom::SageMakerSmokeTest")
+    tests = synthesis.resources(hosting, "Custom::SageMakerSmokeTest")
     # An integer, as the resource specification types it (CustomResource alone renders a string).
     assert {t["Properties"]["ServiceTimeout"] for t in tests.values()} == {660}
 
 
-def test_the_smoke_test_may_describe_its_own_stack_only(stages: list[ModelHostingStage]) -> None:
-    policy = next(
-        p for k, p in _prod(stages).find_resources("AWS::IAM::Policy").items() if k.startswith("SmokeTestProviderRole")
-    )
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+@pytest.mark.parametrize("name", examples.smoke_tested())
+def test_the_smoke_test_may_describe_its_own_stack_only(synthesis: Synthesis, name: str) -> None:
+    statements = _provider_policy(synthesis, synthesis.stage(name))
     cloudformation = [s for s in statements if "cloudformation" in json.dumps(s["Action"])]
     assert cloudformation == [
         {"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": {"Ref": "AWS::StackId"}}
     ]
 
 
-def _staging() -> Any:
-    return ModelHostingStage(make_app(), "Staging", config=ENVIRONMENTS[1]).hosting
+# -- validation, on stages of the tests' own ----------------------------------------------------------------------
+
+CANARY = SmokeInvocation(body="1,2,3", content_type="text/csv", target_model="Paris.tar.gz")
+
+
+def _with_canaries() -> EnvironmentConfig:
+    """The tests' own environment, each endpoint with one canary."""
+    config = feature_environment("staging")
+    mme, direct, serial = (*config.multi_model_endpoints, *config.multi_container_endpoints)
+    return config.replace(
+        multi_model_endpoints=(dataclasses.replace(mme, smoke_tests=(CANARY,)),),
+        multi_container_endpoints=(
+            dataclasses.replace(
+                direct, smoke_tests=(SmokeInvocation(body="{}", target_container=direct.containers[0].hostname),)
+            ),
+            dataclasses.replace(serial, smoke_tests=(SmokeInvocation(body="1,2", content_type="text/csv"),)),
+        ),
+    )
+
+
+def _hosting(app: cdk.App | None = None, *, multi_model_only: bool = False) -> HostingStack:
+    """The Hosting stack of a new stage of ``_with_canaries`` (in ``app``, or an App of its own), with its
+    multi-model endpoint alone if ``multi_model_only``."""
+    config = _with_canaries()
+    if multi_model_only:
+        config = config.replace(multi_container_endpoints=())
+    return ModelHostingStage(app or make_app(), "Staging", config=config).hosting
+
+
+@pytest.fixture(scope="module")
+def refusing() -> HostingStack:
+    """A Hosting stack for the tests that only see constructs refused (each under an id of its own); never
+    synthesized."""
+    return _hosting()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "invocation", "match"),
+    [
+        ("prices", SmokeInvocation(body="x"), r"target_model None is required \(and alone\)"),
+        ("vision", SmokeInvocation(body="x", target_container="mxnet"), r"target_container 'mxnet' must be one of"),
+        (
+            "scoring",
+            SmokeInvocation(body="x", target_model="m.tar.gz"),
+            r"target 'm.tar.gz' does not apply to a pipeline",
+        ),
+    ],
+)
+def test_invocations_must_fit_the_endpoint(
+    refusing: HostingStack, endpoint: str, invocation: SmokeInvocation, match: str
+) -> None:
+    target: Any = refusing.multi_model_endpoints.get(endpoint) or refusing.multi_container_endpoints[endpoint]
+    provider = refusing.smoke_test_provider
+    assert provider is not None
+    with pytest.raises(ValidationError, match=match):
+        EndpointSmokeTest(refusing, f"Bad{endpoint}", endpoint=target, invocations=[invocation], provider=provider)
+
+
+def test_the_service_timeout_must_outlast_the_function(refusing: HostingStack) -> None:
+    provider = refusing.smoke_test_provider
+    assert provider is not None
+    with pytest.raises(ValidationError, match=r"service_timeout '10 minutes' must be longer than the function's"):
+        EndpointSmokeTest(
+            refusing,
+            "Hasty",
+            endpoint=refusing.multi_model_endpoints["prices"],
+            invocations=[CANARY],
+            provider=provider,
+            service_timeout=cdk.Duration.minutes(10),
+        )
 
 
 def test_the_service_timeout_can_be_set() -> None:
-    hosting = _staging()
+    hosting = _hosting(multi_model_only=True)
     provider = hosting.smoke_test_provider
     assert provider is not None
-    endpoint = hosting.multi_model_endpoints["home-values"]
     EndpointSmokeTest(
         hosting,
         "Patient",
-        endpoint=endpoint,
-        invocations=[SmokeInvocation(body="x", target_model="Chicago_IL.tar.gz")],
+        endpoint=hosting.multi_model_endpoints["prices"],
+        invocations=[CANARY],
         provider=provider,
         service_timeout=cdk.Duration.minutes(15),
     )
@@ -127,30 +205,15 @@ def test_the_service_timeout_can_be_set() -> None:
     assert next(t for k, t in tests.items() if k.startswith("Patient"))["Properties"]["ServiceTimeout"] == 900
 
 
-def test_the_service_timeout_must_outlast_the_function() -> None:
-    hosting = _staging()
-    provider = hosting.smoke_test_provider
-    assert provider is not None
-    with pytest.raises(ValidationError, match=r"service_timeout '10 minutes' must be longer than the function's"):
-        EndpointSmokeTest(
-            hosting,
-            "Hasty",
-            endpoint=hosting.multi_model_endpoints["home-values"],
-            invocations=[SmokeInvocation(body="x", target_model="Chicago_IL.tar.gz")],
-            provider=provider,
-            service_timeout=cdk.Duration.minutes(10),
-        )
-
-
 def test_the_provider_must_be_in_the_same_stack() -> None:
     app = make_app()
-    hosting = ModelHostingStage(app, "Staging", config=ENVIRONMENTS[1]).hosting
+    hosting = _hosting(app, multi_model_only=True)
     elsewhere = SmokeTestProvider(cdk.Stack(app, "Elsewhere"), "SmokeTestProvider")
     with pytest.raises(ValidationError, match=r"provider 'Elsewhere/SmokeTestProvider' must be in the same stack"):
         EndpointSmokeTest(
             hosting,
             "Foreign",
-            endpoint=hosting.multi_model_endpoints["home-values"],
-            invocations=[SmokeInvocation(body="x", target_model="Chicago_IL.tar.gz")],
+            endpoint=hosting.multi_model_endpoints["prices"],
+            invocations=[CANARY],
             provider=elsewhere,
         )

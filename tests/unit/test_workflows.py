@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from tests import examples
 from tests.support import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -39,11 +40,13 @@ def test_lint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert 'undefined variable "foo"' in result.stdout
 
 
-def test_prod_deploys_last_through_oidc() -> None:
+def test_every_environment_deploys_in_order_prod_last_through_oidc() -> None:
     deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
     jobs = deploy["jobs"]
-    assert (jobs["dev"]["needs"], jobs["staging"]["needs"], jobs["prod"]["needs"]) == ("test", "dev", "staging")
-    assert [jobs[e]["with"]["environment"] for e in ("dev", "staging", "prod")] == ["dev", "staging", "prod"]
+    names = list(examples.NAMES)  # the configured environments, in order: prod last
+    assert names[-1] == "prod"
+    assert [jobs[name]["needs"] for name in names] == ["test", *names[:-1]]
+    assert [jobs[name]["with"]["environment"] for name in names] == names
     stage = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text())
     job = stage["jobs"]["deploy"]
     assert job["environment"] == "${{ inputs.environment }}"

@@ -1,0 +1,83 @@
+"""The shared fixtures keep their promises: the session's synthesis is the CLI's, moto starts empty each test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import examples
+from tests.support import CLI_CONTEXT, ROOT, Moto, Synthesis, cli_context, synthesize_like_the_cli
+
+
+def test_the_session_synthesis_is_a_clean_cloud_assembly_of_every_stage(synthesis: Synthesis) -> None:
+    assert synthesis.status == 0, synthesis.stderr
+    assert synthesis.stderr == ""
+    manifest = json.loads((synthesis.outdir / "manifest.json").read_text())
+    # The layout `cdk synth --output` writes: one nested assembly per stage, and the validation report.
+    assert {a for a, v in manifest["artifacts"].items() if v["type"] == "cdk:cloud-assembly"} == {
+        f"assembly-{stage}" for stage in examples.STAGE_IDS
+    }
+    assert (synthesis.outdir / "validation-report.json").is_file()
+    for stage in synthesis.stages:
+        for stack in (stage.model_store, *stage.hosting_stacks):
+            path = synthesis.outdir / f"assembly-{stage.node.id}" / stack.template_file
+            assert path.is_file(), path
+            assert synthesis.template(stack) == json.loads(path.read_text())
+
+
+def test_templates_are_copies(synthesis: Synthesis) -> None:
+    stack = synthesis.stages[0].model_store
+    synthesis.template(stack)["Resources"].clear()
+    assert synthesis.resources(stack)
+
+
+def test_the_context_is_cdk_json_s_and_the_cli_s() -> None:
+    configured = json.loads((ROOT / "cdk.json").read_text())["context"]
+    assert cli_context() == {**configured, **CLI_CONTEXT}
+
+
+def test_the_context_is_what_the_pinned_cli_hands_the_app(tmp_path: Path) -> None:
+    """``CLI_CONTEXT`` is read from the CDK CLI of package.json: if an upgrade changes it, this test says so."""
+    cli = ROOT / "node_modules" / ".bin" / "cdk"
+    if not cli.exists():
+        pytest.skip("the CDK CLI is not installed (make setup)")
+    dump, handed = tmp_path / "dump.py", tmp_path / "environment.json"
+    dump.write_text(
+        "import json, os, sys\n"
+        "json.dump({k: v for k, v in os.environ.items() if k.startswith('CDK_')}, open(sys.argv[1], 'w'))\n"
+    )
+    # No credentials: the CLI would ask STS for a default account. Offline, as `make synth` runs it.
+    environment = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    environment.pop("AWS_SESSION_TOKEN", None)
+    environment.update(
+        CDK_DISABLE_CLI_TELEMETRY="true", CDK_DISABLE_VERSION_CHECK="1", AWS_EC2_METADATA_DISABLED="true"
+    )
+    command = [str(cli), "synth", "--quiet", "--no-notices", "--output", str(tmp_path / "out")]
+    command += ["--app", f"{sys.executable} {dump} {handed}"]
+    # The CLI then reports a missing cloud assembly (the app wrote none): what it handed the app is all we need.
+    subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300, check=False)
+    variables = json.loads(handed.read_text())
+    assert "CDK_CONTEXT_JSON" in variables, sorted(variables)
+    assert json.loads(variables["CDK_CONTEXT_JSON"]) == cli_context()
+
+
+def test_a_folder_that_is_not_an_assembly_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="neither empty nor a cloud assembly"):
+        synthesize_like_the_cli(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+def test_moto_starts_empty_for_every_test(moto: Moto, attempt: int) -> None:
+    # Run twice in one module (one mock): the second run sees nothing of the first's bucket and parameter.
+    s3, ssm = moto.client("s3"), moto.client("ssm")
+    assert s3.list_buckets()["Buckets"] == [], attempt
+    assert ssm.describe_parameters()["Parameters"] == [], attempt
+    s3.create_bucket(Bucket="left-behind", CreateBucketConfiguration={"LocationConstraint": moto.region})
+    ssm.put_parameter(Name="/left/behind", Value="x", Type="String")
