@@ -325,12 +325,17 @@ def create_endpoint(
     return EndpointResources(config=config, endpoint=endpoint)
 
 
+def construct_id_from_name(name: str) -> str:
+    """The CamelCase construct id of a hyphenated name (``tensorflow-mnist`` -> ``TensorflowMnist``)."""
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
 def publish_endpoint(
     scope: Construct, *, endpoint_name: str, parameter_path: str | None, values: dict[str, str]
 ) -> None:
     """Stack outputs, and SSM parameters under ``parameter_path`` when given, for clients and tools."""
     for key, value in {"endpoint-name": endpoint_name, **values}.items():
-        output_id = "".join(part.capitalize() for part in key.split("-"))
+        output_id = construct_id_from_name(key)
         cdk.CfnOutput(scope, output_id, value=value, description=f"{key} of endpoint {endpoint_name}")
         if parameter_path is not None:
             ssm.StringParameter(
@@ -349,6 +354,7 @@ __all__ = [
     "EndpointBase",
     "EndpointNetwork",
     "EndpointResources",
+    "construct_id_from_name",
     "create_endpoint",
     "create_model",
     "endpoint_name_from_arn",

@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib.compliance import acknowledge, acknowledge_control_rule, default_policy, nag_resource_id
+from constructs_lib.errors import ValidationError
 from constructs_lib.sagemaker_limits import check_name
 
 _NO_RESOURCE_SCOPE = "{action} has no resource-level permissions in IAM; AWS offers only Resource '*'."
@@ -115,4 +116,27 @@ def execution_role_for(
     """What an endpoint runs as: ``execution_role`` as given, any ``iam.IRole`` extended, or a new role."""
     if isinstance(execution_role, ExecutionRole):
         return execution_role
+    if isinstance(execution_role, iam.Role):
+        _check_trusts_sagemaker(f"endpoint {scope.node.path}", execution_role)
     return ExecutionRole(scope, "ExecutionRole", endpoint_name=endpoint_name, role=execution_role)
+
+
+def _check_trusts_sagemaker(owner: str, role: iam.Role) -> None:
+    """CreateModel passes the role to SageMaker, which must be able to assume it: its trust policy must allow
+    ``sts:AssumeRole`` to ``sagemaker.amazonaws.com`` (SageMaker Developer Guide, "How to use SageMaker AI
+    execution roles"); otherwise the deploy fails at CreateModel. An imported role's trust is not known here."""
+    document = role.assume_role_policy
+    statements = cdk.Stack.of(role).resolve(document.to_json())["Statement"] if document else []
+    for statement in statements:
+        services = statement.get("Principal", {}).get("Service", [])
+        actions = statement.get("Action", [])
+        if (
+            statement.get("Effect") == "Allow"
+            and "sagemaker.amazonaws.com" in ([services] if isinstance(services, str) else services)
+            and "sts:AssumeRole" in ([actions] if isinstance(actions, str) else actions)
+        ):
+            return
+    raise ValidationError(
+        f"{owner}: execution_role {role.node.path} must trust sagemaker.amazonaws.com (sts:AssumeRole): "
+        "SageMaker assumes it to create the model"
+    )

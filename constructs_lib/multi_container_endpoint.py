@@ -30,6 +30,7 @@ from constructs_lib.endpoint_base import (
     EndpointAttributes,
     EndpointBase,
     EndpointNetwork,
+    construct_id_from_name,
     create_model,
     endpoint_name_from_arn,
     publish_endpoint,
@@ -311,7 +312,7 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
 
     def _container_error_spec(self, hostname: str, variant: str, thresholds: AlarmThresholds, suffix: str) -> AlarmSpec:
         return AlarmSpec(
-            construct_id=f"ErrorRate{_camel(hostname)}{suffix}",
+            construct_id=f"ErrorRate{construct_id_from_name(hostname)}{suffix}",
             metric=error_rate(self, variant, thresholds.period, ContainerName=hostname),
             threshold=thresholds.error_rate_percent,
             description=(
@@ -519,7 +520,3 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
             hostnames=hostnames,
             endpoint_arn=attributes.endpoint_arn,
         )
-
-
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))

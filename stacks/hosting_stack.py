@@ -22,6 +22,7 @@ from constructs_lib import (
     ServingImage,
 )
 from constructs_lib.compliance import acknowledge_control_rule, default_policy
+from constructs_lib.endpoint_base import construct_id_from_name
 from constructs_lib.errors import ValidationError
 from constructs_lib.operations_key import OperationsKey
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
@@ -114,7 +115,7 @@ class HostingStack(cdk.Stack):
 
     def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
         name = self._config.endpoint_name(endpoint.name)
-        construct_id = self._free_id(_camel(endpoint.name), "name", endpoint.name)
+        construct_id = self._free_id(construct_id_from_name(endpoint.name), "name", endpoint.name)
         mme = MultiModelEndpoint(
             self,
             construct_id,
@@ -143,7 +144,7 @@ class HostingStack(cdk.Stack):
 
     def _multi_container_endpoint(self, endpoint: MultiContainerEndpointConfig) -> MultiContainerEndpoint:
         name = self._config.endpoint_name(endpoint.name)
-        construct_id = self._free_id(_camel(endpoint.name), "name", endpoint.name)
+        construct_id = self._free_id(construct_id_from_name(endpoint.name), "name", endpoint.name)
         prefix = ModelPrefix.for_endpoint(bucket=self.artifact_bucket, endpoint_name=name)
         mce = MultiContainerEndpoint(
             self,
@@ -242,7 +243,3 @@ class HostingStack(cdk.Stack):
 
 _MAX_ROLE_DESCRIPTION = 1000
 _ROLE_DESCRIPTION = re.compile(r"^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*\Z")
-
-
-def _camel(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from constructs_lib.alarm_topic import AlarmNames
 from stacks.config import EnvironmentConfig
-from stacks.hosting_shards import HostingShard, shard_of, shards
+from stacks.hosting_shards import HostingShard, shards
 from stacks.hosting_stack import HostingStack
 from stacks.model_store_stack import ModelStoreStack
 
@@ -55,10 +55,6 @@ class ModelHostingStage(cdk.Stage):
         if len(self.hosting_stacks) != 1:
             raise ValueError(f"{self.node.path} has {len(self.hosting_stacks)} Hosting stacks: use hosting_stacks")
         return self.hosting_stacks[0]
-
-    def hosting_stack_of(self, endpoint: str) -> HostingStack:
-        """The Hosting stack that holds the endpoint configured as ``endpoint``."""
-        return self.hosting_stacks[shard_of(endpoint, len(self.hosting_stacks))]
 
 
 def _numbered(shard: HostingShard) -> str:

@@ -544,3 +544,11 @@ def test_any_role_can_run_the_model() -> None:
     model = next(iter(template.find_resources("AWS::SageMaker::Model").values()))
     assert model["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0].startswith("Mine")
     assert any(d.startswith("MineDefaultPolicy") for d in model["DependsOn"])
+
+
+def test_a_role_sagemaker_cannot_assume_is_refused() -> None:
+    """CreateModel fails unless SageMaker may assume the role: a role trusting another service is refused."""
+    stack = _stack()
+    role = iam.Role(stack, "ForLambda", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    with pytest.raises(ValidationError, match=r"must trust sagemaker\.amazonaws\.com"):
+        _mme(stack, execution_role=role)
