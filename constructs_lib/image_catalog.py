@@ -168,12 +168,12 @@ def _tag(
 @functools.cache
 def frameworks() -> frozenset[str]:
     """The names of the image tables, e.g. ``tensorflow``, ``xgboost``, ``sklearn``, ``sagemaker-tritonserver``."""
-    return frozenset(path.stem for path in _tables()[0].glob("*.json"))
+    return frozenset(path.stem for path in sdk_tables()[0].glob("*.json"))
 
 
 def table_version() -> str:
     """The version of the ``sagemaker-core`` distribution whose tables are read (for messages and comments)."""
-    return _tables()[1]
+    return sdk_tables()[1]
 
 
 def _scope(framework: str, image_scope: str) -> dict[str, Any]:
@@ -212,8 +212,9 @@ def _py_version(known: list[str], py_version: str | None, label: str, framework:
 
 
 @functools.cache
-def _tables() -> tuple[Path, str]:
-    """The tables' folder and ``sagemaker-core``'s version, found without importing ``sagemaker.core``."""
+def sdk_tables() -> tuple[Path, str]:
+    """The SageMaker Python SDK's data folder (image tables, instance GPU counts) and ``sagemaker-core``'s
+    version, found without importing ``sagemaker.core``."""
     try:
         distribution = metadata.distribution(_DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -233,7 +234,7 @@ def _table(framework: str) -> dict[str, Any]:
             f"framework {framework!r} has no table in {_DISTRIBUTION} {table_version()} ({_TABLES}); "
             f"nearest: {_close(framework, frameworks())}"
         )
-    return cast(dict[str, Any], json.loads((_tables()[0] / f"{framework}.json").read_text()))
+    return cast(dict[str, Any], json.loads((sdk_tables()[0] / f"{framework}.json").read_text()))
 
 
 def _source(framework: str) -> str:

@@ -75,6 +75,10 @@ def test_the_wheel_holds_the_library_its_functions_and_the_contract_only(built: 
         "constructs_lib/functions/README.md",
         "constructs_lib/functions/shared/cfn_response.py",
     } <= built.names
+    # Synth reads these extracts of AWS data (constructs_lib.region_support) from the installed package.
+    data = {path.relative_to(ROOT).as_posix() for path in (ROOT / "constructs_lib" / "data").glob("*.json")}
+    assert "constructs_lib/data/cloudformation_regions.json" in data
+    assert data <= built.names, sorted(data - built.names)
     tops = {name.split("/", 1)[0] for name in built.names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"constructs_lib", "hosting_contract"}
 
