@@ -4,15 +4,40 @@ MMS calls ``handle(data, context)``; the first call for a model initialises it f
 extracted the model's archive into (``context.system_properties["model_dir"]``). The example model is a linear
 model stored as ``model.json`` (``{"weights": [...], "bias": b}``) at the archive root; replace ``load_model``
 and ``predict`` with your framework's.
+
+Every request also writes one JSON line to the container's log, naming the model it targeted:
+``{"event": "invocation", "target_model": "...", "latency_ms": 1.234, "status": "ok"}`` (``"status": "error"``
+and ``"error": "<exception class>"`` when it failed). SageMaker publishes no per-model metric for multi-model
+endpoints; constructs_lib/per_model_metrics.py turns these lines into per-model counts and latency.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 MODEL_FILE = "model.json"
+
+#: The log line's fields and values. constructs_lib/per_model_metrics.py reads exactly these
+#: (tests/unit/test_per_model_metrics.py fails when the two sides disagree).
+EVENT, TARGET_MODEL, LATENCY_MS, STATUS, ERROR = "event", "target_model", "latency_ms", "status", "error"
+INVOCATION, STATUS_OK, STATUS_ERROR = "invocation", "ok", "error"
+
+#: SageMaker hands the container the request's TargetModel in this header; the model name MMS serves under is
+#: "an opaque identifier and is not necessarily the value of the TargetModel parameter" (SageMaker Developer
+#: Guide, "Custom Containers Contract for Multi-Model Endpoints"). Compared lowercased: MMS keeps header names as
+#: they arrive.
+TARGET_MODEL_HEADER = "x-amzn-sagemaker-target-model"
+
+#: The container's own stdout (the entry point is PID 1), which SageMaker sends to CloudWatch Logs. Not this
+#: process's stdout: MMS reads a worker's output and logs each line through log4j with a timestamp, level, thread
+#: and logger name in front (multi-model-server's WorkerLifeCycle and log4j2.xml), and a line with that prefix is
+#: no JSON log event for CloudWatch's JSON filters and Contributor Insights rules.
+CONTAINER_STDOUT = "/proc/1/fd/1"
 
 
 class ModelError(Exception):
@@ -63,14 +88,67 @@ class ModelHandler:
         self.model = load_model(Path(context.system_properties["model_dir"]))
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[str]:
-        if self.model is None:
-            self.initialize(context)
-        assert self.model is not None
-        responses = []
-        for request in data:
-            body = request.get("body") or request.get("data") or b""
-            responses.append(json.dumps({"predictions": predict(self.model, parse_rows(body))}))
+        started = time.perf_counter()
+        try:
+            if self.model is None:
+                self.initialize(context)
+            assert self.model is not None
+            responses = []
+            for request in data:
+                body = request.get("body") or request.get("data") or b""
+                responses.append(json.dumps({"predictions": predict(self.model, parse_rows(body))}))
+        except Exception as error:
+            _log_batch(len(data), context, started, error)
+            raise
+        _log_batch(len(data), context, started, None)
         return responses
+
+
+def target_model(context: Any, index: int) -> str | None:
+    """The TargetModel of request ``index`` of the batch; MMS's own model name when the header is missing (a
+    container run outside SageMaker)."""
+    try:
+        headers = context.get_all_request_header(index) or {}
+    except (AttributeError, IndexError, TypeError):
+        headers = {}
+    for key, value in headers.items():
+        if str(key).lower() == TARGET_MODEL_HEADER:
+            return str(value)
+    name = getattr(context, "model_name", None)
+    return None if name is None else str(name)
+
+
+def log_invocation(model: str | None, latency_ms: float, error: BaseException | None = None) -> str:
+    """Write one request's line to the container's log and return it."""
+    record: dict[str, Any] = {
+        EVENT: INVOCATION,
+        TARGET_MODEL: model,
+        LATENCY_MS: round(latency_ms, 3),
+        STATUS: STATUS_OK if error is None else STATUS_ERROR,
+    }
+    if error is not None:
+        record[ERROR] = type(error).__name__
+    # ASCII only (json's default), on one line, well under PIPE_BUF: one write that no other writer can split.
+    line = json.dumps(record, separators=(",", ":")) + "\n"
+    try:
+        descriptor = os.open(CONTAINER_STDOUT, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(descriptor, line.encode())
+        finally:
+            os.close(descriptor)
+    except OSError:
+        # Outside a container (or without /proc): this process's stdout, so that the line is not lost.
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    return line
+
+
+def _log_batch(size: int, context: Any, started: float, error: BaseException | None) -> None:
+    # MMS answers a batch together and fails all of it when the handler raises (mms/service.py, Service.predict):
+    # every request of the batch gets the batch's time and outcome.
+    latency_ms = (time.perf_counter() - started) * 1000
+    for index in range(size):
+        log_invocation(target_model(context, index), latency_ms, error)
 
 
 _service = ModelHandler()
