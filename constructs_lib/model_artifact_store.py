@@ -10,7 +10,10 @@ from constructs import Construct, IConstruct
 from constructs_lib.compliance import acknowledge_control_rule
 from constructs_lib.errors import ValidationError
 from constructs_lib.operations_key import SHORTEST_PENDING_WINDOW
+from hosting_contract.served_prefix import CAPTURE_ROOT
 
+#: How long captured inference data is kept by default: long enough to investigate a month's incidents.
+DEFAULT_CAPTURE_EXPIRATION_DAYS = 30
 #: A minute above the 15 minutes the CDK gives its bucket-emptying function.
 AUTO_DELETE_SERVICE_TIMEOUT_SECONDS = 960
 _REPLICATION_REASON = (
@@ -25,6 +28,8 @@ class ModelArtifactStore(Construct):
     The artifact bucket is versioned (a rejected or overwritten archive keeps every byte), SSL-only, blocks all
     public access, logs every request to the access-log bucket, and expires noncurrent versions after
     ``noncurrent_version_expiration``. Multi-model endpoints each read one prefix of it (see ``ModelPrefix``).
+    Endpoints with data capture write under ``capture/`` (see ``DataCapture``), which expires after
+    ``capture_expiration``.
     """
 
     def __init__(
@@ -36,6 +41,7 @@ class ModelArtifactStore(Construct):
         noncurrent_version_expiration: cdk.Duration,
         access_log_expiration: cdk.Duration | None = None,
         bucket_name: str | None = None,
+        capture_expiration: cdk.Duration | None = None,
     ) -> None:
         """Create the store.
 
@@ -47,12 +53,22 @@ class ModelArtifactStore(Construct):
         :param access_log_expiration: how long access logs are kept. Default: 365 days.
         :param bucket_name: a fixed name for the artifact bucket, so that other stacks can reference it by name
             instead of through a cross-stack export. Default: a generated name.
+        :param capture_expiration: how long captured requests and responses under ``capture/`` are kept, in whole
+            days. Default: 30 days. A capture's replaced or deleted versions go a day later: unlike an archive,
+            nobody restores a capture, and it may hold the payloads clients sent.
         """
         super().__init__(scope, construct_id)
         days = noncurrent_version_expiration.to_days()
         if not cdk.Token.is_unresolved(days) and days < 1:
             raise ValidationError(
                 f"ModelArtifactStore {self.node.path}: noncurrent_version_expiration must be at least 1 day, got {days}"
+            )
+        capture_expiration = capture_expiration or cdk.Duration.days(DEFAULT_CAPTURE_EXPIRATION_DAYS)
+        capture_days = capture_expiration.to_days(integral=False)
+        if not cdk.Token.is_unresolved(capture_days) and (capture_days < 1 or capture_days != int(capture_days)):
+            raise ValidationError(
+                f"ModelArtifactStore {self.node.path}: capture_expiration must be a whole number of days, at least 1, "
+                f"got {capture_expiration.to_human_string()}"
             )
         log_expiration = access_log_expiration or cdk.Duration.days(365)
         destroy = removal_policy == cdk.RemovalPolicy.DESTROY
@@ -110,7 +126,20 @@ class ModelArtifactStore(Construct):
                 s3.LifecycleRule(
                     noncurrent_version_expiration=noncurrent_version_expiration,
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-                )
+                ),
+                # Overlaps the rule above on capture/: S3 honours the shorter of two overlapping expirations
+                # (Amazon S3 User Guide, "How Amazon S3 handles conflicts in lifecycle configurations").
+                s3.LifecycleRule(
+                    id="ExpireCapturedData",
+                    prefix=CAPTURE_ROOT,
+                    expiration=capture_expiration,
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                ),
+                # S3 refuses ExpiredObjectDeleteMarker beside Days in one rule: the markers the rule above leaves
+                # once their versions are gone are removed by their own rule.
+                s3.LifecycleRule(
+                    id="RemoveCaptureDeleteMarkers", prefix=CAPTURE_ROOT, expired_object_delete_marker=True
+                ),
             ],
             removal_policy=removal_policy,
             auto_delete_objects=destroy,

@@ -2,7 +2,8 @@
 
 Every served prefix sits under ``SERVED_ROOT`` (``models/``): the guard's event rule watches that root, and the
 endpoints' execution roles read below it. The ``ArtifactGuard`` construct writes its ``ServedPrefix`` list with
-``encode`` into ``ENVIRONMENT_VARIABLE``; the function reads it back with ``decode``.
+``encode`` into ``ENVIRONMENT_VARIABLE``; the function reads it back with ``decode``. Captured inference data goes
+under ``CAPTURE_ROOT`` (``capture/``), outside the guard's root, and expires there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from hosting_contract.archive_rules import Layout
 
 #: Every served prefix sits under this root: the artifact guard watches it, execution roles read below it.
 SERVED_ROOT: Final = "models/"
+#: Endpoints write their captured requests and responses under this root (``capture_prefix``); the model-artifact
+#: bucket expires it, and it is outside ``SERVED_ROOT``, so the guard never takes a capture file for an archive.
+CAPTURE_ROOT: Final = "capture/"
 #: The artifact guard function's environment variable that holds its served prefixes (``encode``).
 ENVIRONMENT_VARIABLE: Final = "SERVED_PREFIXES"
 
@@ -23,6 +27,11 @@ ENVIRONMENT_VARIABLE: Final = "SERVED_PREFIXES"
 def endpoint_prefix(endpoint_name: str) -> str:
     """The conventional prefix of the endpoint deployed as ``endpoint_name``: ``models/<endpoint_name>/``."""
     return f"{SERVED_ROOT}{endpoint_name}/"
+
+
+def capture_prefix(endpoint_name: str) -> str:
+    """Where the endpoint deployed as ``endpoint_name`` writes captured data: ``capture/<endpoint_name>/``."""
+    return f"{CAPTURE_ROOT}{endpoint_name}/"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import ModelArtifactStore, ValidationError
-from tests.support import make_app
+from hosting_contract.served_prefix import CAPTURE_ROOT, SERVED_ROOT, capture_prefix
+from tests import examples
+from tests.support import Synthesis, make_app
 
 
-def _template(removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN, days: int = 30) -> Template:
+def _template(
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    days: int = 30,
+    capture_expiration: cdk.Duration | None = None,
+) -> Template:
     stack = cdk.Stack(make_app(), "Store")
     ModelArtifactStore(
-        stack, "Artifacts", removal_policy=removal_policy, noncurrent_version_expiration=cdk.Duration.days(days)
+        stack,
+        "Artifacts",
+        removal_policy=removal_policy,
+        noncurrent_version_expiration=cdk.Duration.days(days),
+        capture_expiration=capture_expiration,
     )
     return Template.from_stack(stack)
 
@@ -124,3 +136,95 @@ def test_expiration_below_one_day_is_refused() -> None:
         ModelArtifactStore(
             stack, "Bad", removal_policy=cdk.RemovalPolicy.RETAIN, noncurrent_version_expiration=cdk.Duration.days(0)
         )
+
+
+def _artifact_rules(template: Template) -> list[dict[str, Any]]:
+    artifact, _ = _bucket_ids(template)
+    rules: list[dict[str, Any]] = template.find_resources("AWS::S3::Bucket")[artifact]["Properties"][
+        "LifecycleConfiguration"
+    ]["Rules"]
+    return rules
+
+
+def test_captured_data_expires_after_30_days_and_its_old_versions_after_one(template: Template) -> None:
+    captures = [r for r in _artifact_rules(template) if r.get("Prefix") == CAPTURE_ROOT]
+    assert captures == [
+        {
+            "Id": "ExpireCapturedData",
+            "Prefix": "capture/",
+            "ExpirationInDays": 30,
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+            "Status": "Enabled",
+        },
+        {
+            "Id": "RemoveCaptureDeleteMarkers",
+            "Prefix": "capture/",
+            "ExpiredObjectDeleteMarker": True,
+            "Status": "Enabled",
+        },
+    ]
+    # Archives under models/ keep the store-wide rule only: no expiration of current versions.
+    assert [r for r in _artifact_rules(template) if "Prefix" not in r] == [
+        {
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+            "Status": "Enabled",
+        }
+    ]
+
+
+def test_capture_expiration_is_configurable() -> None:
+    rules = _artifact_rules(_template(capture_expiration=cdk.Duration.days(7)))
+    assert [r["ExpirationInDays"] for r in rules if r.get("Id") == "ExpireCapturedData"] == [7]
+
+
+@pytest.mark.parametrize(
+    ("expiration", "shown"), [(cdk.Duration.days(0), "0 days"), (cdk.Duration.hours(36), "1 day 12 hours")]
+)
+def test_capture_expiration_must_be_whole_days_of_at_least_one(expiration: cdk.Duration, shown: str) -> None:
+    stack = cdk.Stack(make_app(), "Store")
+    with pytest.raises(
+        ValidationError,
+        match=rf"ModelArtifactStore Store/Bad: capture_expiration must be a whole number of days, at least 1, got {shown}",
+    ):
+        ModelArtifactStore(
+            stack,
+            "Bad",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            noncurrent_version_expiration=cdk.Duration.days(30),
+            capture_expiration=expiration,
+        )
+
+
+def test_captured_data_never_reaches_the_artifact_guard(synthesis: Synthesis) -> None:
+    """A capture file is no archive: the guard's rule filters on models/, and its denials cover models/ only."""
+    assert not capture_prefix("dev-churn").startswith(SERVED_ROOT)
+    assert not SERVED_ROOT.startswith(CAPTURE_ROOT)
+    for stage in synthesis.stages:
+        resources = synthesis.resources(stage.model_store)
+        (rule,) = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+        assert rule["Properties"]["EventPattern"]["detail"]["object"] == {"key": [{"prefix": SERVED_ROOT}]}
+        (policy,) = [
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": "ArtifactsBucket88671897"}
+        ]
+        denied = [
+            s["Resource"]
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            if s["Effect"] == "Deny"
+            and "Condition" in s
+            and "aws:SecureTransport" not in s["Condition"].get("Bool", {})
+        ]
+        assert denied
+        # Every guard denial names the served root, so SageMaker's capture writes are not refused by them.
+        for resource in denied:
+            assert resource["Fn::Join"][1][-1] == f"/{SERVED_ROOT}*", resource
+
+
+def test_every_stage_store_expires_captures(synthesis: Synthesis) -> None:
+    for name in examples.NAMES:
+        store = synthesis.stage(name).model_store
+        bucket = synthesis.resources(store)["ArtifactsBucket88671897"]["Properties"]
+        rules = bucket["LifecycleConfiguration"]["Rules"]
+        assert any(r.get("Prefix") == CAPTURE_ROOT and "ExpirationInDays" in r for r in rules), name
