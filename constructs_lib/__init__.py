@@ -1,9 +1,11 @@
-"""Reusable constructs for hosting models on SageMaker multi-model and multi-container endpoints."""
+"""Reusable constructs for hosting models on SageMaker multi-model, multi-container and inference-component
+endpoints."""
 
 from constructs_lib.alarm_factory import AlarmThresholds
 from constructs_lib.alarm_topic import AlarmTopic
 from constructs_lib.artifact_guard import ArtifactGuard
 from constructs_lib.compliance import acknowledge
+from constructs_lib.component_scaling import ComponentScaling, ComponentScalingPlan
 from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
 from constructs_lib.endpoint_alarms import EndpointAlarms
 from constructs_lib.endpoint_base import EndpointBase, EndpointNetwork
@@ -12,6 +14,13 @@ from constructs_lib.errors import ValidationError
 from constructs_lib.execution_role import ExecutionRole
 from constructs_lib.hardened_function import HardenedFunction
 from constructs_lib.hosting_dashboard import HostingDashboard
+from constructs_lib.inference_component import ComponentRollingUpdate, ComputeRequirements, InferenceComponent
+from constructs_lib.inference_component_endpoint import (
+    InferenceComponentEndpoint,
+    ManagedInstanceScaling,
+    RoutingStrategy,
+    ScaleInStrategy,
+)
 from constructs_lib.model_archive import ModelArchive
 from constructs_lib.model_artifact_store import ModelArtifactStore
 from constructs_lib.model_prefix import ModelPrefix
@@ -22,6 +31,7 @@ from constructs_lib.multi_container_endpoint import (
     MultiContainerEndpointBase,
 )
 from constructs_lib.multi_model_endpoint import MultiModelEndpoint, MultiModelEndpointBase
+from constructs_lib.per_model_metrics import PerModelMetrics
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.scaling_guard import ScalingGuard, ScalingGuardProvider
 from constructs_lib.serverless_endpoint import ServerlessEndpoint
@@ -34,6 +44,10 @@ __all__ = [
     "AlarmTopic",
     "ArtifactGuard",
     "BlueGreenDeployment",
+    "ComponentRollingUpdate",
+    "ComponentScaling",
+    "ComponentScalingPlan",
+    "ComputeRequirements",
     "Container",
     "EndpointAlarms",
     "EndpointBase",
@@ -43,7 +57,10 @@ __all__ = [
     "ExecutionRole",
     "HardenedFunction",
     "HostingDashboard",
+    "InferenceComponent",
+    "InferenceComponentEndpoint",
     "InferenceMode",
+    "ManagedInstanceScaling",
     "ModelArchive",
     "ModelArtifactStore",
     "ModelPrefix",
@@ -51,7 +68,10 @@ __all__ = [
     "MultiContainerEndpointBase",
     "MultiModelEndpoint",
     "MultiModelEndpointBase",
+    "PerModelMetrics",
     "ProductionVariant",
+    "RoutingStrategy",
+    "ScaleInStrategy",
     "ScalingGuard",
     "ScalingGuardProvider",
     "ServerlessEndpoint",

@@ -22,19 +22,24 @@ from constructs_lib import sagemaker_limits as limits
 from hosting_contract.archive_rules import ARCHIVE_SUFFIX, Layout
 from hosting_contract.served_prefix import SERVED_ROOT, ServedPrefix
 
-#: Multi-model: many archives under one prefix. Multi-container: one archive per container.
-MULTI_MODEL, MULTI_CONTAINER = "multi-model", "multi-container"
+#: Multi-model: many archives under one prefix. Multi-container: one archive per container. Inference components:
+#: one archive per component, kept in ``containers`` as well (the guard judges each like a container's).
+MULTI_MODEL, MULTI_CONTAINER, INFERENCE_COMPONENTS = "multi-model", "multi-container", "inference-components"
+#: Every kind, as ``EndpointArtifacts.kind`` takes it and ``modelctl`` reads it.
+KINDS = (MULTI_MODEL, MULTI_CONTAINER, INFERENCE_COMPONENTS)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ContainerArchive:
-    """The one archive a container of a multi-container endpoint loads."""
+    """The one archive a container of a multi-container endpoint, or an inference component, loads."""
 
     hostname: str
-    """The container's ``ContainerHostname``."""
+    """The container's ``ContainerHostname``; for an inference component, its configured (short) name, e.g.
+    ``churn`` for the component deployed as ``prod-tabular-churn``."""
 
     key: str
-    """The archive's full key, e.g. ``models/prod-mnist/tensorflow-mnist/model.tar.gz``."""
+    """The archive's full key, e.g. ``models/prod-mnist/tensorflow-mnist/model.tar.gz`` (a component's:
+    ``models/<endpoint>/<component>/model.tar.gz``)."""
 
     layout: str = Layout.FLAT.value
     """The layout its serving container expects."""
@@ -56,7 +61,7 @@ class EndpointArtifacts:
     """The endpoint's prefix, e.g. ``models/prod-home-values/``."""
 
     kind: str = MULTI_MODEL
-    """``multi-model`` or ``multi-container``."""
+    """``multi-model``, ``multi-container`` or ``inference-components``."""
 
     layout: str = Layout.FLAT.value
     """Multi-model: the layout of every archive under the prefix."""
@@ -65,15 +70,36 @@ class EndpointArtifacts:
     """Multi-model: the guard invokes each new valid model once."""
 
     containers: tuple[ContainerArchive, ...] = ()
-    """Multi-container: the archive of each container that has one."""
+    """Multi-container: the archive of each container that has one. Inference components: of each component that
+    has one."""
 
     def __post_init__(self) -> None:
         owner = f"EndpointArtifacts {self.endpoint_name}"
         layouts = [layout.value for layout in Layout]
         if not self.prefix.startswith(SERVED_ROOT) or not self.prefix.endswith("/"):
             raise limits.fail(owner, "prefix", self.prefix, f"must be under {SERVED_ROOT!r} and end with '/'")
-        if self.kind not in (MULTI_MODEL, MULTI_CONTAINER):
-            raise limits.fail(owner, "kind", self.kind, f"must be {MULTI_MODEL} or {MULTI_CONTAINER}")
+        if self.kind not in KINDS:
+            raise limits.fail(owner, "kind", self.kind, f"must be one of {', '.join(KINDS)}")
+        if self.kind == MULTI_MODEL and self.containers:
+            # The guard would watch the prefix alone, and modelctl would never offer the containers' archives.
+            raise limits.fail(
+                owner, "containers", [c.hostname for c in self.containers], f"do not apply to a {MULTI_MODEL} endpoint"
+            )
+        if self.warm_up and self.kind != MULTI_MODEL:
+            # A warm-up invokes the new archive as a TargetModel, which only a multi-model endpoint has.
+            raise limits.fail(owner, "warm_up", self.warm_up, f"applies to a {MULTI_MODEL} endpoint only")
+        member, placeholder = (
+            ("component", "<component>") if self.kind == INFERENCE_COMPONENTS else ("container", "<hostname>")
+        )
+        names: set[str] = set()
+        for container in self.containers:
+            if container.hostname in names:
+                raise limits.fail(owner, member, container.hostname, "is listed twice")
+            names.add(container.hostname)
+            if self.kind == INFERENCE_COMPONENTS:
+                # modelctl and the smoke test call it by its deployed name, an InferenceComponentName (botocore:
+                # 1-63 characters, '^[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?$').
+                limits.check_name(owner, "component", f"{self.endpoint_name}-{container.hostname}")
         for layout in [self.layout] + [c.layout for c in self.containers]:
             if layout not in layouts:
                 raise limits.fail(owner, "layout", layout, f"must be one of {', '.join(layouts)}")
@@ -85,14 +111,14 @@ class EndpointArtifacts:
             if container.key.startswith("/") or any(part in ("", ".", "..") for part in segments):
                 raise limits.fail(
                     owner,
-                    f"archive of container {container.hostname!r}",
+                    f"archive of {member} {container.hostname!r}",
                     relative,
                     "must be a relative key of non-empty segments without '.' or '..' (e.g. 'tf/model.tar.gz')",
                 )
             if not container.key.startswith(self.prefix) or not container.key.endswith(ARCHIVE_SUFFIX):
                 raise limits.fail(
                     owner,
-                    f"archive of container {container.hostname!r}",
+                    f"archive of {member} {container.hostname!r}",
                     container.key,
                     f"must be a {ARCHIVE_SUFFIX} under {self.prefix!r}",
                 )
@@ -100,21 +126,22 @@ class EndpointArtifacts:
             if container.folder == self.prefix:
                 raise limits.fail(
                     owner,
-                    f"archive of container {container.hostname!r}",
+                    f"archive of {member} {container.hostname!r}",
                     container.key[len(self.prefix) :],
-                    "must sit in a folder of its own, e.g. '<hostname>/model.tar.gz'",
+                    f"must sit in a folder of its own, e.g. '{placeholder}/model.tar.gz'",
                 )
             other = folders.setdefault(container.folder, container.hostname)
             if other != container.hostname:
                 raise limits.fail(
                     owner,
-                    f"archive of container {container.hostname!r}",
+                    f"archive of {member} {container.hostname!r}",
                     container.key[len(self.prefix) :],
-                    f"shares its folder with container {other!r}; give each container a folder of its own",
+                    f"shares its folder with {member} {other!r}; give each {member} a folder of its own",
                 )
 
     def guarded_prefixes(self) -> list[ServedPrefix]:
-        """What the artifact guard watches for this endpoint: the prefix, or each container's folder."""
+        """What the artifact guard watches for this endpoint: the prefix, or each container's (component's) folder,
+        whose archive the guard judges alone, never warming it up (a warm-up names a TargetModel)."""
         if self.kind == MULTI_MODEL:
             return [
                 ServedPrefix(

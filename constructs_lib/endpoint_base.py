@@ -158,6 +158,7 @@ class EndpointBase(cdk.Resource):
         model: sagemaker.CfnModel,
         variants: Sequence[ProductionVariant],
         volume_encryption_key: kms.IKey | None,
+        data_capture: sagemaker.CfnEndpointConfig.DataCaptureConfigProperty | None = None,
     ) -> None:
         """Serve ``model`` on instance-backed ``variants``: an unnamed endpoint config and the named endpoint."""
         resources = create_endpoint(
@@ -165,6 +166,7 @@ class EndpointBase(cdk.Resource):
             endpoint_name=self.endpoint_name,
             production_variants=[v.render(model.attr_model_name) for v in variants],
             volume_encryption_key=volume_encryption_key,
+            data_capture=data_capture,
         )
         self.endpoint_config = resources.config
         """The endpoint config (generated name)."""
@@ -300,13 +302,19 @@ def create_endpoint(
     endpoint_name: str,
     production_variants: Sequence[sagemaker.CfnEndpointConfig.ProductionVariantProperty],
     volume_encryption_key: kms.IKey | None,
+    data_capture: sagemaker.CfnEndpointConfig.DataCaptureConfigProperty | None = None,
 ) -> EndpointResources:
-    """An endpoint config (generated name: it is replaced on every change) and an endpoint with a stable name."""
+    """An endpoint config (generated name: it is replaced on every change) and an endpoint with a stable name.
+
+    ``data_capture``: a ``DataCapture`` as ``DataCapture.render`` returns it (validated, the execution role granted
+    its writes); only kinds SageMaker supports capture on may pass one.
+    """
     config = sagemaker.CfnEndpointConfig(
         scope,
         "Config",
         production_variants=list(production_variants),
         kms_key_id=volume_encryption_key.key_arn if volume_encryption_key else None,
+        data_capture_config=data_capture,
     )
     if volume_encryption_key is not None:
         for variant in production_variants:

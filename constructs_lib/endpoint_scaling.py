@@ -181,7 +181,7 @@ class EndpointScaling(Construct):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=min_capacity,
             max_capacity=max_capacity,
-            role=_service_linked_role(self),
+            role=service_linked_role(self),
         )
         """The scalable target."""
         self.target.node.add_dependency(endpoint.endpoint)
@@ -385,7 +385,7 @@ class EndpointScaling(Construct):
         return {"scale_in_cooldown": scale_in, "scale_out_cooldown": scale_out, "disable_scale_in": disable_scale_in}
 
 
-def _service_linked_role(scope: Construct) -> iam.IRole:
+def service_linked_role(scope: Construct) -> iam.IRole:
     """Application Auto Scaling's own role for SageMaker variants (created by AWS on first registration).
 
     It holds exactly the rights scaling needs (describe the endpoint, update its capacities, manage the

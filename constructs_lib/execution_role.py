@@ -9,6 +9,7 @@ from constructs import Construct
 from constructs_lib.compliance import acknowledge, acknowledge_control_rule, default_policy, nag_resource_id
 from constructs_lib.errors import ValidationError
 from constructs_lib.sagemaker_limits import check_name
+from hosting_contract import naming
 
 _NO_RESOURCE_SCOPE = "{action} has no resource-level permissions in IAM; AWS offers only Resource '*'."
 
@@ -51,7 +52,7 @@ class ExecutionRole(Construct):
         log_group = stack.format_arn(
             service="logs",
             resource="log-group",
-            resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            resource_name=naming.endpoint_log_group(endpoint_name),
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
         self.role.add_to_principal_policy(

@@ -43,6 +43,10 @@ class SmokeInvocation:
     target_container: str | None = None
     """Direct multi-container: the container to call."""
 
+    inference_component: str | None = None
+    """Inference-component endpoint: the component's deployed InferenceComponentName
+    (``<endpoint name>-<component>``), which InvokeEndpoint requires on such an endpoint."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class AlarmSpec:
@@ -110,11 +114,9 @@ class ScalableEndpoint(Protocol):
     def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric: ...
 
 
-class OperatedEndpoint:
-    """``add_alarms`` and ``auto_scale`` on the endpoint itself, as the CDK's L2s offer ``metric_*``.
-
-    Mixed into the kinds created here; each creates the construct of the same name under the endpoint.
-    """
+class AlarmedEndpoint:
+    """``add_alarms`` on the endpoint itself, as the CDK's L2s offer ``metric_*``: mixed into every kind created
+    here (it creates ``EndpointAlarms`` under the endpoint)."""
 
     def add_alarms(
         self: HostedEndpoint,
@@ -133,6 +135,10 @@ class OperatedEndpoint:
             thresholds=thresholds or AlarmThresholds(),
             action=action,
         )
+
+
+class OperatedEndpoint(AlarmedEndpoint):
+    """``add_alarms`` and ``auto_scale`` (instance count of a variant), mixed into the instance-backed kinds."""
 
     def auto_scale(
         self: ScalableEndpoint,
@@ -159,4 +165,4 @@ class OperatedEndpoint:
         )
 
 
-__all__ = ["AlarmSpec", "HostedEndpoint", "OperatedEndpoint", "ScalableEndpoint", "SmokeInvocation"]
+__all__ = ["AlarmSpec", "AlarmedEndpoint", "HostedEndpoint", "OperatedEndpoint", "ScalableEndpoint", "SmokeInvocation"]

@@ -24,6 +24,13 @@ from constructs_lib.alarm_factory import (
     variant_suffix,
 )
 from constructs_lib.dashboard_widgets import MINUTE, instance_variant_row, milliseconds
+from constructs_lib.data_capture import (
+    CAPTURE_UNDOCUMENTED_DIRECT,
+    SHADOW_UNSUPPORTED_MULTI_CONTAINER,
+    DataCapture,
+    refuse_data_capture,
+    refuse_shadow_variants,
+)
 from constructs_lib.deployment_policy import BlueGreenDeployment
 from constructs_lib.endpoint_base import (
     INSTANCE_NAMESPACE,
@@ -235,6 +242,8 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
         enable_network_isolation: bool = False,
         parameter_path: str | None = None,
         deployment: BlueGreenDeployment | None = None,
+        data_capture: DataCapture | None = None,
+        shadow_variants: Sequence[ProductionVariant] = (),
     ) -> None:
         """Create the model, endpoint config and endpoint.
 
@@ -252,6 +261,9 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
         :param deployment: blue/green updates with canary or linear traffic shifting, rolled back automatically
             by this endpoint's own 5XX and p99 latency alarms (``rollback_alarms``). Default: SageMaker's
             all-at-once blue/green without rollback alarms.
+        :param data_capture: capture a sample of requests and responses to S3; Serial only, captured for the
+            pipeline as a whole (refused in Direct mode: SageMaker does not document it there).
+        :param shadow_variants: refused: SageMaker excludes multi-container endpoints from shadow tests.
         """
         hostnames = [c.hostname for c in containers if c.hostname]
         super().__init__(
@@ -266,6 +278,12 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
         self._validate_containers(containers, variants)
         if deployment is not None:
             deployment.validate(self._owner, variants)
+        if shadow_variants:
+            raise refuse_shadow_variants(self._owner, self.kind, SHADOW_UNSUPPORTED_MULTI_CONTAINER)
+        if data_capture is not None:
+            if mode is InferenceMode.DIRECT:
+                raise refuse_data_capture(self._owner, self.kind, CAPTURE_UNDOCUMENTED_DIRECT)
+            data_capture.validate(self._owner, endpoint_name=endpoint_name)
 
         self.execution_role = execution_role_for(self, endpoint_name, execution_role)
         """The role the model runs as."""
@@ -279,7 +297,12 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
             inference_execution_mode=mode.value,
         )
         """The SageMaker model (generated name)."""
-        self._host(self.model, variants, volume_encryption_key)
+        capture = (
+            data_capture.render(self._owner, endpoint_name=endpoint_name, role=self.execution_role)
+            if data_capture is not None
+            else None
+        )
+        self._host(self.model, variants, volume_encryption_key, data_capture=capture)
         self.rollback_alarms: list[cloudwatch.Alarm] = []
         """The alarms that roll a blue/green update back (empty without ``deployment``)."""
         if deployment is not None:
@@ -356,6 +379,13 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
 
     def check_smoke_invocation(self, owner: str, invocation: SmokeInvocation) -> None:
         """Direct: one of the hostnames, no model. Serial: the pipeline as a whole, no target at all."""
+        if invocation.inference_component:
+            raise limits.fail(
+                owner,
+                "inference_component",
+                invocation.inference_component,
+                "does not apply to a multi-container endpoint",
+            )
         if self.mode is InferenceMode.DIRECT:
             if invocation.target_container not in self.hostnames or invocation.target_model:
                 raise limits.fail(

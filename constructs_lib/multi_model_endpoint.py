@@ -14,6 +14,13 @@ from constructs import Construct
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.alarm_factory import AlarmThresholds, instance_alarm_specs, microseconds, variant_suffix
 from constructs_lib.dashboard_widgets import MINUTE, instance_variant_row, milliseconds
+from constructs_lib.data_capture import (
+    CAPTURE_UNSUPPORTED_MULTI_MODEL,
+    SHADOW_UNSUPPORTED_MULTI_MODEL,
+    DataCapture,
+    refuse_data_capture,
+    refuse_shadow_variants,
+)
 from constructs_lib.endpoint_base import (
     INSTANCE_NAMESPACE,
     EndpointAttributes,
@@ -27,6 +34,7 @@ from constructs_lib.endpoint_base import (
 from constructs_lib.execution_role import ExecutionRole, execution_role_for
 from constructs_lib.hosted_endpoint import AlarmSpec, OperatedEndpoint, SmokeInvocation
 from constructs_lib.model_prefix import ModelPrefix
+from constructs_lib.per_model_metrics import LOG_GROUP_PREFIX, PerModelMetrics
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.serving_image import ServingImage
 from hosting_contract.archive_rules import check_key
@@ -110,6 +118,8 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
         network: EndpointNetwork | None = None,
         enable_network_isolation: bool = False,
         parameter_path: str | None = None,
+        data_capture: DataCapture | None = None,
+        shadow_variants: Sequence[ProductionVariant] = (),
     ) -> None:
         """Create the model, endpoint config and endpoint.
 
@@ -126,6 +136,8 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
         :param network: run inside a VPC. Default: SageMaker's network.
         :param enable_network_isolation: forbid the container any network call.
         :param parameter_path: publish endpoint name, bucket and prefix as SSM parameters under this path.
+        :param data_capture: refused: SageMaker does not support capture or Model Monitor on multi-model endpoints.
+        :param shadow_variants: refused: SageMaker excludes multi-model endpoints from shadow tests.
         """
         names = [v.variant_name for v in variants]
         super().__init__(scope, construct_id, endpoint_name=endpoint_name, variant_names=names or ["AllTraffic"])
@@ -135,11 +147,17 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
         limits.check_environment(owner, [("the container", env)])
         for variant in variants:
             _check_gpu(owner, variant, image)
+        if data_capture is not None:
+            raise refuse_data_capture(owner, self.kind, CAPTURE_UNSUPPORTED_MULTI_MODEL)
+        if shadow_variants:
+            raise refuse_shadow_variants(owner, self.kind, SHADOW_UNSUPPORTED_MULTI_MODEL)
 
         self.execution_role = execution_role_for(self, endpoint_name, execution_role)
         """The role the model runs as."""
         self.model_prefix = model_prefix
         """The prefix this endpoint serves from."""
+        self.per_model_metrics: PerModelMetrics | None = None
+        """Its per-model metrics, once ``add_per_model_metrics`` was called."""
         image_uri = image.bind(self, self.execution_role.role)
         model_prefix.grant_read(self.execution_role.role)
         self.execution_role.acknowledge_wildcard(
@@ -221,10 +239,36 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
             ),
         ]
 
+    def add_per_model_metrics(self, *, bounded_models: bool = False) -> PerModelMetrics:
+        """Per-model invocations, errors and latency from the container's JSON log lines (``PerModelMetrics``, id
+        ``PerModelMetrics``), on the endpoint's log group ``/aws/sagemaker/Endpoints/<name>``; the dashboard
+        section then shows the top models.
+
+        SageMaker publishes no per-model metric for multi-model endpoints: the serving container must log one JSON
+        line per request (``images/multi-model-server`` does; AWS's images do not). ``bounded_models`` adds metric
+        filters with a ``TargetModel`` dimension, for model sets well under 1,000 (docs/OPERATIONS.md).
+        """
+        self.per_model_metrics = PerModelMetrics(
+            self,
+            "PerModelMetrics",
+            endpoint_name=self.endpoint_name,
+            log_group_name=f"{LOG_GROUP_PREFIX}{self.endpoint_name}",
+            bounded_models=bounded_models,
+        )
+        return self.per_model_metrics
+
     def dashboard_rows(self) -> list[list[cloudwatch.IWidget]]:
-        """Per variant: traffic, latency and utilization; then model cache, loading times and unloads."""
+        """Per variant: traffic, latency and utilization; then model cache, loading times and unloads; the top
+        models by invocations, errors and latency when per-model metrics are on."""
         rows = [instance_variant_row(self, v.variant_name, v.instance_type) for v in self.production_variants]
         rows += [self._model_cache_row(v.variant_name) for v in self.production_variants]
+        if self.per_model_metrics is not None:
+            rows.append(
+                [
+                    self.per_model_metrics.top_models_widget(kind, width=8)
+                    for kind in ("invocations", "errors", "latency")
+                ]
+            )
         return rows
 
     def _model_cache_row(self, variant: str) -> list[cloudwatch.IWidget]:
@@ -256,6 +300,10 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
 
     def check_smoke_invocation(self, owner: str, invocation: SmokeInvocation) -> None:
         """A canary names one archive exactly (``NAME.tar.gz`` under the prefix, no wildcard), and no container."""
+        if invocation.inference_component:
+            raise limits.fail(
+                owner, "inference_component", invocation.inference_component, "does not apply to a multi-model endpoint"
+            )
         target = invocation.target_model
         if not target or invocation.target_container:
             raise limits.fail(owner, "target_model", target, "is required (and alone) for a multi-model endpoint")

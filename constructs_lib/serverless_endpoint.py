@@ -14,10 +14,18 @@ from constructs import Construct
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.alarm_factory import AlarmThresholds, error_rate_spec, model_latency_spec
 from constructs_lib.dashboard_widgets import MINUTE, milliseconds, traffic_and_latency
+from constructs_lib.data_capture import (
+    CAPTURE_UNSUPPORTED_SERVERLESS,
+    SHADOW_UNSUPPORTED_SERVERLESS,
+    DataCapture,
+    refuse_data_capture,
+    refuse_shadow_variants,
+)
 from constructs_lib.endpoint_base import EndpointBase, create_endpoint, create_model, publish_endpoint
 from constructs_lib.execution_role import ExecutionRole, execution_role_for
 from constructs_lib.hosted_endpoint import AlarmSpec, OperatedEndpoint, SmokeInvocation
 from constructs_lib.model_archive import ModelArchive
+from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.serving_image import ServingImage
 
 #: Serverless memory sizes SageMaker accepts (1-6 GB in 1 GB steps).
@@ -48,6 +56,8 @@ class ServerlessEndpoint(EndpointBase, OperatedEndpoint):
         encryption_key: kms.IKey | None = None,
         execution_role: ExecutionRole | iam.IRole | None = None,
         parameter_path: str | None = None,
+        data_capture: DataCapture | None = None,
+        shadow_variants: Sequence[ProductionVariant] = (),
     ) -> None:
         """Create the model, the serverless endpoint config and the endpoint.
 
@@ -62,6 +72,8 @@ class ServerlessEndpoint(EndpointBase, OperatedEndpoint):
         :param execution_role: the role the model runs as: an ``ExecutionRole`` or any ``iam.IRole`` (extended with
             the grants below when it is mutable). Default: a new least-privilege role.
         :param parameter_path: publish the endpoint name as an SSM parameter under this path.
+        :param data_capture: refused: Serverless Inference does not support data capture.
+        :param shadow_variants: refused: SageMaker excludes serverless inference from shadow tests.
         """
         super().__init__(scope, construct_id, endpoint_name=endpoint_name, variant_names=[VARIANT])
         owner = f"ServerlessEndpoint {self.node.path}"
@@ -73,6 +85,10 @@ class ServerlessEndpoint(EndpointBase, OperatedEndpoint):
         limits.check_range(owner, "provisioned_concurrency", provisioned_concurrency, 1, max_concurrency)
         env = dict(environment or {})
         limits.check_environment(owner, [("the container", env)])
+        if data_capture is not None:
+            raise refuse_data_capture(owner, self.kind, CAPTURE_UNSUPPORTED_SERVERLESS)
+        if shadow_variants:
+            raise refuse_shadow_variants(owner, self.kind, SHADOW_UNSUPPORTED_SERVERLESS)
 
         # 2. Least privilege: the role pulls its image and reads its archive, nothing else.
         self.execution_role = execution_role_for(self, endpoint_name, execution_role)
@@ -144,7 +160,11 @@ class ServerlessEndpoint(EndpointBase, OperatedEndpoint):
         return [[*traffic_and_latency(self, VARIANT), cold_starts]]
 
     def check_smoke_invocation(self, owner: str, invocation: SmokeInvocation) -> None:
-        """One model: a request names no target model and no container."""
+        """One model: a request names no target model, no container and no inference component."""
+        if invocation.inference_component:
+            raise limits.fail(
+                owner, "inference_component", invocation.inference_component, "does not apply to a serverless endpoint"
+            )
         if invocation.target_model or invocation.target_container:
             target = invocation.target_model or invocation.target_container
             raise limits.fail(owner, "target", target, "does not apply to a single-model endpoint")

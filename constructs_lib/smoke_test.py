@@ -84,7 +84,7 @@ class EndpointSmokeTest(Construct):
         provider: SmokeTestProvider,
         service_timeout: cdk.Duration | None = None,
     ) -> None:
-        """Test ``endpoint`` with ``invocations`` (canary models, or each Direct container).
+        """Test ``endpoint`` with ``invocations`` (canary models, each Direct container, or each inference component).
 
         :param provider: the function of this stack (it may read this stack's status only).
         :param service_timeout: how long CloudFormation waits for the answer before failing the resource
@@ -141,6 +141,8 @@ def _render(call: SmokeInvocation) -> dict[str, str]:
         rendered["TargetModel"] = call.target_model
     if call.target_container:
         rendered["TargetContainerHostname"] = call.target_container
+    if call.inference_component:
+        rendered["InferenceComponentName"] = call.inference_component
     return rendered
 
 

@@ -11,3 +11,18 @@ def endpoint_name(environment: str, endpoint: str) -> str:
 def deployed_endpoint_name(environment: str, given: str) -> str:
     """``given`` as a deployed name: the short name (``home-values``) or the deployed one (``dev-home-values``)."""
     return given if given.startswith(endpoint_name(environment, "")) else endpoint_name(environment, given)
+
+
+#: Where SageMaker writes an endpoint's container logs (SageMaker Developer Guide, "Log Amazon SageMaker AI Events
+#: with Amazon CloudWatch": log group ``/aws/sagemaker/Endpoints/[EndpointName]``).
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+
+
+def endpoint_log_group(endpoint: str) -> str:
+    """The log group of the deployed endpoint named ``endpoint``."""
+    return f"{ENDPOINT_LOG_GROUP_PREFIX}{endpoint}"
+
+
+def component_name(endpoint: str, component: str) -> str:
+    """The deployed name of inference component ``component`` of the deployed endpoint ``endpoint``."""
+    return f"{endpoint}-{component}"

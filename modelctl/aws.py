@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +23,13 @@ from hosting_contract.archive_rules import (
     VERSION_TAG,
 )
 
+#: The catalog's kinds (``constructs_lib.artifact_catalog``, published in each endpoint's SSM parameter).
+MULTI_MODEL, MULTI_CONTAINER, INFERENCE_COMPONENTS = "multi-model", "multi-container", "inference-components"
 #: What modelctl shows for an archive the guard has not judged yet.
 PENDING = "pending"
+#: InferenceComponentName (botocore, sagemaker-runtime InvokeEndpoint): 1-63 letters, digits and inner hyphens.
+_COMPONENT_NAME = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
+_MAX_COMPONENT_NAME = 63
 #: A verdict tag the guard did not write for this version (a copy, or written before the bucket policy).
 UNVERIFIED = "unverified"
 
@@ -40,29 +46,34 @@ class Target:
     bucket: str
     prefix: str
     kms_key_arn: str
-    kind: str = "multi-model"
+    kind: str = MULTI_MODEL
     layout: str = "flat"
     containers: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Multi-container: hostname -> {"key": full key, "layout": layout}."""
+    """Multi-container: hostname -> {"key": full key, "layout": layout}. Inference components: the same, by the
+    component's configured (short) name."""
 
-    def container(self, hostname: str | None) -> dict[str, str] | None:
-        """The archive of container ``hostname``; None for a multi-model endpoint. Refuses a wrong combination."""
-        if self.kind == "multi-model":
-            if hostname is not None:
-                raise ModelctlError(f"{self.endpoint_name} is a multi-model endpoint: it has no --container")
+    def container(self, name: str | None, *, option: str = "--container") -> dict[str, str] | None:
+        """The archive of container (or component) ``name``, given with ``option`` (``--container`` or
+        ``--component``); None for a multi-model endpoint. Refuses a wrong combination."""
+        if self.kind == MULTI_MODEL:
+            if name is not None:
+                raise ModelctlError(f"{self.endpoint_name} is a multi-model endpoint: it has no {option}")
             return None
-        if hostname is None or hostname not in self.containers:
-            known = ", ".join(sorted(self.containers)) or "none with an archive"
+        components = self.kind == INFERENCE_COMPONENTS
+        expected, member = ("--component", "component") if components else ("--container", "container")
+        known = ", ".join(sorted(self.containers)) or "none with an archive"
+        if name is None or option != expected:
             raise ModelctlError(
-                f"{self.endpoint_name} is a multi-container endpoint: give --container, one of: {known}"
-                if hostname is None
-                else f"{self.endpoint_name} has no container {hostname!r} with an archive; known: {known}"
+                f"{self.endpoint_name} is {_described(self.kind)} endpoint: give {expected}, one of: {known}"
             )
-        return self.containers[hostname]
+        short = short_component(self.endpoint_name, name) if components else name
+        if short not in self.containers:
+            raise ModelctlError(f"{self.endpoint_name} has no {member} {name!r} with an archive; known: {known}")
+        return self.containers[short]
 
     def folders(self) -> list[tuple[str | None, str]]:
-        """(container or None, folder) for every place archives of this endpoint go."""
-        if self.kind == "multi-model":
+        """(container or component, or None, folder) for every place archives of this endpoint go."""
+        if self.kind == MULTI_MODEL:
             return [(None, self.prefix)]
         return [(h, c["key"].rsplit("/", 1)[0] + "/") for h, c in sorted(self.containers.items())]
 
@@ -78,13 +89,15 @@ def parameter(ssm: Any, path: str, missing: str) -> str:
     return value
 
 
-def discover(ssm: Any, environment: str, endpoint: str) -> Target:
-    """Read what the ModelStore stack publishes for ``environment`` and ``endpoint`` (no endpoint need exist)."""
+def _described(kind: str) -> str:
+    """``kind`` with its article, as messages name it: "a multi-container", "an inference-component"."""
+    return "an inference-component" if kind == INFERENCE_COMPONENTS else f"a {kind}"
+
+
+def catalog_entry(ssm: Any, environment: str, endpoint: str) -> dict[str, Any]:
+    """The artifact catalog's entry of ``endpoint`` (short or deployed name): endpoint, kind, prefix, containers."""
     name = naming.deployed_endpoint_name(environment, endpoint)
-    store = f"environment {environment!r} has no model store: is its ModelStore stack deployed?"
-    bucket = parameter(ssm, ssm_paths.model_store_parameter(environment, ssm_paths.BUCKET_NAME), store)
-    key_arn = parameter(ssm, ssm_paths.model_store_parameter(environment, ssm_paths.KMS_KEY_ARN), store)
-    document = json.loads(
+    document: dict[str, Any] = json.loads(
         parameter(
             ssm,
             ssm_paths.artifacts_parameter(environment, name),
@@ -92,6 +105,54 @@ def discover(ssm: Any, environment: str, endpoint: str) -> Target:
             "deployed since it was added?)",
         )
     )
+    return document
+
+
+def short_component(endpoint_name: str, component: str) -> str:
+    """``component`` as configured: given short (``churn``) or deployed (``dev-tabular-churn``)."""
+    return component.removeprefix(f"{endpoint_name}-")
+
+
+def inference_component(entry: dict[str, Any], component: str | None) -> str | None:
+    """The InferenceComponentName to send to the endpoint of catalog ``entry``: ``component`` as deployed
+    (``<endpoint>-<component>``, whether given short or deployed), None for an endpoint of another kind.
+
+    Refuses ``component`` on another kind, and its absence on an endpoint of inference components: InvokeEndpoint
+    requires it there (Amazon SageMaker Runtime API Reference, InvokeEndpoint: InferenceComponentName).
+    """
+    name, kind = entry["endpoint"], entry["kind"]
+    if kind != INFERENCE_COMPONENTS:
+        if component is not None:
+            raise ModelctlError(f"{name} is {_described(kind)} endpoint: it has no --component")
+        return None
+    if component is None:
+        # The catalog lists the components that have an archive: those are the ones to name here.
+        known = ", ".join(sorted(entry.get("containers", {}))) or "a component name of its configuration"
+        raise ModelctlError(f"{name} is an inference-component endpoint: give --component, one of: {known}")
+    # A component without an archive is in no catalog, so a name it does not list is not refused here.
+    deployed = f"{name}-{short_component(name, component)}"
+    if not _COMPONENT_NAME.match(deployed) or len(deployed) > _MAX_COMPONENT_NAME:
+        raise ModelctlError(
+            f"--component {component!r}: {deployed!r} is no inference component name "
+            f"(1-{_MAX_COMPONENT_NAME} letters, digits and inner hyphens; {len(deployed)} given)"
+        )
+    return deployed
+
+
+def inference_components(entry: dict[str, Any], components: Sequence[str]) -> list[str]:
+    """Each of ``components`` as deployed (``inference_component``); at least one, none empty."""
+    if not components or not all(components):
+        raise ModelctlError(f"--component {','.join(components)!r}: name at least one component, none empty")
+    return [inference_component(entry, c) or c for c in components]
+
+
+def discover(ssm: Any, environment: str, endpoint: str) -> Target:
+    """Read what the ModelStore stack publishes for ``environment`` and ``endpoint`` (no endpoint need exist)."""
+    name = naming.deployed_endpoint_name(environment, endpoint)
+    store = f"environment {environment!r} has no model store: is its ModelStore stack deployed?"
+    bucket = parameter(ssm, ssm_paths.model_store_parameter(environment, ssm_paths.BUCKET_NAME), store)
+    key_arn = parameter(ssm, ssm_paths.model_store_parameter(environment, ssm_paths.KMS_KEY_ARN), store)
+    document = catalog_entry(ssm, environment, name)
     return Target(
         endpoint_name=name,
         bucket=bucket,
@@ -103,9 +164,12 @@ def discover(ssm: Any, environment: str, endpoint: str) -> Target:
     )
 
 
-def archive_key(target: Target, container: str | None, target_model: str | None, file_name: str) -> str:
-    """Where an upload goes: ``<prefix><TargetModel>``, or a container's configured key (or a new name beside it)."""
-    archive = target.container(container)
+def archive_key(
+    target: Target, container: str | None, target_model: str | None, file_name: str, *, option: str = "--container"
+) -> str:
+    """Where an upload goes: ``<prefix><TargetModel>``, or a container's (component's) configured key (or a new
+    name beside it); ``container`` given with ``option``, ``--container`` or ``--component``."""
+    archive = target.container(container, option=option)
     if archive is None:
         return target.prefix + (target_model or file_name)
     if target_model is None:
@@ -246,14 +310,17 @@ def invoke(
     *,
     target_model: str | None = None,
     target_container: str | None = None,
+    inference_component: str | None = None,
     accept: str | None = None,
 ) -> bytes:
-    """One InvokeEndpoint call; returns the response body."""
+    """One InvokeEndpoint call; returns the response body. ``inference_component``: the deployed name."""
     arguments: dict[str, Any] = {"EndpointName": endpoint, "Body": body, "ContentType": content_type}
     if target_model:
         arguments["TargetModel"] = target_model
     if target_container:
         arguments["TargetContainerHostname"] = target_container
+    if inference_component:
+        arguments["InferenceComponentName"] = inference_component
     if accept:
         arguments["Accept"] = accept
     response = runtime.invoke_endpoint(**arguments)

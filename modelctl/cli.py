@@ -50,14 +50,20 @@ def _parser() -> argparse.ArgumentParser:
     upload = commands.add_parser("upload", help="validate, upload under the endpoint's prefix, wait for the guard")
     upload.add_argument("archive", type=Path)
     place(upload)
-    upload.add_argument(
+    member = upload.add_mutually_exclusive_group()
+    member.add_argument(
         "--container", help="multi-container endpoint: the container whose archive this is (its hostname)"
+    )
+    member.add_argument(
+        "--component",
+        help="inference-component endpoint: the component whose archive this is (its configured name, e.g. churn, "
+        "or its deployed name, e.g. dev-tabular-churn)",
     )
     upload.add_argument(
         "--as",
         dest="target_model",
-        help="multi-model: TargetModel to upload as (default: the file's name); multi-container: a new file name "
-        "in the container's folder (default: the configured key)",
+        help="multi-model: TargetModel to upload as (default: the file's name); multi-container or inference "
+        "components: a new file name in the container's or component's folder (default: the configured key)",
     )
     upload.add_argument("--wait", type=float, default=120, help="seconds to wait for the guard's verdict (0: no wait)")
     layout(upload, default=None)
@@ -78,21 +84,29 @@ def _parser() -> argparse.ArgumentParser:
     preflight.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="the cloud assembly (cdk.out)")
     preflight.add_argument("--region", help="AWS region (default: your AWS configuration)")
 
-    invoke = commands.add_parser("invoke", help="invoke one model or container")
+    component_help = (
+        "an inference component of the endpoint: its configured name (churn) or deployed name (dev-tabular-churn)"
+    )
+    invoke = commands.add_parser("invoke", help="invoke one model, container or inference component")
     place(invoke)
     target = invoke.add_mutually_exclusive_group(required=True)
     target.add_argument("--target-model", help="TargetModel of a multi-model endpoint, e.g. Chicago_IL.tar.gz")
     target.add_argument("--target-container", help="ContainerHostname of a Direct multi-container endpoint")
     target.add_argument("--pipeline", action="store_true", help="a Serial pipeline: no target")
+    target.add_argument("--component", help=component_help)
     invoke.add_argument("--body", type=Path, required=True, help="file holding the request body")
     invoke.add_argument("--content-type", required=True)
     invoke.add_argument("--accept")
 
     load = commands.add_parser("loadtest", help="bounded concurrent invocations with latency percentiles")
     place(load)
-    load.add_argument("--models", required=True, help="comma-separated TargetModels, e.g. A.tar.gz,B.tar.gz")
+    sent_to = load.add_mutually_exclusive_group(required=True)
+    sent_to.add_argument("--models", help="comma-separated TargetModels, e.g. A.tar.gz,B.tar.gz")
+    sent_to.add_argument("--component", help=component_help + "; comma-separated for several")
     load.add_argument("--concurrency", type=int, default=4)
-    load.add_argument("--requests", type=int, default=100, help="requests in all, round-robin over the models")
+    load.add_argument(
+        "--requests", type=int, default=100, help="requests in all, round-robin over the models or components"
+    )
     load.add_argument("--time-limit", type=float, default=300, help="stop sending after this many seconds")
     load.add_argument("--body", type=Path, required=True)
     load.add_argument("--content-type", default="text/csv")
@@ -157,8 +171,14 @@ def _upload(arguments: argparse.Namespace, clients: Callable[[str, str | None], 
     from modelctl import aws
 
     target = aws.discover(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
-    key = aws.archive_key(target, arguments.container, arguments.target_model, arguments.archive.name)
-    container = target.container(arguments.container)
+    # --component is how an inference component's archive is named; it goes where a container's would.
+    member, option = (
+        (arguments.component, "--component")
+        if arguments.component is not None
+        else (arguments.container, "--container")
+    )
+    key = aws.archive_key(target, member, arguments.target_model, arguments.archive.name, option=option)
+    container = target.container(member, option=option)
     layout = arguments.layout or (container["layout"] if container else target.layout)
     # The file's name under the folder is what SageMaker is asked for: TargetModel, or the container's key.
     folder = key.rsplit("/", 1)[0] + "/"
@@ -188,7 +208,9 @@ def _list(arguments: argparse.Namespace, clients: Callable[[str, str | None], An
 
     target = aws.discover(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
     rows = aws.list_models(clients("s3", arguments.region), target)
-    name = "TargetModel" if target.kind == "multi-model" else "container / archive"
+    name = {aws.MULTI_MODEL: "TargetModel", aws.INFERENCE_COMPONENTS: "component / archive"}.get(
+        target.kind, "container / archive"
+    )
     print(f"{name:<40} {'bytes':>12}  {'uploaded (UTC)':<20} verdict")
     for row in rows:
         label = row.target_model if row.container is None else f"{row.container} / {row.target_model}"
@@ -244,6 +266,8 @@ def _preflight(arguments: argparse.Namespace, clients: Callable[[str, str | None
 def _invoke(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
     from modelctl import aws
 
+    entry = aws.catalog_entry(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
+    component = aws.inference_component(entry, arguments.component)
     body = arguments.body.read_bytes()
     answer = aws.invoke(
         clients("sagemaker-runtime", arguments.region),
@@ -252,6 +276,7 @@ def _invoke(arguments: argparse.Namespace, clients: Callable[[str, str | None], 
         arguments.content_type,
         target_model=arguments.target_model,
         target_container=arguments.target_container,
+        inference_component=component,
         accept=arguments.accept,
     )
     sys.stdout.write(answer.decode(errors="replace") + "\n")
@@ -261,13 +286,24 @@ def _invoke(arguments: argparse.Namespace, clients: Callable[[str, str | None], 
 def _loadtest(arguments: argparse.Namespace, clients: Callable[[str, str | None], Any]) -> int:
     from modelctl import aws, loadtest
 
+    entry = aws.catalog_entry(clients("ssm", arguments.region), arguments.env, arguments.endpoint)
+    if arguments.component is None:
+        aws.inference_component(entry, None)  # an endpoint of inference components needs --component
+        components = []
+    else:
+        components = aws.inference_components(entry, arguments.component.split(","))
     body = arguments.body.read_bytes()
     runtime = clients("sagemaker-runtime", arguments.region)
     name = naming.deployed_endpoint_name(arguments.env, arguments.endpoint)
-    models = [m for m in arguments.models.split(",") if m]
+
+    def invoke(target: str) -> bytes:
+        if components:
+            return aws.invoke(runtime, name, body, arguments.content_type, inference_component=target)
+        return aws.invoke(runtime, name, body, arguments.content_type, target_model=target)
+
     result = loadtest.run(
-        lambda model: aws.invoke(runtime, name, body, arguments.content_type, target_model=model),
-        models,
+        invoke,
+        components or [m for m in arguments.models.split(",") if m],
         requests=arguments.requests,
         concurrency=arguments.concurrency,
         time_limit=arguments.time_limit,

@@ -3,9 +3,10 @@
 SageMaker's CreateModel fails when a container's ``ModelDataUrl`` cannot be read ("Could not find model data
 at s3://..."), and the execution roles may read only archives the artifact guard tagged valid; the smoke test
 invokes its canary models right after the deploy. The synthesized templates say exactly which archives those
-are: the Hosting template's ``AWS::SageMaker::Model`` containers and ``Custom::SageMakerSmokeTest``
-invocations, and the ModelStore template's artifact catalog (where each endpoint's archives go). This reads
-them from a cloud assembly (``cdk.out``) and checks each archive in the account.
+are: the Hosting template's ``AWS::SageMaker::Model`` containers (an ``AWS::SageMaker::InferenceComponent``'s
+archive is the ``ModelDataUrl`` of the model its ``Specification.ModelName`` names) and
+``Custom::SageMakerSmokeTest`` invocations, and the ModelStore template's artifact catalog (where each endpoint's
+archives go). This reads them from a cloud assembly (``cdk.out``) and checks each archive in the account.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from hosting_contract import ssm_paths
 from hosting_contract.archive_rules import VALID
-from modelctl.aws import PENDING, UNVERIFIED, ModelctlError, tags, verdict
+from modelctl.aws import INFERENCE_COMPONENTS, PENDING, UNVERIFIED, ModelctlError, tags, verdict
 
 _STACK = "aws:cloudformation:stack"
 
@@ -28,7 +29,8 @@ class Requirement:
     """One archive the stage's Hosting deploy needs."""
 
     needed_by: str
-    """What needs it, e.g. ``model MnistModel, container tensorflow-mnist`` or ``smoke test of dev-home-values``."""
+    """What needs it, e.g. ``model MnistModel, container tensorflow-mnist``, ``inference component
+    dev-tabular-churn (model TabularChurnModel)`` or ``smoke test of dev-home-values``."""
     bucket: str
     key: str
     endpoint: str
@@ -36,6 +38,8 @@ class Requirement:
     container: str | None = None
     target_model: str | None = None
     layout: str = "flat"
+    component: str | None = None
+    """An inference component's configured (short) name, as ``modelctl upload --component`` takes it."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def requirements(assembly: Path, environment: str) -> list[Requirement]:
         raise ModelctlError(f"{assembly} holds environment {environment!r} more than once ({sorted(map(str, stages))})")
     ((folder, catalog),) = stages.items()
     by_key = {
-        archive["key"]: (endpoint, hostname, archive["layout"])
+        archive["key"]: (endpoint, hostname, archive["layout"], document["kind"])
         for endpoint, document in catalog.items()
         for hostname, archive in document.get("containers", {}).items()
     }
@@ -92,6 +96,7 @@ def requirements(assembly: Path, environment: str) -> list[Requirement]:
     for stage_folder, template in _templates(assembly):
         if stage_folder != folder:
             continue
+        components = _components_by_model(template)
         for logical_id, model in _resources(template, "AWS::SageMaker::Model"):
             for container in (
                 [model["PrimaryContainer"]] if "PrimaryContainer" in model else model.get("Containers", [])
@@ -102,7 +107,20 @@ def requirements(assembly: Path, environment: str) -> list[Requirement]:
                 if not isinstance(url, str) or not url.startswith("s3://"):
                     raise ModelctlError(f"model {logical_id}: ModelDataUrl {url!r} is not a literal s3:// URL")
                 bucket, key = url.removeprefix("s3://").split("/", 1)
-                endpoint, hostname, layout = by_key.get(key, ("", container.get("ContainerHostname"), "flat"))
+                endpoint, hostname, layout, kind = by_key.get(key, ("", container.get("ContainerHostname"), "flat", ""))
+                component = components.get(logical_id)
+                if component is not None or kind == INFERENCE_COMPONENTS:
+                    found.append(
+                        Requirement(
+                            needed_by=f"inference component {component or '?'} (model {logical_id})",
+                            bucket=bucket,
+                            key=key,
+                            endpoint=endpoint,
+                            component=hostname,
+                            layout=layout,
+                        )
+                    )
+                    continue
                 found.append(
                     Requirement(
                         needed_by=f"model {logical_id}, container {container.get('ContainerHostname', '?')}",
@@ -133,6 +151,19 @@ def requirements(assembly: Path, environment: str) -> list[Requirement]:
     return found
 
 
+def _components_by_model(template: dict[str, Any]) -> dict[str, str]:
+    """Model logical id -> the name of the inference component that loads it (its logical id when the name is not
+    a literal). ``Specification.ModelName`` takes a model's name: a ``Fn::GetAtt`` of the model's ``ModelName``
+    ("AWS::SageMaker::InferenceComponent InferenceComponentSpecification", CloudFormation Template Reference)."""
+    found = {}
+    for logical_id, component in _resources(template, "AWS::SageMaker::InferenceComponent"):
+        model = component.get("Specification", {}).get("ModelName")
+        if isinstance(model, dict) and "Fn::GetAtt" in model:
+            name = component.get("InferenceComponentName")
+            found[str(model["Fn::GetAtt"][0])] = name if isinstance(name, str) else logical_id
+    return found
+
+
 def _bucket(template: dict[str, Any], needed_by: str) -> str:
     """The artifact bucket, as the template's models name it (by name: Hosting imports no bucket export)."""
     for _, model in _resources(template, "AWS::SageMaker::Model"):
@@ -148,9 +179,12 @@ def check(s3: Any, environment: str, needed: list[Requirement]) -> list[Finding]
     findings = []
     for requirement in needed:
         short = requirement.endpoint.removeprefix(f"{environment}-") or "?"
-        place = f"--env {environment} --endpoint {short}"
+        endpoint = f"--env {environment} --endpoint {short}"
+        place = endpoint
         if requirement.container:
             place += f" --container {requirement.container}"
+        if requirement.component:
+            place += f" --component {requirement.component}"
         upload = f"modelctl upload ARCHIVE.tar.gz {place}"
         if requirement.target_model:
             upload += f" --as {requirement.target_model}"
@@ -185,8 +219,9 @@ def check(s3: Any, environment: str, needed: list[Requirement]) -> list[Finding]
         if state == VALID:
             continue
         fix = {
-            PENDING: f"wait for the artifact guard, or modelctl rescan {place}",
-            UNVERIFIED: f"modelctl rescan {place} (the verdict was not written by the guard for this version)",
+            # rescan takes an endpoint and checks all its archives: it has no --container or --component.
+            PENDING: f"wait for the artifact guard, or modelctl rescan {endpoint}",
+            UNVERIFIED: f"modelctl rescan {endpoint} (the verdict was not written by the guard for this version)",
         }.get(
             state,
             f"fix the archive (modelctl validate --layout {requirement.layout}), then {upload} "

@@ -17,11 +17,15 @@ from aws_cdk import region_info
 
 from constructs_lib import service_model
 from constructs_lib.alarm_factory import AlarmThresholds
-from constructs_lib.artifact_catalog import MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
+from constructs_lib.artifact_catalog import INFERENCE_COMPONENTS, MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
 from constructs_lib.artifact_guard import validate_guard_limits
+from constructs_lib.component_scaling import ComponentScalingPlan
+from constructs_lib.data_capture import DEFAULT_SAMPLING_PERCENT
 from constructs_lib.deployment_policy import BlueGreenDeployment
 from constructs_lib.endpoint_scaling import ScalingPlan, ScheduledCapacity
 from constructs_lib.errors import ValidationError
+from constructs_lib.inference_component import ComponentRollingUpdate, ComputeRequirements
+from constructs_lib.inference_component_endpoint import ManagedInstanceScaling, RoutingStrategy
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.smoke_test import SmokeInvocation
@@ -118,6 +122,30 @@ ScalingConfig = ScalingPlan
 
 
 @dataclass(frozen=True, kw_only=True)
+class DataCaptureConfig:
+    """Capture a sample of requests and responses under ``capture/<endpoint>/`` of the artifact bucket (kept
+    ``capture_expiration`` days), encrypted with the stage's key: ``constructs_lib.data_capture.DataCapture``.
+
+    SageMaker documents capture for single-model endpoints and Serial pipelines (captured as a whole); the other
+    kinds refuse it at synth with the reason."""
+
+    sampling_percent: int = DEFAULT_SAMPLING_PERCENT
+    """Share of requests captured, 0-100."""
+
+    capture_requests: bool = True
+    """Capture request payloads."""
+
+    capture_responses: bool = True
+    """Capture response payloads."""
+
+    json_content_types: tuple[str, ...] = ()
+    """Content types SageMaker stores as JSON text rather than base64."""
+
+    csv_content_types: tuple[str, ...] = ()
+    """Content types SageMaker stores as CSV text rather than base64."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ConsumerConfig:
     """An application role allowed to invoke some models of an endpoint."""
 
@@ -167,6 +195,18 @@ class MultiModelEndpointConfig:
 
     smoke_tests: tuple[SmokeInvocation, ...] = ()
     """Canary requests after each deploy; a failure fails the deploy. Canary models must be uploaded first."""
+
+    per_model_metrics: bool = False
+    """Contributor Insights rules on the endpoint's log group giving the top models by invocations, errors and
+    latency, shown on the dashboard. Needs a container that logs one JSON line per request naming the model
+    (``images/multi-model-server`` does; AWS's images do not)."""
+
+    bounded_model_metrics: bool = False
+    """Also metric filters with a ``TargetModel`` dimension (a custom metric per model): only for model sets well
+    under 1,000, or CloudWatch Logs may disable the filter. Implies ``per_model_metrics``."""
+
+    data_capture: DataCaptureConfig | None = None
+    """Refused: SageMaker does not support data capture or Model Monitor on multi-model endpoints."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,6 +283,105 @@ class MultiContainerEndpointConfig:
     smoke_tests: tuple[SmokeInvocation, ...] = ()
     """Requests after each deploy (each Direct container, or the pipeline); a failure fails the deploy."""
 
+    data_capture: DataCaptureConfig | None = None
+    """Capture requests and responses of a Serial pipeline (as a whole); refused for Direct (undocumented)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentConfig:
+    """One model of an inference-component endpoint."""
+
+    name: str
+    """Lowercase name; the component is called ``<endpoint>-<name>`` (what clients pass as
+    ``InferenceComponentName``) and its archive lives under ``models/<endpoint>/<name>/``."""
+
+    image: ImageConfig
+    """The serving image."""
+
+    compute: ComputeRequirements
+    """What one copy reserves (memory at least; CPU cores and accelerators as the model needs)."""
+
+    model_data_key: str | None = None
+    """The model's ``model.tar.gz``, relative to the endpoint's prefix. Default: ``<name>/model.tar.gz``."""
+
+    initial_copies: int = 1
+    """Copies at creation (at least 1, even for a component that scales to zero)."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Container environment."""
+
+    scaling: ComponentScalingPlan | None = None
+    """Copy-count scaling; ``min_copies=0`` scales the component to zero when idle."""
+
+    rolling_update: ComponentRollingUpdate | None = None
+    """Replace copies in batches on updates, rolled back on the component's alarms; None for blue/green."""
+
+    layout: str | None = None
+    """The archive's layout (flat, tensorflow, triton, mms). Default: what the image loads."""
+
+    @property
+    def archive_key(self) -> str:
+        """The archive's key relative to the endpoint's prefix."""
+        return self.model_data_key or f"{self.name}/model.tar.gz"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentConsumerConfig:
+    """An application role allowed to invoke some components of an endpoint."""
+
+    name: str
+    """CamelCase name of the role's construct."""
+
+    components: tuple[str, ...]
+    """The components it may invoke (their configured names)."""
+
+    streaming: bool = False
+    """Also allow ``InvokeEndpointWithResponseStream``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceComponentEndpointConfig:
+    """One inference-component endpoint of an environment: a fleet of instances, a model per component."""
+
+    name: str
+    """Lowercase name; the endpoint is called ``<environment>-<name>``."""
+
+    instance_type: str
+    """The fleet's instance type; every component's copy must fit one instance."""
+
+    components: tuple[ComponentConfig, ...]
+    """The models, at least one."""
+
+    initial_instance_count: int = 1
+    """Instances at creation."""
+
+    managed_instance_scaling: ManagedInstanceScaling | None = None
+    """Let SageMaker add and release instances as copies need them; ``min_instances=0`` (with every component
+    scaling to zero) releases them all when idle."""
+
+    routing_strategy: RoutingStrategy = RoutingStrategy.LEAST_OUTSTANDING_REQUESTS
+    """How requests are spread over the instances."""
+
+    consumers: tuple[ComponentConsumerConfig, ...] = ()
+    """Example application roles."""
+
+    network_isolation: bool | None = None
+    """Forbid the containers every network call. Default: on when every component's image is a SageMaker built-in
+    algorithm (XGBoost, scikit-learn), which serves from its archive alone; off otherwise."""
+
+    smoke_tests: tuple[SmokeInvocation, ...] = ()
+    """Requests after each deploy, each naming a component by its configured name (``inference_component``)."""
+
+    data_capture: DataCaptureConfig | None = None
+    """Refused: AWS documents no data capture for inference components."""
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the containers run with network isolation (the setting, or its default)."""
+        if self.network_isolation is not None:
+            return self.network_isolation
+        return all(c.image.first_party for c in self.components)
+
 
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
@@ -268,6 +407,9 @@ class EnvironmentConfig:
 
     multi_container_endpoints: tuple[MultiContainerEndpointConfig, ...] = ()
     """The multi-container endpoints of the Hosting stack."""
+
+    inference_component_endpoints: tuple[InferenceComponentEndpointConfig, ...] = ()
+    """The inference-component endpoints of the Hosting stack."""
 
     alarm_thresholds: AlarmThresholds = AlarmThresholds()
     """When the endpoints' alarms fire."""
@@ -332,12 +474,12 @@ class EnvironmentConfig:
 
     def _check_names(self) -> None:
         """Names that become construct ids and AWS names: present, unique, and unique once made into ids."""
-        _unique(
-            self.name, "", "endpoints", [e.name for e in self.multi_model_endpoints + self.multi_container_endpoints]
-        )
+        _unique(self.name, "", "endpoints", [e.name for e in self._endpoints()])
         images: list[tuple[str, str, ImageConfig]] = [(e.name, "image", e.image) for e in self.multi_model_endpoints]
         for mce in self.multi_container_endpoints:
             images += [(mce.name, f"containers[{i}].image", c.image) for i, c in enumerate(mce.containers)]
+        for ice in self.inference_component_endpoints:
+            images += [(ice.name, f"components[{i}].image", c.image) for i, c in enumerate(ice.components)]
         for endpoint, where, image in images:
             problem = image.problem()
             if problem:
@@ -346,6 +488,35 @@ class EnvironmentConfig:
             _unique(self.name, f", endpoint {mme.name!r}", "consumers", [c.name for c in mme.consumers])
         for mce in self.multi_container_endpoints:
             _unique(self.name, f", endpoint {mce.name!r}", "consumers", [c.name for c in mce.consumers])
+        for ice in self.inference_component_endpoints:
+            self._check_components(ice)
+
+    def _check_components(self, endpoint: InferenceComponentEndpointConfig) -> None:
+        """Components present and unique; consumers and smoke tests naming components that exist."""
+        where = f", endpoint {endpoint.name!r}"
+        if not endpoint.components:
+            raise ConfigError(f"environment {self.name!r}{where}: field 'components': () must list at least one")
+        names = [c.name for c in endpoint.components]
+        _unique(self.name, where, "components", names)
+        _unique(self.name, where, "consumers", [c.name for c in endpoint.consumers])
+        for consumer in endpoint.consumers:
+            for component in consumer.components or ("",):
+                if component not in names:
+                    raise ConfigError(
+                        f"environment {self.name!r}{where}: field 'consumers' of {consumer.name!r}: {component!r} is "
+                        f"not a component of the endpoint ({', '.join(names)})"
+                    )
+        for test in endpoint.smoke_tests:
+            if test.inference_component not in names:
+                raise ConfigError(
+                    f"environment {self.name!r}{where}: field 'smoke_tests': inference_component "
+                    f"{test.inference_component!r} is not a component of the endpoint ({', '.join(names)})"
+                )
+
+    def _endpoints(
+        self,
+    ) -> tuple[MultiModelEndpointConfig | MultiContainerEndpointConfig | InferenceComponentEndpointConfig, ...]:
+        return self.multi_model_endpoints + self.multi_container_endpoints + self.inference_component_endpoints
 
     @property
     def stage_id(self) -> str:
@@ -368,8 +539,7 @@ class EnvironmentConfig:
 
     def endpoint_names(self) -> tuple[str, ...]:
         """The deployed name of every endpoint of the environment."""
-        names = [e.name for e in self.multi_model_endpoints] + [e.name for e in self.multi_container_endpoints]
-        return tuple(self.endpoint_name(name) for name in names)
+        return tuple(self.endpoint_name(e.name) for e in self._endpoints())
 
     def endpoint_prefix(self, endpoint: str) -> str:
         """The artifact-bucket prefix of endpoint ``endpoint``: ``models/<deployed name>/``."""
@@ -407,16 +577,38 @@ class EnvironmentConfig:
                         ),
                     )
                 )
-                for container in found[-1].containers:
-                    url = f"s3://{self.artifact_bucket_name}/{container.key}"
-                    # CreateModel's ContainerDefinition.ModelDataUrl: at most 1024 characters (botocore: Url).
-                    if len(url) > service_model.max_length("Url"):
-                        raise ConfigError(
-                            f"environment {self.name!r}, endpoint {endpoint.name!r}: field 'model_data_key' of "
-                            f"container {container.hostname!r}: makes ModelDataUrl {len(url)} characters long; "
-                            f"SageMaker accepts {service_model.max_length('Url')}"
-                        )
+                self._check_urls(endpoint.name, "container", found[-1])
+        for ice in self.inference_component_endpoints:
+            with endpoint_errors(self.name, ice.name):
+                prefix = self.endpoint_prefix(ice.name)
+                found.append(
+                    EndpointArtifacts(
+                        endpoint_name=self.endpoint_name(ice.name),
+                        prefix=prefix,
+                        kind=INFERENCE_COMPONENTS,
+                        containers=tuple(
+                            ContainerArchive(
+                                hostname=c.name,
+                                key=prefix + c.archive_key,
+                                layout=c.layout or c.image.default_layout,
+                            )
+                            for c in ice.components
+                        ),
+                    )
+                )
+                self._check_urls(ice.name, "component", found[-1])
         return tuple(found)
+
+    def _check_urls(self, endpoint: str, what: str, artifacts: EndpointArtifacts) -> None:
+        for container in artifacts.containers:
+            url = f"s3://{self.artifact_bucket_name}/{container.key}"
+            # CreateModel's ContainerDefinition.ModelDataUrl: at most 1024 characters (botocore: Url).
+            if len(url) > service_model.max_length("Url"):
+                raise ConfigError(
+                    f"environment {self.name!r}, endpoint {endpoint!r}: field 'model_data_key' of "
+                    f"{what} {container.hostname!r}: makes ModelDataUrl {len(url)} characters long; "
+                    f"SageMaker accepts {service_model.max_length('Url')}"
+                )
 
     @property
     def alarm_name_prefix(self) -> str:
@@ -458,7 +650,9 @@ def _unique(environment: str, where: str, field_name: str, names: list[str]) -> 
 
 def _endpoint_field(config: EnvironmentConfig, path: str) -> tuple[str, str]:
     """(", endpoint 'NAME'" or "", the field path relative to that endpoint) for a path in ``config``."""
-    found = re.match(r"^(multi_model_endpoints|multi_container_endpoints)\[(\d+)\]\.?(.*)$", path)
+    found = re.match(
+        r"^(multi_model_endpoints|multi_container_endpoints|inference_component_endpoints)\[(\d+)\]\.?(.*)$", path
+    )
     if found is None:
         return "", path
     endpoint = getattr(config, found[1])[int(found[2])]

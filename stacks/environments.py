@@ -12,17 +12,24 @@ from typing import Any
 import aws_cdk as cdk
 
 from constructs_lib.alarm_factory import AlarmThresholds
+from constructs_lib.component_scaling import ComponentScalingPlan
 from constructs_lib.deployment_policy import BlueGreenDeployment, TrafficShift
+from constructs_lib.inference_component import ComponentRollingUpdate, ComputeRequirements
+from constructs_lib.inference_component_endpoint import ManagedInstanceScaling
 from constructs_lib.multi_container_endpoint import InferenceMode
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.smoke_test import SmokeInvocation
 from stacks.config import (
+    ComponentConfig,
+    ComponentConsumerConfig,
     ConsumerConfig,
     ContainerConfig,
     ContainerConsumerConfig,
+    DataCaptureConfig,
     EnvironmentConfig,
     FrameworkImage,
     ImageConfig,
+    InferenceComponentEndpointConfig,
     MultiContainerEndpointConfig,
     MultiModelEndpointConfig,
     ScalingConfig,
@@ -118,7 +125,9 @@ def _mnist(
 _SKLEARN = ImageConfig(framework=FrameworkImage(framework="sklearn", version="1.2-1"))
 
 
-def _churn_pipeline(*, instances: int, smoke: bool = False) -> MultiContainerEndpointConfig:
+def _churn_pipeline(
+    *, instances: int, smoke: bool = False, data_capture: DataCaptureConfig | None = None
+) -> MultiContainerEndpointConfig:
     """A serial inference pipeline: scikit-learn preprocessing, then an XGBoost model."""
     return MultiContainerEndpointConfig(
         name="churn-pipeline",
@@ -135,6 +144,44 @@ def _churn_pipeline(*, instances: int, smoke: bool = False) -> MultiContainerEnd
         variants=(ProductionVariant(instance_type="ml.m5.large", initial_instance_count=instances),),
         consumers=(ContainerConsumerConfig(name="ChurnScoring"),),
         smoke_tests=(SmokeInvocation(body="42,1,0,79.5,1", content_type="text/csv"),) if smoke else (),
+        data_capture=data_capture,
+    )
+
+
+#: A customer as the tabular models expect it: one CSV row of numeric features.
+_CUSTOMER = "42,1,0,79.5,1"
+
+
+def _tabular(
+    *,
+    instance_type: str,
+    instances: ManagedInstanceScaling,
+    copies: ComponentScalingPlan,
+    rolling_update: ComponentRollingUpdate | None = None,
+    smoke: bool = False,
+) -> InferenceComponentEndpointConfig:
+    """Two small XGBoost models on one CPU fleet, each with its own reservation, copies, scaling and metrics."""
+    components = tuple(
+        ComponentConfig(
+            name=name,
+            image=_XGBOOST,
+            compute=ComputeRequirements(cpu_cores=1, min_memory_mb=1024, max_memory_mb=2048),
+            initial_copies=max(copies.min_copies, 1),
+            scaling=copies,
+            rolling_update=rolling_update,
+        )
+        for name in ("churn", "fraud")
+    )
+    return InferenceComponentEndpointConfig(
+        name="tabular",
+        instance_type=instance_type,
+        initial_instance_count=max(instances.min_instances, 1),
+        managed_instance_scaling=instances,
+        components=components,
+        consumers=(ComponentConsumerConfig(name="ChurnScoring", components=("churn",)),),
+        smoke_tests=(SmokeInvocation(inference_component="churn", body=_CUSTOMER, content_type="text/csv"),)
+        if smoke
+        else (),
     )
 
 
@@ -155,6 +202,15 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
             ),
         ),
         multi_container_endpoints=(_mnist(instances=1), _churn_pipeline(instances=1)),
+        # Scale to zero: no instance runs while nobody calls; the first request after a quiet spell fails and wakes
+        # the model, which takes minutes (an instance starts).
+        inference_component_endpoints=(
+            _tabular(
+                instance_type="ml.m5.large",
+                instances=ManagedInstanceScaling(min_instances=0, max_instances=2),
+                copies=ComponentScalingPlan(min_copies=0, max_copies=2, invocations_per_copy=300),
+            ),
+        ),
     ),
     EnvironmentConfig(
         name="staging",
@@ -178,7 +234,22 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
                 ),
                 smoke=True,
             ),
-            _churn_pipeline(instances=1, smoke=True),
+            # Staging captures a fifth of the pipeline's requests and responses (CSV in and out) for analysis,
+            # kept 30 days under capture/staging-churn-pipeline/.
+            _churn_pipeline(
+                instances=1,
+                smoke=True,
+                data_capture=DataCaptureConfig(sampling_percent=20, csv_content_types=("text/csv",)),
+            ),
+        ),
+        inference_component_endpoints=(
+            _tabular(
+                instance_type="ml.m5.large",
+                instances=ManagedInstanceScaling(min_instances=1, max_instances=3),
+                copies=ComponentScalingPlan(min_copies=1, max_copies=3, invocations_per_copy=300),
+                rolling_update=ComponentRollingUpdate(batch_percent=50),
+                smoke=True,
+            ),
         ),
     ),
     EnvironmentConfig(
@@ -206,6 +277,15 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
                 smoke=True,
             ),
             _churn_pipeline(instances=2, smoke=True),
+        ),
+        inference_component_endpoints=(
+            _tabular(
+                instance_type="ml.m5.xlarge",
+                instances=ManagedInstanceScaling(min_instances=2, max_instances=6),
+                copies=ComponentScalingPlan(min_copies=2, max_copies=8, invocations_per_copy=300),
+                rolling_update=ComponentRollingUpdate(batch_percent=25, wait_interval=cdk.Duration.minutes(5)),
+                smoke=True,
+            ),
         ),
         alarm_thresholds=AlarmThresholds(error_rate_percent=0.5, model_latency_p99=cdk.Duration.millis(500)),
     ),

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from stacks.config import EnvironmentConfig, MultiContainerEndpointConfig, MultiModelEndpointConfig
+    from stacks.config import (
+        EnvironmentConfig,
+        InferenceComponentEndpointConfig,
+        MultiContainerEndpointConfig,
+        MultiModelEndpointConfig,
+    )
 
 #: The construct id of an environment's only Hosting stack (and the prefix of the ids of several).
 HOSTING = "Hosting"
@@ -41,6 +46,7 @@ class HostingShard:
     count: int
     multi_model_endpoints: tuple[MultiModelEndpointConfig, ...]
     multi_container_endpoints: tuple[MultiContainerEndpointConfig, ...]
+    inference_component_endpoints: tuple[InferenceComponentEndpointConfig, ...] = ()
 
     @property
     def stack_id(self) -> str:
@@ -64,6 +70,9 @@ def shards(config: EnvironmentConfig) -> tuple[HostingShard, ...]:
             multi_model_endpoints=tuple(e for e in config.multi_model_endpoints if shard_of(e.name, count) == index),
             multi_container_endpoints=tuple(
                 e for e in config.multi_container_endpoints if shard_of(e.name, count) == index
+            ),
+            inference_component_endpoints=tuple(
+                e for e in config.inference_component_endpoints if shard_of(e.name, count) == index
             ),
         )
         for index in range(count)

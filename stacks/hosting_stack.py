@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import aws_cdk as cdk
@@ -22,15 +23,20 @@ from constructs_lib import (
     ServingImage,
 )
 from constructs_lib.compliance import acknowledge_control_rule, default_policy
+from constructs_lib.data_capture import DataCapture
 from constructs_lib.endpoint_base import construct_id_from_name
+from constructs_lib.endpoint_scaling import EndpointScaling
 from constructs_lib.errors import ValidationError
+from constructs_lib.inference_component_endpoint import InferenceComponentEndpoint
 from constructs_lib.operations_key import OperationsKey
 from constructs_lib.smoke_test import EndpointSmokeTest, SmokeInvocation, SmokeTestProvider
 from hosting_contract import ssm_paths
 from hosting_contract.archive_rules import VALID, VERDICT_TAG
 from stacks.config import (
+    DataCaptureConfig,
     EnvironmentConfig,
     ImageConfig,
+    InferenceComponentEndpointConfig,
     MultiContainerEndpointConfig,
     MultiModelEndpointConfig,
     ScalingConfig,
@@ -91,6 +97,7 @@ class HostingStack(cdk.Stack):
             SmokeTestProvider(self, "SmokeTestProvider", log_encryption_key=self.operations_key)
             if any(e.smoke_tests for e in shard.multi_model_endpoints)
             or any(e.smoke_tests for e in shard.multi_container_endpoints)
+            or any(e.smoke_tests for e in shard.inference_component_endpoints)
             else None
         )
         self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=shard.dashboard_name(config.name))
@@ -101,17 +108,31 @@ class HostingStack(cdk.Stack):
         for endpoint_config in shard.multi_model_endpoints:
             with endpoint_errors(config.name, endpoint_config.name):
                 mme = self._multi_model_endpoint(endpoint_config)
-                self._operate(mme, endpoint_config.scaling, endpoint_config.smoke_tests)
+                self._operate(mme, self._scale(mme, endpoint_config.scaling), endpoint_config.smoke_tests)
                 self.multi_model_endpoints[endpoint_config.name] = mme
         self.multi_container_endpoints: dict[str, MultiContainerEndpoint] = {}
         """The multi-container endpoints, by configured name."""
         for mce_config in shard.multi_container_endpoints:
             with endpoint_errors(config.name, mce_config.name):
                 mce = self._multi_container_endpoint(mce_config)
-                self._operate(mce, mce_config.scaling, mce_config.smoke_tests)
+                self._operate(mce, self._scale(mce, mce_config.scaling), mce_config.smoke_tests)
                 for rollback_alarm in mce.rollback_alarms:
                     rollback_alarm.add_alarm_action(self.alarm_topic.alarm_action)
                 self.multi_container_endpoints[mce_config.name] = mce
+        self.inference_component_endpoints: dict[str, InferenceComponentEndpoint] = {}
+        """The inference-component endpoints, by configured name."""
+        for ice_config in shard.inference_component_endpoints:
+            with endpoint_errors(config.name, ice_config.name):
+                ice = self._inference_component_endpoint(ice_config)
+                smoke = [
+                    replace(t, inference_component=ice.component(t.inference_component or "").component_name)
+                    for t in ice_config.smoke_tests
+                ]
+                self._operate(ice, (), smoke)
+                for component in ice.components.values():
+                    for rollback_alarm in component.rollback_alarms:
+                        rollback_alarm.add_alarm_action(self.alarm_topic.alarm_action)
+                self.inference_component_endpoints[ice_config.name] = ice
 
     def _multi_model_endpoint(self, endpoint: MultiModelEndpointConfig) -> MultiModelEndpoint:
         name = self._config.endpoint_name(endpoint.name)
@@ -133,7 +154,10 @@ class HostingStack(cdk.Stack):
             volume_encryption_key=self._model_store.key,
             enable_network_isolation=endpoint.network_isolation is True,
             parameter_path=ssm_paths.endpoint_path(self._config.name, name),
+            data_capture=self._data_capture(endpoint.data_capture),
         )
+        if endpoint.per_model_metrics or endpoint.bounded_model_metrics:
+            mme.add_per_model_metrics(bounded_models=endpoint.bounded_model_metrics)
         for consumer in endpoint.consumers:
             role = self._consumer_role(
                 f"{construct_id}{consumer.name}", f"May invoke {name} for TargetModel {', '.join(consumer.models)}"
@@ -174,6 +198,7 @@ class HostingStack(cdk.Stack):
             parameter_path=ssm_paths.endpoint_path(self._config.name, name),
             deployment=endpoint.deployment,
             enable_network_isolation=endpoint.isolated,
+            data_capture=self._data_capture(endpoint.data_capture),
         )
         for consumer in endpoint.consumers:
             scope = ", ".join(consumer.containers) if consumer.containers else "the whole pipeline"
@@ -184,14 +209,61 @@ class HostingStack(cdk.Stack):
             self._acknowledge_inline_policy(role)
         return mce
 
+    def _inference_component_endpoint(self, endpoint: InferenceComponentEndpointConfig) -> InferenceComponentEndpoint:
+        name = self._config.endpoint_name(endpoint.name)
+        construct_id = self._free_id(construct_id_from_name(endpoint.name), "name", endpoint.name)
+        prefix = ModelPrefix.for_endpoint(bucket=self.artifact_bucket, endpoint_name=name)
+        ice = InferenceComponentEndpoint(
+            self,
+            construct_id,
+            endpoint_name=name,
+            instance_type=endpoint.instance_type,
+            initial_instance_count=endpoint.initial_instance_count,
+            managed_instance_scaling=endpoint.managed_instance_scaling,
+            routing_strategy=endpoint.routing_strategy,
+            volume_encryption_key=self._model_store.key,
+            enable_network_isolation=endpoint.isolated,
+            parameter_path=ssm_paths.endpoint_path(self._config.name, name),
+            data_capture=self._data_capture(endpoint.data_capture),
+        )
+        for component in endpoint.components:
+            added = ice.add_component(
+                component.name,
+                image=self._serving_image(component.image),
+                model_data=ModelArchive(
+                    bucket=self.artifact_bucket,
+                    key=prefix.prefix + component.archive_key,
+                    encryption_key=self._model_store.key,
+                    required_tag=VALID_ARCHIVE,
+                ),
+                compute=component.compute,
+                initial_copies=component.initial_copies,
+                environment=component.environment,
+                rolling_update=component.rolling_update,
+            )
+            if component.scaling is not None:
+                component.scaling.apply(added)
+        for consumer in endpoint.consumers:
+            role = self._consumer_role(
+                f"{construct_id}{consumer.name}", f"May invoke {name}: components {', '.join(consumer.components)}"
+            )
+            ice.grant_invoke(role, components=consumer.components, streaming=consumer.streaming)
+            self._acknowledge_inline_policy(role)
+        return ice
+
+    def _scale(
+        self, endpoint: MultiModelEndpoint | MultiContainerEndpoint, scaling: ScalingConfig | None
+    ) -> tuple[EndpointScaling, ...]:
+        """The variant scaling of ``endpoint`` from configuration (none without it)."""
+        return (scaling.apply(endpoint, guard_provider=self.scaling_guard),) if scaling is not None else ()
+
     def _operate(
         self,
-        endpoint: MultiModelEndpoint | MultiContainerEndpoint,
-        scaling: ScalingConfig | None,
+        endpoint: MultiModelEndpoint | MultiContainerEndpoint | InferenceComponentEndpoint,
+        scalings: Sequence[EndpointScaling],
         smoke_tests: Sequence[SmokeInvocation],
     ) -> None:
-        """Scaling from configuration, the endpoint's alarms, its dashboard section and its smoke test."""
-        scalings = [scaling.apply(endpoint, guard_provider=self.scaling_guard)] if scaling is not None else []
+        """The endpoint's alarms, its dashboard section (with its variant scaling) and its smoke test."""
         alarms = endpoint.add_alarms(self._config.alarm_thresholds, action=self.alarm_topic.alarm_action)
         self.dashboard.add_endpoint(endpoint, scaling=scalings, alarms=alarms)
         if smoke_tests and self.smoke_test_provider is not None:
@@ -227,6 +299,20 @@ class HostingStack(cdk.Stack):
             default_policy(role),
             "IAMNoInlinePolicy",
             "This invoke policy belongs to this one consumer role and lives and dies with it.",
+        )
+
+    def _data_capture(self, capture: DataCaptureConfig | None) -> DataCapture | None:
+        """Capture into the stage's artifact bucket (by name: no cross-stack reference), under its key."""
+        if capture is None:
+            return None
+        return DataCapture(
+            bucket=self.artifact_bucket,
+            encryption_key=self._model_store.key,
+            sampling_percent=capture.sampling_percent,
+            capture_requests=capture.capture_requests,
+            capture_responses=capture.capture_responses,
+            json_content_types=capture.json_content_types,
+            csv_content_types=capture.csv_content_types,
         )
 
     def _serving_image(self, image: ImageConfig) -> ServingImage:

@@ -18,7 +18,7 @@ from constructs import Construct
 from constructs_lib import AlarmTopic, ArtifactGuard, ModelArtifactStore, ServingImageRepository
 from constructs_lib.artifact_catalog import ArtifactCatalog
 from constructs_lib.operations_key import OperationsKey
-from hosting_contract import ssm_paths
+from hosting_contract import naming, ssm_paths
 from stacks.config import EnvironmentConfig
 
 
@@ -96,7 +96,7 @@ class ModelStoreStack(cdk.Stack):
             name: logs.LogGroup(
                 endpoint_logs,
                 name,
-                log_group_name=f"/aws/sagemaker/Endpoints/{name}",
+                log_group_name=naming.endpoint_log_group(name),
                 retention=config.endpoint_log_retention,
                 encryption_key=self.operations_key,
                 removal_policy=removal_policy,

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacks.config import EnvironmentConfig, MultiContainerEndpointConfig, MultiModelEndpointConfig
+from stacks.config import (
+    EnvironmentConfig,
+    InferenceComponentEndpointConfig,
+    MultiContainerEndpointConfig,
+    MultiModelEndpointConfig,
+)
 from stacks.environments import ENVIRONMENTS
 
-Endpoint = MultiModelEndpointConfig | MultiContainerEndpointConfig
+Endpoint = MultiModelEndpointConfig | MultiContainerEndpointConfig | InferenceComponentEndpointConfig
 
 # -- pinned on purpose ---------------------------------------------------------------------------------------------
 
@@ -28,6 +33,8 @@ MNIST = "mnist"
 """The seeds' TensorFlow + PyTorch MNIST models side by side (Direct)."""
 CHURN_PIPELINE = "churn-pipeline"
 """scikit-learn preprocessing, then XGBoost (Serial)."""
+TABULAR = "tabular"
+"""Two XGBoost models as inference components (scale to zero in dev)."""
 
 #: The home-values endpoint's logical id: the endpoint keeps its name across updates, and a new logical id would
 #: replace it (downtime for every client).
@@ -46,7 +53,7 @@ PINNED_LAYOUTS = {
 #: Which example models run without network: the first-party scikit-learn -> XGBoost pipeline serves from its
 #: archives alone; the framework containers may install code/requirements.txt, and AWS documents no network
 #: isolation for multi-model endpoints.
-PINNED_NETWORK_ISOLATION = {HOME_VALUES: False, MNIST: False, CHURN_PIPELINE: True}
+PINNED_NETWORK_ISOLATION = {HOME_VALUES: False, MNIST: False, CHURN_PIPELINE: True, TABULAR: True}
 
 #: The request each example model expects, as the AWS samples send it: TensorFlow Serving
 #: ``{"instances": np.expand_dims(x, 3)}`` (N x 28 x 28 x 1), PyTorch ``{"inputs": np.expand_dims(x, axis=1)}``
@@ -94,8 +101,8 @@ def environment(name: str) -> EnvironmentConfig:
 
 
 def endpoints(config: EnvironmentConfig) -> list[Endpoint]:
-    """Every endpoint of ``config``: multi-model first, then multi-container, as configured."""
-    return [*config.multi_model_endpoints, *config.multi_container_endpoints]
+    """Every endpoint of ``config``: multi-model first, then multi-container, then inference components."""
+    return [*config.multi_model_endpoints, *config.multi_container_endpoints, *config.inference_component_endpoints]
 
 
 def endpoint(config: EnvironmentConfig, name: str) -> Endpoint:
@@ -119,9 +126,11 @@ def construct_id(name: str) -> str:
 
 
 def kind(endpoint: Endpoint) -> str:
-    """The review's name for the endpoint's kind: MME, MCE Direct, MCE Serial."""
+    """The review's name for the endpoint's kind: MME, MCE Direct, MCE Serial, IC."""
     if isinstance(endpoint, MultiModelEndpointConfig):
         return "MME"
+    if isinstance(endpoint, InferenceComponentEndpointConfig):
+        return "IC"
     return f"MCE {endpoint.mode.value}"
 
 
@@ -133,6 +142,9 @@ def layout(endpoint: Endpoint, hostname: str | None = None) -> str:
         return pinned
     if isinstance(endpoint, MultiModelEndpointConfig):
         return endpoint.layout or endpoint.image.default_layout
+    if isinstance(endpoint, InferenceComponentEndpointConfig):
+        component = next(c for c in endpoint.components if c.name == hostname)
+        return component.layout or component.image.default_layout
     container = next(c for c in endpoint.containers if c.hostname == hostname)
     return container.layout or container.image.default_layout
 
@@ -145,6 +157,16 @@ def catalog(config: EnvironmentConfig) -> dict[str, dict[str, Any]]:
         prefix = f"models/{name}/"
         if isinstance(item, MultiModelEndpointConfig):
             found[name] = {"endpoint": name, "kind": "multi-model", "layout": layout(item), "prefix": prefix}
+            continue
+        if isinstance(item, InferenceComponentEndpointConfig):
+            found[name] = {
+                "endpoint": name,
+                "kind": "inference-components",
+                "prefix": prefix,
+                "containers": {
+                    c.name: {"key": prefix + c.archive_key, "layout": layout(item, c.name)} for c in item.components
+                },
+            }
             continue
         found[name] = {
             "endpoint": name,
@@ -178,8 +200,9 @@ def served_prefixes(config: EnvironmentConfig) -> list[dict[str, Any]]:
 
 
 def archives_to_upload(config: EnvironmentConfig) -> int:
-    """How many archives a first deploy must upload before Hosting: each container's, and each multi-model
-    canary's target (the smoke test invokes it on the first deploy)."""
+    """How many archives a first deploy must upload before Hosting: each container's and component's, and each
+    multi-model canary's target (the smoke test invokes it on the first deploy)."""
     containers = sum(1 for e in config.multi_container_endpoints for c in e.containers if c.model_data_key)
+    components = sum(len(e.components) for e in config.inference_component_endpoints)
     canaries = {(e.name, i.target_model) for e in config.multi_model_endpoints for i in e.smoke_tests}
-    return containers + len(canaries)
+    return containers + components + len(canaries)

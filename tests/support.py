@@ -315,3 +315,30 @@ def feature_environment(name: str = "dev", **changes: Any) -> Any:
         multi_container_endpoints=(feature_direct(), feature_serial()),
     )
     return config.replace(**changes) if changes else config
+
+
+def feature_components() -> Any:
+    """An inference-component endpoint ``tabular``: two XGBoost components on a CPU fleet that scales to zero,
+    ``churn`` scaled on invocations per copy with rolling updates, one consumer of ``churn``."""
+    from constructs_lib.component_scaling import ComponentScalingPlan
+    from constructs_lib.inference_component import ComponentRollingUpdate, ComputeRequirements
+    from constructs_lib.inference_component_endpoint import ManagedInstanceScaling
+    from stacks.config import ComponentConfig, ComponentConsumerConfig, InferenceComponentEndpointConfig
+
+    xgboost = _framework("xgboost", "1.7-1")
+    return InferenceComponentEndpointConfig(
+        name="tabular",
+        instance_type="ml.m5.large",
+        managed_instance_scaling=ManagedInstanceScaling(min_instances=0, max_instances=2),
+        components=(
+            ComponentConfig(
+                name="churn",
+                image=xgboost,
+                compute=ComputeRequirements(cpu_cores=1, min_memory_mb=1024),
+                scaling=ComponentScalingPlan(min_copies=0, max_copies=2, invocations_per_copy=300),
+                rolling_update=ComponentRollingUpdate(),
+            ),
+            ComponentConfig(name="fraud", image=xgboost, compute=ComputeRequirements(min_memory_mb=512)),
+        ),
+        consumers=(ComponentConsumerConfig(name="Scoring", components=("churn",)),),
+    )

@@ -85,6 +85,28 @@ class Variant:
 
 
 @dataclass
+class Component:
+    """An inference component as deployed: one model placed on an endpoint's instances."""
+
+    name: str
+    """Its InferenceComponentName (rendered)."""
+    image: str
+    data: str
+    """Its model's archive (``ModelDataUrl``), or ``-``."""
+    cpu_cores: float | None
+    accelerators: int | None
+    min_memory_mb: int | None
+    max_memory_mb: int | None
+    copies: int
+    """Copies at creation (``RuntimeConfig.CopyCount``)."""
+    min_copies: int
+    max_copies: int
+    scaled: bool = False
+    """Whether a ScalableTarget (``inference-component/<name>``) scales its copy count."""
+    rolling_update: str = "SageMaker default (blue/green)"
+
+
+@dataclass
 class Endpoint:
     """An endpoint as deployed."""
 
@@ -99,6 +121,8 @@ class Endpoint:
     variants: list[Variant]
     deployment: str
     rollback_alarms: int
+    components: list[Component] = field(default_factory=list)
+    """Inference components (kind ``IC``): the models, placed on the variants' instances."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -146,7 +170,7 @@ def read_assembly(outdir: Path) -> Assembly:
         resources: dict[str, Any] = template.get("Resources", {})
         region = _region(stack)
         assembly.endpoints.extend(_endpoints(stack, region, resources))
-        assembly.access.extend(_access(stack.stage, resources))
+        assembly.access.extend(_access(stack.stage, resources, _component_endpoints(resources)))
         assembly.acknowledgments.extend(_acknowledgments(stack))
         assembly.limits.extend((u.stack, u.limit, u.count, u.maximum) for u in limit_use(stack))
         for logical_id, resource in resources.items():
@@ -170,23 +194,37 @@ def _endpoints(stack: SynthesizedStack, region: str, resources: dict[str, Any]) 
         if resource["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget":
             properties = resource["Properties"]
             scaling[render(properties["ResourceId"])] = (properties["MinCapacity"], properties["MaxCapacity"])
-    for resource in resources.values():
+    for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::SageMaker::Endpoint":
             continue
         properties = resource["Properties"]
         name = render(properties.get("EndpointName", "<generated>"))
         config = resources.get(_ref(properties["EndpointConfigName"]) or "", {}).get("Properties", {})
         variants_raw = config.get("ProductionVariants", [])
-        model_id = (_ref(variants_raw[0]["ModelName"]) if variants_raw else None) or ""
-        model = resources.get(model_id, {}).get("Properties", {})
-        kind, images, data, cache = _model_kind(model)
+        components: list[Component] = []
+        if variants_raw and "ModelName" not in variants_raw[0]:
+            # An endpoint of inference components: its variant has instances and no model; the components place
+            # the models on them (CreateEndpointConfig, SageMaker API Reference: ProductionVariant.ModelName).
+            components = list(_components(resources, logical_id, name, scaling))
+            kind, cache = "IC", "-"
+            images = [f"{c.name}: {c.image}" for c in components]
+            data = [f"{c.name}: {c.data}" for c in components]
+        else:
+            model_id = (_ref(variants_raw[0]["ModelName"]) if variants_raw else None) or ""
+            model = resources.get(model_id, {}).get("Properties", {})
+            kind, images, data, cache = _model_kind(model)
         variants = []
         for raw in variants_raw:
             count = int(raw.get("InitialInstanceCount", 1))
             target = f"endpoint/{name}/variant/{raw['VariantName']}"
             low, high = scaling.get(target, (count, count))
+            scaled = target in scaling
+            managed = raw.get("ManagedInstanceScaling", {})
+            if managed.get("Status") == "ENABLED":
+                # SageMaker adds and removes instances as the components' copies need them.
+                low, high, scaled = managed.get("MinInstanceCount", count), managed.get("MaxInstanceCount", count), True
             instance_type = render(raw.get("InstanceType", "serverless"))
-            variants.append(Variant(raw["VariantName"], instance_type, count, low, high, scaled=target in scaling))
+            variants.append(Variant(raw["VariantName"], instance_type, count, int(low), int(high), scaled=scaled))
         deployment = properties.get("DeploymentConfig", {})
         routing = deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
         policy = "SageMaker default (blue/green, all at once)"
@@ -195,7 +233,80 @@ def _endpoints(stack: SynthesizedStack, region: str, resources: dict[str, Any]) 
             step = f" {size.get('Value')}%" if size else ""
             policy = f"blue/green {routing['Type'].lower()}{step}, wait {routing.get('WaitIntervalInSeconds', 0)} s"
         alarms = len(deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
-        yield Endpoint(stack.stage, stack.stack_name, region, name, kind, images, data, cache, variants, policy, alarms)
+        yield Endpoint(
+            stack.stage, stack.stack_name, region, name, kind, images, data, cache, variants, policy, alarms, components
+        )
+
+
+def _places_on(component: dict[str, Any], endpoint_id: str, endpoint_name: str) -> bool:
+    """Whether the inference component's EndpointName names this endpoint (a GetAtt of it, or its name)."""
+    target = component.get("EndpointName")
+    return _ref(target) == endpoint_id or render(target) == endpoint_name
+
+
+def _component_name(properties: dict[str, Any]) -> str:
+    """The component's name as its ARN and its ScalableTarget's ResourceId spell it (lowercased, as in ARNs)."""
+    return render(properties.get("InferenceComponentName", "")).lower()
+
+
+def _components(
+    resources: dict[str, Any], endpoint_id: str, endpoint_name: str, scaling: dict[str, tuple[int, int]]
+) -> Iterable[Component]:
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::SageMaker::InferenceComponent":
+            continue
+        properties = resource["Properties"]
+        if not _places_on(properties, endpoint_id, endpoint_name):
+            continue
+        specification = properties.get("Specification", {})
+        # The model a component serves: a SageMaker model (ModelName), or a container of its own (Container).
+        model = resources.get(_ref(specification.get("ModelName")) or "", {}).get("Properties", {})
+        container = model.get("PrimaryContainer") or specification.get("Container") or {}
+        data = container.get("ModelDataUrl") or container.get("ArtifactUrl")
+        needs = specification.get("ComputeResourceRequirements", {})
+        copies = int(properties.get("RuntimeConfig", {}).get("CopyCount", 1))
+        resource_id = f"inference-component/{_component_name(properties)}"
+        targets = [limits for target, limits in scaling.items() if target.lower() == resource_id]
+        low, high = targets[0] if targets else (copies, copies)
+        yield Component(
+            name=render(properties.get("InferenceComponentName", logical_id)),
+            image=render(container.get("Image", "-")),
+            data=render(data) if data else "-",
+            cpu_cores=needs.get("NumberOfCpuCoresRequired"),
+            accelerators=needs.get("NumberOfAcceleratorDevicesRequired"),
+            min_memory_mb=needs.get("MinMemoryRequiredInMb"),
+            max_memory_mb=needs.get("MaxMemoryRequiredInMb"),
+            copies=copies,
+            min_copies=int(low),
+            max_copies=int(high),
+            scaled=bool(targets),
+            rolling_update=_rolling_update(properties.get("DeploymentConfig", {})),
+        )
+
+
+def _batch(size: dict[str, Any]) -> str:
+    """A rolling batch (``InferenceComponentCapacitySize``): ``COPY_COUNT`` copies or ``CAPACITY_PERCENT``."""
+    value = size.get("Value", "?")
+    if size.get("Type") == "CAPACITY_PERCENT":
+        return f"{value}%"
+    return f"{value} cop{'y' if value == 1 else 'ies'}"
+
+
+def _rolling_update(deployment: dict[str, Any]) -> str:
+    """An inference component's update policy (``InferenceComponentDeploymentConfig``), in a few words."""
+    rolling = deployment.get("RollingUpdatePolicy")
+    if not rolling:
+        return "SageMaker default (blue/green)"
+    text = f"rolling {_batch(rolling.get('MaximumBatchSize', {}))} at a time"
+    text += f", wait {rolling.get('WaitIntervalInSeconds', 0)} s"
+    if "MaximumExecutionTimeoutInSeconds" in rolling:
+        text += f", timeout {rolling['MaximumExecutionTimeoutInSeconds']} s"
+    if "RollbackMaximumBatchSize" in rolling:
+        text += f", roll back {_batch(rolling['RollbackMaximumBatchSize'])} at a time"
+    alarms = len(deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
+    if alarms:
+        text += f", rollback on {alarms} alarms"
+    return text
 
 
 def _model_kind(model: dict[str, Any]) -> tuple[str, list[str], list[str], str]:
@@ -227,7 +338,37 @@ def _principals(resources: dict[str, Any], policy: dict[str, Any]) -> list[str]:
     return names
 
 
-def _access(stage: str, resources: dict[str, Any]) -> Iterable[Access]:
+def _component_endpoints(resources: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """How a statement may name an inference component, lowercased -> (its endpoint's name, its own name): by the
+    name its ARN ends with, or as a GetAtt of its ``InferenceComponentArn``."""
+    endpoints = {
+        logical_id: render(r["Properties"].get("EndpointName", "<generated>"))
+        for logical_id, r in resources.items()
+        if r["Type"] == "AWS::SageMaker::Endpoint"
+    }
+    found = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::SageMaker::InferenceComponent":
+            continue
+        properties = resource["Properties"]
+        target = properties.get("EndpointName")
+        endpoint = endpoints.get(_ref(target) or "", render(target))
+        name = render(properties.get("InferenceComponentName", logical_id))
+        for alias in (_component_name(properties), f"<{logical_id}.InferenceComponentArn>".lower()):
+            found[alias] = (endpoint, name)
+    return found
+
+
+def _access(
+    stage: str, resources: dict[str, Any], components: dict[str, tuple[str, str]] | None = None
+) -> Iterable[Access]:
+    """Every (principal, endpoint) right to invoke; on an endpoint of inference components, one per component.
+
+    A statement naming component ARNs reaches those components; one naming the endpoint of inference components
+    alone, every component on it: InvokeEndpoint's ``InferenceComponentName`` has no condition key to narrow it.
+    """
+    components = components or {}
+    with_components = {endpoint for endpoint, _ in components.values()}
     for resource in resources.values():
         if resource["Type"] != "AWS::IAM::Policy":
             continue
@@ -239,10 +380,30 @@ def _access(stage: str, resources: dict[str, Any]) -> Iterable[Access]:
             for key, values in statement.get("Condition", {}).get("StringLike", {}).items():
                 label = key.split(":", 1)[1]
                 scope = f"{label} {', '.join(_as_list(values))}"
+            endpoints: list[str] = []
+            named: dict[str, list[str]] = {}
             for target in _as_list(statement.get("Resource", [])):
-                endpoint = render(target).rsplit("endpoint/", 1)[-1]
+                arn = render(target)
+                if "inference-component/" in arn or arn.lower() in components:
+                    alias = arn.rsplit("inference-component/", 1)[-1]
+                    endpoint, name = components.get(alias.lower(), ("?", alias))
+                    named.setdefault(endpoint, []).append(name)
+                else:
+                    endpoints.append(arn.rsplit("endpoint/", 1)[-1])
+            rows = [(e, f"component {n}") for e, names in named.items() for n in names]
+            rows += [
+                (
+                    e,
+                    "endpoint ARN alone: any component, unless SageMaker checks component ARNs (undocumented)"
+                    if e in with_components and scope == "whole endpoint"
+                    else scope,
+                )
+                for e in endpoints
+                if e not in named
+            ]
+            for endpoint, reach in rows:
                 for principal in _principals(resources, resource):
-                    yield Access(stage, endpoint, principal, statement["Effect"], scope)
+                    yield Access(stage, endpoint, principal, statement["Effect"], reach)
 
 
 def _acknowledgments(stack: SynthesizedStack) -> Iterable[Acknowledgment]:
@@ -278,6 +439,10 @@ def price(table: dict[str, Any], region: str, instance_type: str) -> Price | Non
     return None
 
 
+#: What the cost of an endpoint that scales to no instance is at its minimum.
+IDLE = "0 when idle"
+
+
 @dataclass(frozen=True)
 class Cost:
     """An endpoint's hourly cost at minimum and maximum scale, and as single-model endpoints."""
@@ -300,8 +465,20 @@ def cost(endpoint: Endpoint, table: dict[str, Any], models_per_endpoint: int) ->
         high += variant.max_count * found.usd_per_hour
         if found.note:
             notes.add(found.note)
+    if low == 0 and high > 0:
+        # Managed instance scaling down to no instance: an idle endpoint of inference components costs nothing.
+        notes.add(IDLE)
+    # Inference components: the models are the components, each of which could have an endpoint of its own.
     models = models_per_endpoint if endpoint.kind == "MME" else max(len(endpoint.images), 1)
     return Cost(low, high, low * models, ", ".join(sorted(notes)))
+
+
+def _hourly(usd: float) -> str:
+    return IDLE if usd == 0 else f"{usd:.3f}"
+
+
+def _monthly(usd: float, hours: float) -> str:
+    return IDLE if usd == 0 else f"{usd * hours:,.0f}"
 
 
 # -- the report ---------------------------------------------------------------------------------------------
@@ -333,11 +510,14 @@ def report(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) 
     lines += ["", "### Images and model data", ""]
     for e in assembly.endpoints:
         lines.append(f"- **{e.stage} / {e.name}**: images {'; '.join(e.images)}; data {'; '.join(e.data)}")
+    lines += inference_components(assembly)
     lines += [
         "",
         "## Access",
         "",
-        "Who may invoke what, read from the synthesized IAM policies (conditions included).",
+        "Who may invoke what, read from the synthesized IAM policies (conditions included). On an endpoint of "
+        "inference components, a row per component a statement names; a statement naming the endpoint alone "
+        "reaches every component on it.",
         "",
     ]
     lines += ["| stage | endpoint | principal | effect | scope |", "|---|---|---|---|---|"]
@@ -349,7 +529,10 @@ def report(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) 
         "",
         f"On-demand instance prices from `tools/prices.json` ({table['date']}; {table['source']}). "
         f"Monthly = hourly x {hours}. 'As single-model endpoints': each model on its own endpoint of the same "
-        f"minimum size ({models_per_endpoint} models per multi-model endpoint assumed; one per container).",
+        f"minimum size ({models_per_endpoint} models per multi-model endpoint assumed; one per container or "
+        "inference component). An endpoint of inference components costs its instances (managed instance scaling, "
+        "min-max), whatever its components' copies; one that scales to no instance costs nothing while idle "
+        f'("{IDLE}").',
         "",
         "| stage | endpoint | $/h min | $/h max | $/month min | $/month max "
         "| as single-model endpoints, $/month | note |",
@@ -360,9 +543,10 @@ def report(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) 
         if c.low is None or c.high is None or c.single_model is None:
             lines.append(f"| {e.stage} | {e.name} | n/a | n/a | n/a | n/a | n/a | {c.note} |")
             continue
+        single = f"{c.single_model * hours:,.0f} ({c.single_model / c.low:.0f}x)" if c.low else IDLE
         lines.append(
-            f"| {e.stage} | {e.name} | {c.low:.3f} | {c.high:.3f} | {c.low * hours:,.0f} | {c.high * hours:,.0f} "
-            f"| {c.single_model * hours:,.0f} ({c.single_model / c.low:.0f}x) | {c.note} |"
+            f"| {e.stage} | {e.name} | {_hourly(c.low)} | {_hourly(c.high)} | {_monthly(c.low, hours)} "
+            f"| {_monthly(c.high, hours)} | {single} | {c.note} |"
         )
     lines += ["", "## Compliance acknowledgments", "", "| stage | construct | rule | reason |", "|---|---|---|---|"]
     for ack in assembly.acknowledgments:
@@ -370,6 +554,38 @@ def report(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) 
     lines += ["", "## CloudFormation limits used", "", "| stack | limit | used | of |", "|---|---|---|---|"]
     for stack, limit, count, maximum in assembly.limits:
         lines.append(f"| {stack} | {limit} | {count} | {maximum} |")
+    return lines
+
+
+def _amount(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:g}{unit}"
+
+
+def inference_components(assembly: Assembly) -> list[str]:
+    """The report's section on inference components (none when no endpoint has any)."""
+    rows = [(e, c) for e in assembly.endpoints for c in e.components]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "### Inference components",
+        "",
+        "What each copy reserves on the endpoint's instances, and how many copies run. Images and archives are "
+        "those of each component's model.",
+        "",
+        "| stage | endpoint | component | image | archive | CPU cores | accelerators | memory MB (min-max) "
+        "| copies | scaling (copies) | update |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e, c in rows:
+        memory = (
+            f"{_amount(c.min_memory_mb)}-{_amount(c.max_memory_mb)}" if c.max_memory_mb else _amount(c.min_memory_mb)
+        )
+        scaling = f"{c.min_copies}-{c.max_copies}" if c.scaled else "not scaled"
+        lines.append(
+            f"| {e.stage} | {e.name} | {c.name} | {c.image} | {c.data} | {_amount(c.cpu_cores)} "
+            f"| {_amount(c.accelerators)} | {memory} | {c.copies} | {scaling} | {c.rolling_update} |"
+        )
     return lines
 
 

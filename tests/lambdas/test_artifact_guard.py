@@ -274,3 +274,78 @@ def test_a_retry_finishes_a_quarantine_a_failure_interrupted(
     # A third delivery has nothing left to do.
     assert guard.handle(event).action == "skipped"
     assert len(recorder.notes) == 1
+
+
+# Inference components: the catalog keeps one archive per component, and the guard judges each like a container's.
+
+TABULAR = "models/dev-tabular/"
+
+
+def _component_guard(s3: Any, recorder: Recorder, runtime: Any = None) -> Any:
+    """The guard as the ModelStore configures it for a stage with a multi-model endpoint and an endpoint of two
+    inference components: the catalog's prefixes, through the function's environment variable."""
+    import aws_cdk as cdk
+
+    from constructs_lib.artifact_catalog import (
+        INFERENCE_COMPONENTS,
+        ArtifactCatalog,
+        ContainerArchive,
+        EndpointArtifacts,
+    )
+    from hosting_contract import served_prefix
+    from tests.support import make_app
+
+    catalog = ArtifactCatalog(
+        cdk.Stack(make_app(), "Store"),
+        "Catalog",
+        parameter_path="/sagemaker-hosting/dev/artifacts",
+        endpoints=[
+            EndpointArtifacts(endpoint_name="dev-home-values", prefix=PREFIX, warm_up=True),
+            EndpointArtifacts(
+                endpoint_name="dev-tabular",
+                prefix=TABULAR,
+                kind=INFERENCE_COMPONENTS,
+                containers=(
+                    ContainerArchive(hostname="churn", key=f"{TABULAR}churn/model.tar.gz"),
+                    ContainerArchive(hostname="fraud", key=f"{TABULAR}fraud/model.tar.gz", layout="tensorflow"),
+                ),
+            ),
+        ],
+    )
+    return guard_module.Guard(
+        s3=s3,
+        runtime=runtime,
+        bucket=BUCKET,
+        prefixes=served_prefix.decode(served_prefix.encode(catalog.guarded_prefixes())),
+        limits=rules.Limits(max_uncompressed_bytes=10 * 1024 * 1024),
+        notify=lambda subject, message: recorder.notes.append((subject, message)),
+        emit=recorder.metrics.append,
+    )
+
+
+def test_a_component_s_archive_is_judged_and_never_warmed_up(s3: Any, recorder: Recorder) -> None:
+    runtime = FakeRuntime()
+    # A payload beside it changes nothing: a warm-up names a TargetModel, which a component has not.
+    s3.put_object(Bucket=BUCKET, Key=f"{TABULAR}churn/model.warmup.json", Body=json.dumps({"body": "1"}))
+    guard = _component_guard(s3, recorder, runtime)
+    for key in (f"{TABULAR}churn/model.tar.gz", f"{TABULAR}churn/model-v2.tar.gz"):
+        assert guard.handle(_put(s3, key, good())).action == "valid"
+        assert _tags(s3, key)["guard-verdict"] == "valid"
+    assert runtime.calls == []
+    assert [m["Endpoint"] for m in recorder.metrics] == ["dev-tabular", "dev-tabular"]
+
+
+def test_a_component_s_archive_must_have_its_layout(s3: Any, recorder: Recorder) -> None:
+    key = f"{TABULAR}fraud/model.tar.gz"
+    outcome = _component_guard(s3, recorder).handle(_put(s3, key, good()))
+    assert (outcome.action, outcome.reason.split(":")[0]) == ("rejected", "layout")
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{TABULAR}fraud/").get("KeyCount") == 0
+    assert _tags(s3, "quarantine/" + key)["guard-verdict"] == "rejected"
+    ((subject, message),) = recorder.notes
+    assert subject == f"Model archive rejected: {key}"
+    assert "was rejected for endpoint dev-tabular: layout" in message
+
+
+def test_an_archive_outside_every_component_s_folder_is_not_served(s3: Any, recorder: Recorder) -> None:
+    outcome = _component_guard(s3, recorder).handle(_put(s3, f"{TABULAR}stray.tar.gz", good()))
+    assert (outcome.action, outcome.reason) == ("skipped", "not under a served prefix")

@@ -177,6 +177,53 @@ def test_each_direct_container_is_called_by_hostname() -> None:
     assert [c["TargetContainerHostname"] for c in runtime.calls] == ["tf", "pt"]
 
 
+COMPONENTS = [
+    {"InferenceComponentName": name, "Body": "{}", "ContentType": "application/json"}
+    for name in ("prod-tabular-churn", "prod-tabular-fraud")
+]
+
+
+def test_each_inference_component_is_called_by_its_deployed_name() -> None:
+    runtime = FakeRuntime()
+    assert _check(FakeSageMaker(), runtime, COMPONENTS) == []
+    assert [c["InferenceComponentName"] for c in runtime.calls] == ["prod-tabular-churn", "prod-tabular-fraud"]
+    assert all("TargetModel" not in c and "TargetContainerHostname" not in c for c in runtime.calls)
+
+
+def test_a_failing_component_is_named_in_the_problem() -> None:
+    problems = _check(FakeSageMaker(), FakeRuntime("ValidationError"), COMPONENTS)
+    assert problems == ["prod-home-values / prod-tabular-churn: ValidationError: ValidationError from the model"]
+
+
+def test_the_deadline_reason_names_the_next_component() -> None:
+    clock = FakeClock()
+    deadline = smoke.Deadline(clock.now() + smoke.RUNTIME.worst_case_seconds + 50, now=clock.now)
+    runtime = FakeRuntime(clock=clock, seconds=60)
+    (problem,) = _check(FakeSageMaker(), runtime, COMPONENTS, deadline=deadline)
+    assert problem.startswith(
+        "prod-home-values: deadline reached after 1 of 2 canaries (next: invoking prod-tabular-fraud; "
+    )
+
+
+def test_the_component_is_a_valid_invoke_endpoint_argument() -> None:
+    # A real client, stubbed: botocore checks the request against the runtime's model (InferenceComponentName is a
+    # member of InvokeEndpointInput, 1-63 characters).
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1", config=smoke.RUNTIME.config())
+    with Stubber(runtime) as stubber:
+        stubber.add_response(
+            "invoke_endpoint",
+            {"Body": io.BytesIO(b"ok")},
+            {
+                "EndpointName": "prod-home-values",
+                "Body": b"{}",
+                "ContentType": "application/json",
+                "InferenceComponentName": "prod-tabular-churn",
+            },
+        )
+        assert _check(FakeSageMaker(), runtime, COMPONENTS[:1]) == []
+        stubber.assert_no_pending_responses()
+
+
 # The deadline: no call starts, and no sleep begins, unless it ends by the deadline.
 
 
@@ -289,6 +336,17 @@ def test_a_rollback_update_succeeds_without_invoking(status: str, caplog: pytest
     assert runtime.calls == []
     assert "the stack is rolling back" in caplog.text
     assert "Chicago_IL.tar.gz" in caplog.text
+
+
+def test_a_rollback_names_the_components_it_did_not_invoke(caplog: pytest.LogCaptureFixture) -> None:
+    event = _event()
+    event["ResourceProperties"]["Invocations"] = COMPONENTS
+    runtime = FakeRuntime()
+    with caplog.at_level(logging.WARNING):
+        data = _on_event(FakeSageMaker(), runtime, FakeCloudFormation("UPDATE_ROLLBACK_IN_PROGRESS"), event)
+    assert data == {"Checked": "0", "Skipped": "2"}
+    assert runtime.calls == []
+    assert "(prod-tabular-churn, prod-tabular-fraud)" in caplog.text
 
 
 @pytest.mark.parametrize(("status", "fails"), [("UPDATE_IN_PROGRESS", True), ("UPDATE_ROLLBACK_IN_PROGRESS", False)])
@@ -426,6 +484,20 @@ def test_handler_answers_success_for_a_healthy_endpoint(monkeypatch: pytest.Monk
         {"Checked": "1"},
         "prod-home-values-smoke-test",
     )
+
+
+def test_handler_fails_the_deployment_naming_the_failing_component(
+    monkeypatch: pytest.MonkeyPatch, cfn_server: CfnServer
+) -> None:
+    event = _event("Create")
+    event["ResourceProperties"]["Invocations"] = COMPONENTS
+    runtime = FakeRuntime("", "ModelError")
+    body = _run_handler(monkeypatch, cfn_server, event, clients=_clients(runtime=runtime, status="CREATE_IN_PROGRESS"))
+    assert body["Status"] == "FAILED"
+    assert body["Reason"] == (
+        "SmokeTestError: prod-home-values / prod-tabular-fraud: ModelError: ModelError from the model"
+    )
+    assert [c["InferenceComponentName"] for c in runtime.calls] == ["prod-tabular-churn", "prod-tabular-fraud"]
 
 
 def test_handler_fails_the_deployment_on_a_silent_rollback(

@@ -15,7 +15,7 @@ import requests
 from hosting_contract import archive_rules as rules
 from hosting_contract import ssm_paths
 from hosting_contract.served_prefix import ServedPrefix
-from modelctl.cli import main
+from modelctl.cli import INVALID, OK, USAGE, main
 from tests.modelctl.archives import Entry, good, tar_gz
 from tests.support import Moto, lambda_module
 
@@ -23,6 +23,7 @@ guard_module = lambda_module("artifact_guard", "artifact_guard")
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
 PREFIX = "models/dev-home-values/"
 MNIST = "models/dev-mnist/"
+TABULAR = "models/dev-tabular/"
 pytestmark = pytest.mark.usefixtures("quick_verdicts")
 
 
@@ -49,6 +50,18 @@ def aws(moto: Moto) -> dict[str, Any]:
                 "containers": {
                     "tensorflow-mnist": {"key": MNIST + "tensorflow-mnist/model.tar.gz", "layout": "tensorflow"},
                     "pytorch-mnist": {"key": MNIST + "pytorch-mnist/model.tar.gz", "layout": "flat"},
+                },
+            }
+        ),
+        # As the artifact catalog publishes an endpoint of inference components: one archive per component.
+        ssm_paths.artifacts_parameter("dev", "dev-tabular"): json.dumps(
+            {
+                "endpoint": "dev-tabular",
+                "kind": "inference-components",
+                "prefix": TABULAR,
+                "containers": {
+                    "churn": {"key": TABULAR + "churn/model.tar.gz", "layout": "flat"},
+                    "fraud": {"key": TABULAR + "fraud/model.tar.gz", "layout": "tensorflow"},
                 },
             }
         ),
@@ -329,3 +342,214 @@ def test_invoke_passes_the_target_model(tmp_path: Path, capsys: pytest.CaptureFi
         == 0
     )
     assert capsys.readouterr().out.strip() == "[412000.0]"
+
+
+# -- inference components ------------------------------------------------------------------------------------------
+
+#: The header InvokeEndpoint carries InferenceComponentName in (botocore's sagemaker-runtime model).
+COMPONENT_HEADER = "X-Amzn-SageMaker-Inference-Component"
+
+
+class Runtime:
+    """sagemaker-runtime clients of the moto mock that record the headers of every InvokeEndpoint sent."""
+
+    def __init__(self) -> None:
+        self.headers: list[dict[str, str]] = []
+
+    def clients(self, service: str, region: str | None) -> Any:
+        client = _clients(service, region)
+        if service == "sagemaker-runtime":
+            client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", self._record)
+        return client
+
+    def _record(self, request: Any, **_: Any) -> None:
+        self.headers.append({k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
+
+    def components(self) -> list[str | None]:
+        return [h.get(COMPONENT_HEADER) for h in self.headers]
+
+
+def _queue_answers(*bodies: str) -> None:
+    """moto answers each distinct request (headers included) with the next queued body, then always with it."""
+    requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+        json={"results": [{"Body": b, "ContentType": "application/json"} for b in bodies], "region": "eu-west-1"},
+        timeout=5,
+    )
+
+
+def _invoke(runtime: Runtime, tmp_path: Path, endpoint: str, *target: str) -> int:
+    body = _archive(tmp_path, "row.json", b'{"tenure": 3}')
+    argv = [
+        "invoke",
+        "--env",
+        "dev",
+        "--endpoint",
+        endpoint,
+        *target,
+        "--body",
+        str(body),
+        "--content-type",
+        "text/csv",
+    ]
+    return main(argv, clients=runtime.clients)
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("given", ["churn", "dev-tabular-churn"])
+def test_invoke_sends_the_component_s_deployed_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    _queue_answers("[0.83]")
+    runtime = Runtime()
+    assert _invoke(runtime, tmp_path, "tabular", "--component", given) == 0
+    assert capsys.readouterr().out.strip() == "[0.83]"
+    assert runtime.components() == ["dev-tabular-churn"]
+    assert not any("X-Amzn-SageMaker-Target-Model" in h for h in runtime.headers)
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(
+    "target", [["--pipeline"], ["--target-model", "churn.tar.gz"], ["--target-container", "churn"]]
+)
+def test_invoke_refuses_a_component_endpoint_without_a_component(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: list[str]
+) -> None:
+    runtime = Runtime()
+    assert _invoke(runtime, tmp_path, "tabular", *target) == USAGE
+    assert capsys.readouterr().err == (
+        "error: dev-tabular is an inference-component endpoint: give --component, one of: churn, fraud\n"
+    )
+    assert runtime.headers == []
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(("endpoint", "kind"), [("home-values", "a multi-model"), ("mnist", "a multi-container")])
+def test_invoke_refuses_a_component_on_another_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], endpoint: str, kind: str
+) -> None:
+    runtime = Runtime()
+    assert _invoke(runtime, tmp_path, endpoint, "--component", "churn") == USAGE
+    assert capsys.readouterr().err == f"error: dev-{endpoint} is {kind} endpoint: it has no --component\n"
+    assert runtime.headers == []
+
+
+@pytest.mark.usefixtures("aws")
+def test_invoke_refuses_a_component_name_sagemaker_would(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runtime = Runtime()
+    long = "c" * (64 - len("dev-tabular-"))
+    assert _invoke(runtime, tmp_path, "tabular", "--component", long) == USAGE
+    assert capsys.readouterr().err == (
+        f"error: --component '{long}': 'dev-tabular-{long}' is no inference component name "
+        "(1-63 letters, digits and inner hyphens; 64 given)\n"
+    )
+    assert _invoke(runtime, tmp_path, "tabular", "--component", "churn_v2") == USAGE
+    assert "'dev-tabular-churn_v2' is no inference component name" in capsys.readouterr().err
+    assert runtime.headers == []
+
+
+@pytest.mark.usefixtures("aws")
+def test_loadtest_spreads_requests_over_the_components(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _queue_answers("[0.1]", "[0.9]")
+    runtime = Runtime()
+    body = _archive(tmp_path, "row.json", b"{}")
+    argv = ["loadtest", "--env", "dev", "--endpoint", "tabular", "--component", "churn,dev-tabular-fraud"]
+    argv += ["--requests", "6", "--concurrency", "2", "--body", str(body), "--content-type", "application/json"]
+    assert main(argv, clients=runtime.clients) == OK
+    assert sorted(runtime.components()) == ["dev-tabular-churn"] * 3 + ["dev-tabular-fraud"] * 3
+    rows = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows == {"dev-tabular-churn": ["3", "0"], "dev-tabular-fraud": ["3", "0"]}
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(
+    ("endpoint", "target", "message"),
+    [
+        (
+            "tabular",
+            ["--models", "churn.tar.gz"],
+            "dev-tabular is an inference-component endpoint: give --component, one of: churn, fraud",
+        ),
+        ("home-values", ["--component", "churn"], "dev-home-values is a multi-model endpoint: it has no --component"),
+        ("tabular", ["--component", "churn,"], "--component 'churn,': name at least one component, none empty"),
+    ],
+)
+def test_loadtest_refuses_a_wrong_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], endpoint: str, target: list[str], message: str
+) -> None:
+    runtime = Runtime()
+    body = _archive(tmp_path, "row.json", b"{}")
+    argv = ["loadtest", "--env", "dev", "--endpoint", endpoint, *target, "--requests", "1", "--body", str(body)]
+    assert main(argv, clients=runtime.clients) == USAGE
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert runtime.headers == []
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("given", ["fraud", "dev-tabular-fraud"])
+def test_upload_to_a_component_goes_to_its_configured_key_with_its_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    flat = _archive(tmp_path, "model.tar.gz", good())
+    # The fraud component serves TensorFlow: a flat archive is refused before upload.
+    assert _run("upload", str(flat), "--env", "dev", "--endpoint", "tabular", "--component", given) == INVALID
+    assert "not uploaded" in capsys.readouterr().err
+    saved = _archive(
+        tmp_path, "tf.tar.gz", tar_gz([Entry("1/saved_model.pb", b"pb"), Entry("1/variables/variables.index", b"i")])
+    )
+    argv = ["upload", str(saved), "--env", "dev", "--endpoint", "tabular", "--component", given, "--wait", "0"]
+    assert _run(*argv) == OK
+    assert f"uploaded s3://{BUCKET}/{TABULAR}fraud/model.tar.gz (tensorflow layout)" in capsys.readouterr().out
+    assert _run("list", "--env", "dev", "--endpoint", "tabular") == OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("component / archive ")
+    assert out[1].startswith("fraud / model.tar.gz ")
+    assert out[-1] == f"1 archive(s) under s3://{BUCKET}/{TABULAR}churn/, s3://{BUCKET}/{TABULAR}fraud/"
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize(
+    ("endpoint", "member", "message"),
+    [
+        ("tabular", [], "dev-tabular is an inference-component endpoint: give --component, one of: churn, fraud"),
+        (
+            "tabular",
+            ["--container", "churn"],
+            "dev-tabular is an inference-component endpoint: give --component, one of: churn, fraud",
+        ),
+        (
+            "tabular",
+            ["--component", "scoring"],
+            "dev-tabular has no component 'scoring' with an archive; known: churn, fraud",
+        ),
+        (
+            "mnist",
+            ["--component", "tensorflow-mnist"],
+            "dev-mnist is a multi-container endpoint: give --container, one of: pytorch-mnist, tensorflow-mnist",
+        ),
+        ("home-values", ["--component", "churn"], "dev-home-values is a multi-model endpoint: it has no --component"),
+    ],
+)
+def test_an_upload_names_a_component_of_a_component_endpoint_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], endpoint: str, member: list[str], message: str
+) -> None:
+    archive = _archive(tmp_path, "model.tar.gz", good())
+    assert _run("upload", str(archive), "--env", "dev", "--endpoint", endpoint, *member, "--wait", "0") == USAGE
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_container_and_component_are_one_or_the_other(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = _archive(tmp_path, "model.tar.gz", good())
+    with pytest.raises(SystemExit) as exit_:
+        _run("upload", str(archive), "--env", "dev", "--endpoint", "tabular", "--container", "a", "--component", "b")
+    assert exit_.value.code == USAGE
+    assert "argument --component: not allowed with argument --container" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("aws")
+def test_invoke_needs_the_endpoint_in_the_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The catalog says whether the endpoint needs a component: without it, nothing is sent.
+    runtime = Runtime()
+    assert _invoke(runtime, tmp_path, "nope", "--pipeline") == USAGE
+    assert capsys.readouterr().err.startswith("error: environment 'dev' has no endpoint 'dev-nope' ")
+    assert runtime.headers == []

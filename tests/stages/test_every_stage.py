@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, MultiContainerEndpointConfig
+from stacks.config import ConfigError, InferenceComponentEndpointConfig, MultiContainerEndpointConfig
 from stacks.stage import ModelHostingStage
 from tests import examples
 from tests.support import Synthesis, feature_environment, make_app
@@ -116,10 +116,13 @@ def test_every_model_archive_is_in_the_catalog(synthesis: Synthesis, name: str) 
     stage = synthesis.stage(name)
     keys = {c.key for e in stage.model_store.catalog.endpoints for c in e.containers}
     bucket = f"s3://{stage.config.artifact_bucket_name}/"
+    models = synthesis.resources(stage.hosting, "AWS::SageMaker::Model").values()
     read = {
         container["ModelDataUrl"].removeprefix(bucket)
-        for model in synthesis.resources(stage.hosting, "AWS::SageMaker::Model").values()
-        for container in model["Properties"].get("Containers", [])
+        for model in models
+        for container in [*model["Properties"].get("Containers", []), model["Properties"].get("PrimaryContainer", {})]
+        # A multi-model endpoint's PrimaryContainer names its prefix, not an archive.
+        if container.get("ModelDataUrl", "").endswith(".tar.gz")
     }
     assert read == keys
 
@@ -293,6 +296,8 @@ def test_scaling_per_stage(synthesis: Synthesis, name: str) -> None:
     endpoints = synthesis.resources(stage.hosting, "AWS::SageMaker::Endpoint")
     for item in examples.endpoints(stage.config):
         prefix = examples.construct_id(item.name)
+        if isinstance(item, InferenceComponentEndpointConfig):
+            continue  # copy-count scaling: test_component_scaling_per_stage
         if item.scaling is None:
             assert not [k for k in targets if k.startswith(f"{prefix}Scaling")]
             continue
@@ -308,15 +313,64 @@ def test_scaling_per_stage(synthesis: Synthesis, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", examples.NAMES)
+def test_component_scaling_per_stage(synthesis: Synthesis, name: str) -> None:
+    # Each component's copies scale as configured (Application Auto Scaling, ResourceId inference-component/NAME);
+    # the template's CopyCount is the initial one; a component that may reach zero copies is woken by a step policy.
+    stage = synthesis.stage(name)
+    targets = {
+        t["ResourceId"]: t
+        for t in (
+            r["Properties"]
+            for r in synthesis.resources(stage.hosting, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+        )
+    }
+    components = {
+        c["Properties"]["InferenceComponentName"]: c["Properties"]
+        for c in synthesis.resources(stage.hosting, "AWS::SageMaker::InferenceComponent").values()
+    }
+    steps = [
+        p
+        for p in synthesis.resources(stage.hosting, "AWS::ApplicationAutoScaling::ScalingPolicy").values()
+        if p["Properties"]["PolicyType"] == "StepScaling"
+    ]
+    wakers = 0
+    for endpoint in stage.config.inference_component_endpoints:
+        for component in endpoint.components:
+            deployed = f"{stage.config.endpoint_name(endpoint.name)}-{component.name}"
+            assert components[deployed]["RuntimeConfig"] == {"CopyCount": component.initial_copies}
+            if component.scaling is None:
+                assert f"inference-component/{deployed}" not in targets
+                continue
+            target = targets[f"inference-component/{deployed}"]
+            assert (target["MinCapacity"], target["MaxCapacity"]) == (
+                component.scaling.min_copies,
+                component.scaling.max_copies,
+            )
+            wakers += component.scaling.scale_to_zero
+    assert len(steps) == wakers
+
+
+@pytest.mark.parametrize("name", examples.NAMES)
 def test_alarm_thresholds_come_from_each_environment(synthesis: Synthesis, name: str) -> None:
     stage = synthesis.stage(name)
     alarms = synthesis.resources(stage.hosting, "AWS::CloudWatch::Alarm")
     latency_us = stage.config.alarm_thresholds.model_latency_p99.to_milliseconds() * 1000
     for item in examples.endpoints(stage.config):
-        assert _resource(alarms, f"{examples.construct_id(item.name)}AlarmsModelLatency")["Threshold"] == latency_us
+        suffixes = (
+            [examples.construct_id(c.name) for c in item.components]
+            if isinstance(item, InferenceComponentEndpointConfig)
+            else [""]
+        )
+        for suffix in suffixes:
+            alarm = _resource(alarms, f"{examples.construct_id(item.name)}AlarmsModelLatency{suffix}")
+            assert alarm["Threshold"] == latency_us
     assert not synthesis.resources(stage.hosting, "AWS::SNS::Topic")  # the stage's one topic is the ModelStore's
     for alarm in alarms.values():
         (action,) = alarm["Properties"]["AlarmActions"]
+        if alarm["Properties"].get("MetricName") == "NoCapacityInvocationFailures" and "ScaleOutFromZero" in json.dumps(
+            action
+        ):
+            continue  # wakes a component scaled to zero: every quiet spell ends with it, no one to page
         assert "AlarmTopicB56431CA" in json.dumps(action)
         assert alarm["Properties"]["AlarmName"].startswith(f"sagemaker-hosting/{name}/")
     dashboard = next(iter(synthesis.resources(stage.hosting, "AWS::CloudWatch::Dashboard").values()))
@@ -388,4 +442,5 @@ def test_every_custom_resource_has_a_service_timeout(synthesis: Synthesis, name:
                 found += 1
     # At least the scaling guard's release and restore per scaled endpoint, and a smoke test per tested one.
     endpoints = examples.endpoints(stage.config)
-    assert found >= 2 * sum(1 for e in endpoints if e.scaling) + sum(1 for e in endpoints if e.smoke_tests)
+    variant_scaled = [e for e in endpoints if getattr(e, "scaling", None)]
+    assert found >= 2 * len(variant_scaled) + sum(1 for e in endpoints if e.smoke_tests)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from hosting_contract.served_prefix import capture_prefix
 from stacks.config import EnvironmentConfig
 from stacks.stage import ModelHostingStage
 from tests import examples
@@ -50,6 +51,24 @@ def _multi_model_prefixes(config: EnvironmentConfig) -> list[Reviewed]:
             "A multi-model endpoint loads any archive of its own prefix (tag-conditioned).",
         )
         for mme in config.multi_model_endpoints
+    ]
+
+
+def _capture_prefixes(config: EnvironmentConfig) -> list[Reviewed]:
+    """An endpoint that captures data writes any object under its own capture prefix: SageMaker names the objects
+    ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`` at run time (Developer Guide, "Capture data from
+    real-time endpoint")."""
+    return [
+        Reviewed(
+            rf"{examples.construct_id(mce.name)}ExecutionRoleDefaultPolicy[0-9A-F]{{8}}",
+            "Policy",
+            "resource:"
+            + re.escape(f"arn:aws:s3:::{config.artifact_bucket_name}/{capture_prefix(config.endpoint_name(mce.name))}")
+            + r"/?\*",
+            "Data capture writes objects SageMaker names at run time under the endpoint's own capture prefix.",
+        )
+        for mce in config.multi_container_endpoints
+        if mce.data_capture is not None
     ]
 
 
@@ -130,6 +149,7 @@ REVIEWED_WILDCARDS: tuple[Reviewed, ...] = (
     ),
     # Each multi-model endpoint of each configured environment: its own role, its own prefix, nothing wider.
     *(entry for config in examples.ENVIRONMENTS for entry in _multi_model_prefixes(config)),
+    *(entry for config in examples.ENVIRONMENTS for entry in _capture_prefixes(config)),
     # Dev only: the CDK's bucket-emptying custom resource, in the bucket policies, for its own role.
     *(
         Reviewed(
@@ -374,4 +394,6 @@ def test_built_in_algorithm_models_run_without_network(synthesis: Synthesis, nam
         for endpoint, isolation in examples.PINNED_NETWORK_ISOLATION.items()
         if name in examples.having(endpoint)
     }
-    assert {k: isolated[k] for k in expected} == expected
+    # An endpoint's models: its own (multi-model, multi-container) or one per component (<Endpoint><Component>).
+    found = {cid: {v for k, v in isolated.items() if k.startswith(cid)} for cid in expected}
+    assert found == {cid: {isolation} for cid, isolation in expected.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -275,3 +276,98 @@ def test_environment_alarm_thresholds_are_checked_without_endpoints(capsys: pyte
     )
     assert err.startswith("error: environment 'dev': alarm_thresholds")
     assert "period" in err
+
+
+# -- inference components --------------------------------------------------------------------------------------
+
+
+def _with_components(**changes: Any) -> EnvironmentConfig:
+    """DEV with only the tests' inference-component endpoint (``tabular``), changed."""
+    from tests.support import feature_components
+
+    endpoint = dataclasses.replace(feature_components(), **changes)
+    return DEV.replace(
+        multi_model_endpoints=(), multi_container_endpoints=(), inference_component_endpoints=(endpoint,)
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"components": ()}, "field 'components': () must list at least one"),
+        ("duplicate", "field 'components': 'churn' is used more than once"),
+        ("unknown consumer", "field 'consumers' of 'Scoring': 'other' is not a component of the endpoint"),
+        ("unknown smoke", "field 'smoke_tests': inference_component 'other' is not a component of the endpoint"),
+    ],
+)
+def test_components_consumers_and_smoke_tests_must_match(
+    changes: Any, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from constructs_lib.hosted_endpoint import SmokeInvocation
+    from stacks.config import ComponentConsumerConfig
+    from tests.support import feature_components
+
+    endpoint = feature_components()
+    if changes == "duplicate":
+        changes = {"components": (endpoint.components[0], endpoint.components[0])}
+    elif changes == "unknown consumer":
+        changes = {"consumers": (ComponentConsumerConfig(name="Scoring", components=("other",)),)}
+    elif changes == "unknown smoke":
+        changes = {"smoke_tests": (SmokeInvocation(body="1", inference_component="other"),)}
+    err = _built_error(
+        capsys,
+        multi_model_endpoints=(),
+        multi_container_endpoints=(),
+        inference_component_endpoints=(dataclasses.replace(endpoint, **changes),),
+    )
+    assert err.startswith("error: environment 'dev', endpoint 'tabular': "), err
+    assert expected in err
+
+
+def test_a_region_without_inference_components_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # CloudFormation's resource specification for eu-west-3 has no AWS::SageMaker::InferenceComponent, and
+    # SageMaker refused MinInstanceCount 0 there in the field: refused at synth, not at deploy.
+    err = _synth_error(_with_components().replace(region="eu-west-3"), capsys)
+    assert err.startswith("error: environment 'dev', endpoint 'tabular': "), err
+    assert "'eu-west-3' does not offer AWS::SageMaker::InferenceComponent" in err
+
+
+def test_accelerators_beyond_the_instance_are_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from constructs_lib.inference_component import ComputeRequirements
+
+    component = dataclasses.replace(
+        _with_components().inference_component_endpoints[0].components[0],
+        compute=ComputeRequirements(accelerators=8, cpu_cores=8, min_memory_mb=32_768),
+    )
+    err = _synth_error(_with_components(instance_type="ml.g4dn.12xlarge", components=(component,)), capsys)
+    assert "compute.accelerators of component 'churn'" in err
+    assert "8 exceeds the 4 GPUs of one ml.g4dn.12xlarge" in err
+
+
+def test_the_documented_gpu_fleet_synthesizes_clean() -> None:
+    # docs/OPERATIONS.md, "A GPU fleet: the accelerator rules": the configuration as printed there.
+    from constructs_lib.component_scaling import ComponentScalingPlan
+    from constructs_lib.inference_component import ComputeRequirements
+    from constructs_lib.inference_component_endpoint import ManagedInstanceScaling
+    from stacks.config import ComponentConfig, InferenceComponentEndpointConfig
+
+    llm = InferenceComponentEndpointConfig(
+        name="llm",
+        instance_type="ml.g4dn.12xlarge",
+        managed_instance_scaling=ManagedInstanceScaling(min_instances=0, max_instances=2),
+        components=(
+            ComponentConfig(
+                name="summarize",
+                image=ImageConfig(model_store_tag="llm-1.0"),
+                compute=ComputeRequirements(accelerators=2, cpu_cores=8, min_memory_mb=32_768),
+                scaling=ComponentScalingPlan(min_copies=0, max_copies=4, concurrent_requests_per_copy=4),
+            ),
+        ),
+    )
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md").read_text()
+    for line in ('instance_type="ml.g4dn.12xlarge"', "accelerators=2, cpu_cores=8, min_memory_mb=32_768"):
+        assert line in docs
+    config = DEV.replace(multi_model_endpoints=(), multi_container_endpoints=(), inference_component_endpoints=(llm,))
+    app_ = make_app(**{"@aws-cdk/core:failSynthOnValidationErrors": False})
+    ModelHostingStage(app_, config.stage_id, config=config)
+    assert compliance_findings(app_) == []

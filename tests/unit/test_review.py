@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import MultiContainerEndpointConfig, MultiModelEndpointConfig
+from stacks.config import InferenceComponentEndpointConfig, MultiContainerEndpointConfig, MultiModelEndpointConfig
 from tests import examples
 from tests.support import Synthesis
 from tools import review
@@ -50,11 +50,51 @@ def _deployment(item: examples.Endpoint) -> tuple[str, int]:
     return f"blue/green {deployment.traffic.value.lower()} {deployment.size_percent}%, wait {wait} s", 2
 
 
+def _components_as_configured(item: InferenceComponentEndpointConfig, deployed: str) -> list[tuple[Any, ...]]:
+    """What the review must read of each component: name, reservations, copies, scaling, rolling or not."""
+    return [
+        (
+            f"{deployed}-{c.name}",
+            c.compute.cpu_cores,
+            c.compute.accelerators,
+            c.compute.min_memory_mb,
+            c.compute.max_memory_mb,
+            c.initial_copies,
+            (c.scaling.min_copies, c.scaling.max_copies) if c.scaling else (c.initial_copies, c.initial_copies),
+            c.rolling_update is not None,
+        )
+        for c in item.components
+    ]
+
+
 @pytest.mark.parametrize("name", examples.NAMES)
 def test_variants_scaling_cache_and_deployment(assembly: review.Assembly, name: str) -> None:
     config = examples.environment(name)
     for item in examples.endpoints(config):
         found = _endpoint(assembly, config.stage_id, config.endpoint_name(item.name))
+        if isinstance(item, InferenceComponentEndpointConfig):
+            # The fleet: its instances, scaled by SageMaker as the copies need them.
+            count, managed = item.initial_instance_count, item.managed_instance_scaling
+            low, high = (managed.min_instances, managed.max_instances) if managed else (count, count)
+            assert [(v.instance_type, v.initial_count, v.min_count, v.max_count) for v in found.variants] == [
+                (item.instance_type, count, low, high)
+            ]
+            assert found.cache == "-"
+            read = [
+                (
+                    c.name,
+                    c.cpu_cores,
+                    c.accelerators,
+                    c.min_memory_mb,
+                    c.max_memory_mb,
+                    c.copies,
+                    (c.min_copies, c.max_copies),
+                    c.rolling_update.startswith("rolling "),
+                )
+                for c in found.components
+            ]
+            assert read == _components_as_configured(item, config.endpoint_name(item.name))
+            continue
         variant, configured = found.variants[0], item.variants[0]
         count = configured.initial_instance_count
         low, high = (item.scaling.min_capacity, item.scaling.max_capacity) if item.scaling else (count, count)
@@ -87,7 +127,11 @@ def test_access_matrix_includes_conditions_and_denies(assembly: review.Assembly)
             access = {(a.principal, a.effect, a.scope) for a in assembly.access if a.endpoint == deployed}
             for consumer in item.consumers:
                 principal = f"{config.stage_id}/Hosting/{examples.construct_id(item.name)}{consumer.name}"
-                if isinstance(item, MultiModelEndpointConfig):
+                if isinstance(item, InferenceComponentEndpointConfig):
+                    # A row per component the role's statement names, and none for the endpoint as a whole.
+                    reach = {scope for who, effect, scope in access if who == principal and effect == "Allow"}
+                    assert reach == {f"component {deployed}-{c}" for c in consumer.components}
+                elif isinstance(item, MultiModelEndpointConfig):
                     assert (principal, "Allow", f"TargetModel {', '.join(consumer.models)}") in access
                 elif consumer.containers is None:
                     assert (principal, "Allow", "whole endpoint") in access
@@ -222,3 +266,215 @@ def test_cli_writes_the_report_and_refuses_a_missing_assembly(
     assert (base / "REVIEW.md").read_text().startswith("# Synth review")
     assert STAGE.endpoint_name(examples.HOME_VALUES) in capsys.readouterr().out
     assert review.main([str(tmp_path / "nothing")]) == 2
+
+
+# -- inference components, on a tiny stage of L1 resources in the template shape of issue #12 ------------------------
+
+IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
+MODELS = "s3://sagemaker-models-dev-111111111111-eu-west-1/models/dev-tabular"
+
+
+@pytest.fixture(scope="module")
+def components(tmp_path_factory: pytest.TempPathFactory) -> review.Assembly:
+    """A Dev stage whose Hosting stack has one endpoint of inference components: ``churn`` (CPU, scaled 1-3, rolling
+    updates) and ``fraud`` (a GPU, not scaled), on instances that scale 0-4; two roles may invoke it."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_applicationautoscaling as autoscaling
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_sagemaker as sagemaker
+
+    from tests.support import cdk_context
+
+    outdir = tmp_path_factory.mktemp("components")
+    app = cdk.App(context=cdk_context(), outdir=str(outdir))
+    stage = cdk.Stage(app, "Dev", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    stack = cdk.Stack(stage, "Hosting", stack_name="Dev-Hosting")
+    role = "arn:aws:iam::111111111111:role/dev-tabular"
+    config = sagemaker.CfnEndpointConfig(
+        stack,
+        "TabularConfig",
+        execution_role_arn=role,
+        production_variants=[
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name="AllTraffic",
+                instance_type="ml.g5.xlarge",
+                initial_instance_count=1,
+                managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                    status="ENABLED", min_instance_count=0, max_instance_count=4
+                ),
+                routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+                    routing_strategy="LEAST_OUTSTANDING_REQUESTS"
+                ),
+            )
+        ],
+    )
+    endpoint = sagemaker.CfnEndpoint(
+        stack, "TabularEndpoint", endpoint_name="dev-tabular", endpoint_config_name=config.attr_endpoint_config_name
+    )
+    spec = sagemaker.CfnInferenceComponent
+    placed = {}
+    for name, needs, copies, deployment in (
+        (
+            "churn",
+            spec.InferenceComponentComputeResourceRequirementsProperty(
+                number_of_cpu_cores_required=2, min_memory_required_in_mb=2048, max_memory_required_in_mb=4096
+            ),
+            1,
+            spec.InferenceComponentDeploymentConfigProperty(
+                rolling_update_policy=spec.InferenceComponentRollingUpdatePolicyProperty(
+                    maximum_batch_size=spec.InferenceComponentCapacitySizeProperty(type="COPY_COUNT", value=1),
+                    wait_interval_in_seconds=120,
+                    maximum_execution_timeout_in_seconds=1800,
+                    rollback_maximum_batch_size=spec.InferenceComponentCapacitySizeProperty(
+                        type="CAPACITY_PERCENT", value=100
+                    ),
+                ),
+                auto_rollback_configuration=spec.AutoRollbackConfigurationProperty(
+                    alarms=[spec.AlarmProperty(alarm_name=f"churn-{a}") for a in ("errors", "latency")]
+                ),
+            ),
+        ),
+        (
+            "fraud",
+            spec.InferenceComponentComputeResourceRequirementsProperty(
+                number_of_accelerator_devices_required=1, min_memory_required_in_mb=8192
+            ),
+            2,
+            None,
+        ),
+    ):
+        model = sagemaker.CfnModel(
+            stack,
+            f"Tabular{name.title()}Model",
+            execution_role_arn=role,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=IMAGE, model_data_url=f"{MODELS}/{name}/model.tar.gz"
+            ),
+        )
+        placed[name] = sagemaker.CfnInferenceComponent(
+            stack,
+            f"Tabular{name.title()}",
+            inference_component_name=f"dev-tabular-{name}",
+            endpoint_name=endpoint.attr_endpoint_name,
+            variant_name="AllTraffic",
+            specification=spec.InferenceComponentSpecificationProperty(
+                model_name=model.attr_model_name, compute_resource_requirements=needs
+            ),
+            runtime_config=spec.InferenceComponentRuntimeConfigProperty(copy_count=copies),
+            deployment_config=deployment,
+        )
+    autoscaling.CfnScalableTarget(
+        stack,
+        "TabularChurnScaling",
+        service_namespace="sagemaker",
+        resource_id="inference-component/dev-tabular-churn",
+        scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
+        min_capacity=1,
+        max_capacity=3,
+    )
+
+    def arn(resource: str, name: str) -> str:
+        return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+    analysts = iam.Role(stack, "Analysts", assumed_by=iam.AccountRootPrincipal())
+    analysts.add_to_policy(
+        iam.PolicyStatement(
+            actions=["sagemaker:InvokeEndpoint"],
+            resources=[arn("endpoint", "dev-tabular"), arn("inference-component", "dev-tabular-churn")],
+        )
+    )
+    analysts.add_to_policy(
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=["sagemaker:InvokeEndpoint"],
+            # Named by the component's ARN attribute: the review must still tell which component it is.
+            resources=[placed["fraud"].attr_inference_component_arn],
+        )
+    )
+    platform = iam.Role(stack, "Platform", assumed_by=iam.AccountRootPrincipal())
+    platform.add_to_policy(
+        iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[arn("endpoint", "dev-tabular")])
+    )
+    app.synth()
+    return review.read_assembly(outdir)
+
+
+def test_an_endpoint_of_components_is_its_instances(components: review.Assembly) -> None:
+    (endpoint,) = components.endpoints
+    assert (endpoint.stage, endpoint.name, endpoint.kind, endpoint.cache) == ("Dev", "dev-tabular", "IC", "-")
+    # Managed instance scaling: SageMaker adds instances as copies need them, down to none.
+    assert endpoint.variants == [review.Variant("AllTraffic", "ml.g5.xlarge", 1, 0, 4, scaled=True)]
+    assert endpoint.images == [f"dev-tabular-churn: {IMAGE}", f"dev-tabular-fraud: {IMAGE}"]
+    assert endpoint.data == [
+        f"dev-tabular-churn: {MODELS}/churn/model.tar.gz",
+        f"dev-tabular-fraud: {MODELS}/fraud/model.tar.gz",
+    ]
+
+
+def test_each_component_with_its_reservations_copies_scaling_and_updates(components: review.Assembly) -> None:
+    (endpoint,) = components.endpoints
+    assert endpoint.components == [
+        review.Component(
+            name="dev-tabular-churn",
+            image=IMAGE,
+            data=f"{MODELS}/churn/model.tar.gz",
+            cpu_cores=2,
+            accelerators=None,
+            min_memory_mb=2048,
+            max_memory_mb=4096,
+            copies=1,
+            min_copies=1,
+            max_copies=3,
+            scaled=True,
+            rolling_update="rolling 1 copy at a time, wait 120 s, timeout 1800 s, roll back 100% at a time, "
+            "rollback on 2 alarms",
+        ),
+        review.Component(
+            name="dev-tabular-fraud",
+            image=IMAGE,
+            data=f"{MODELS}/fraud/model.tar.gz",
+            cpu_cores=None,
+            accelerators=1,
+            min_memory_mb=8192,
+            max_memory_mb=None,
+            copies=2,
+            min_copies=2,
+            max_copies=2,
+        ),
+    ]
+    text = "\n".join(review.report(components, json.loads(review.PRICES.read_text()), 10))
+    assert "### Inference components" in text
+    assert (
+        f"| Dev | dev-tabular | dev-tabular-churn | {IMAGE} | {MODELS}/churn/model.tar.gz | 2 | - | 2048-4096 | 1 "
+        "| 1-3 | rolling 1 copy at a time, wait 120 s, timeout 1800 s, roll back 100% at a time, rollback on 2 alarms |"
+    ) in text
+    assert (
+        f"| Dev | dev-tabular | dev-tabular-fraud | {IMAGE} | {MODELS}/fraud/model.tar.gz | - | 1 | 8192 | 2 "
+        "| not scaled | SageMaker default (blue/green) |"
+    ) in text
+
+
+def test_the_access_matrix_shows_who_may_invoke_each_component(components: review.Assembly) -> None:
+    assert sorted(components.access) == [
+        review.Access("Dev", "dev-tabular", "Dev/Hosting/Analysts", "Allow", "component dev-tabular-churn"),
+        review.Access("Dev", "dev-tabular", "Dev/Hosting/Analysts", "Deny", "component dev-tabular-fraud"),
+        review.Access(
+            "Dev",
+            "dev-tabular",
+            "Dev/Hosting/Platform",
+            "Allow",
+            "endpoint ARN alone: any component, unless SageMaker checks component ARNs (undocumented)",
+        ),
+    ]
+
+
+def test_an_endpoint_that_scales_to_no_instance_costs_nothing_when_idle(components: review.Assembly) -> None:
+    table = {**json.loads(review.PRICES.read_text()), "prices": {"eu-west-1": {"ml.g5.xlarge": 1.5}}}
+    (endpoint,) = components.endpoints
+    cost = review.cost(endpoint, table, models_per_endpoint=10)
+    # The instances, 0 to 4, whatever the copies: the components share them.
+    assert (cost.low, cost.high, cost.note) == (0, pytest.approx(6.0), "0 when idle")
+    text = "\n".join(review.report(components, table, 10))
+    assert "| Dev | dev-tabular | 0 when idle | 6.000 | 0 when idle | 4,380 | 0 when idle | 0 when idle |" in text
+    (_, row) = review.terminal(components, table, 10)
+    assert row.split() == ["Dev", "dev-tabular", "IC", "ml.g5.xlarge", "x", "0-4", "0-4,380", "2"]

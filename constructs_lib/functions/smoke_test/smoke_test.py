@@ -190,6 +190,10 @@ def _invoke(
         arguments["TargetModel"] = target = invocation["TargetModel"]
     if invocation.get("TargetContainerHostname"):
         arguments["TargetContainerHostname"] = target = invocation["TargetContainerHostname"]
+    # Mandatory on an endpoint of inference components, which has no model of its own to fall back on
+    # (InvokeEndpoint, Amazon SageMaker Runtime API Reference: InferenceComponentName).
+    if invocation.get("InferenceComponentName"):
+        arguments["InferenceComponentName"] = target = invocation["InferenceComponentName"]
     waiting = f"next: invoking {target}"
     for attempt in range(attempts):
         if not deadline.allows(RUNTIME.worst_case_seconds):
@@ -277,7 +281,10 @@ def on_event(
 
 
 def _skip(event: dict[str, Any], invocations: list[dict[str, str]], why: str) -> None:
-    targets = [i.get("TargetModel") or i.get("TargetContainerHostname") or "the pipeline" for i in invocations]
+    targets = [
+        i.get("InferenceComponentName") or i.get("TargetModel") or i.get("TargetContainerHostname") or "the pipeline"
+        for i in invocations
+    ]
     LOG.warning(
         "%s %s of %s: %s, answering SUCCESS without the verdict of %d canaries (%s)",
         event["RequestType"],

@@ -1,0 +1,193 @@
+"""modelctl preflight on an endpoint of inference components: each component's archive is the ModelDataUrl of the
+model its Specification.ModelName names, and the fix names the component (``--component``).
+
+The cloud assembly is built by hand in the shape the templates take (PLAN of issue #12: an
+``AWS::SageMaker::Model`` per component, with one archive, and an ``AWS::SageMaker::InferenceComponent`` naming it),
+so that the test depends on that shape only, not on the construct that synthesizes it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from constructs_lib.artifact_catalog import INFERENCE_COMPONENTS, ContainerArchive, EndpointArtifacts
+from hosting_contract import ssm_paths
+from modelctl import preflight
+from modelctl.cli import INVALID, OK, main
+from tests.modelctl.archives import Entry, good, tar_gz
+from tests.support import Moto
+
+BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
+TABULAR = "models/dev-tabular/"
+CATALOG = EndpointArtifacts(
+    endpoint_name="dev-tabular",
+    prefix=TABULAR,
+    kind=INFERENCE_COMPONENTS,
+    containers=(
+        ContainerArchive(hostname="churn", key=f"{TABULAR}churn/model.tar.gz"),
+        ContainerArchive(hostname="fraud", key=f"{TABULAR}fraud/model.tar.gz", layout="tensorflow"),
+    ),
+)
+
+
+def _model(key: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SageMaker::Model",
+        "Properties": {
+            "ExecutionRoleArn": {"Fn::GetAtt": ["TabularRole", "Arn"]},
+            "PrimaryContainer": {
+                "Image": "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312",
+                "ModelDataUrl": f"s3://{BUCKET}/{key}",
+            },
+        },
+    }
+
+
+def _component(name: Any, model: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SageMaker::InferenceComponent",
+        "Properties": {
+            "InferenceComponentName": name,
+            "EndpointName": {"Fn::GetAtt": ["TabularEndpoint", "EndpointName"]},
+            "VariantName": "AllTraffic",
+            "Specification": {
+                "ModelName": model,
+                "ComputeResourceRequirements": {"NumberOfCpuCoresRequired": 1, "MinMemoryRequiredInMb": 1024},
+            },
+            "RuntimeConfig": {"CopyCount": 1},
+        },
+    }
+
+
+def _assembly(tmp_path: Path, *, extra: dict[str, Any] | None = None) -> Path:
+    """A cloud assembly of one stage: its ModelStore (the catalog's parameter) and its Hosting (two components)."""
+    stage = tmp_path / "cdk.out" / "assembly-Dev"
+    stage.mkdir(parents=True)
+    store = {
+        "Resources": {
+            "CatalogDevTabular": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": ssm_paths.artifacts_parameter("dev", "dev-tabular"),
+                    "Type": "String",
+                    "Value": CATALOG.to_json(),
+                },
+            }
+        }
+    }
+    hosting = {
+        "Resources": {
+            "TabularChurnModel": _model(f"{TABULAR}churn/model.tar.gz"),
+            "TabularChurn": _component("dev-tabular-churn", {"Fn::GetAtt": ["TabularChurnModel", "ModelName"]}),
+            "TabularFraudModel": _model(f"{TABULAR}fraud/model.tar.gz"),
+            "TabularFraud": _component(
+                {"Fn::Join": ["-", [{"Ref": "AWS::StackName"}, "fraud"]]},
+                {"Fn::GetAtt": ["TabularFraudModel", "ModelName"]},
+            ),
+            **(extra or {}),
+        }
+    }
+    artifacts = {}
+    for name, template in (("DevModelStore", store), ("DevHosting", hosting)):
+        (stage / f"{name}.template.json").write_text(json.dumps(template))
+        artifacts[name] = {
+            "type": "aws:cloudformation:stack",
+            "properties": {"templateFile": f"{name}.template.json"},
+        }
+    (stage / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    return stage.parent
+
+
+def test_each_component_needs_the_archive_of_its_model(tmp_path: Path) -> None:
+    needed = preflight.requirements(_assembly(tmp_path), "dev")
+    assert [(r.needed_by, r.key, r.endpoint, r.component, r.container, r.layout) for r in needed] == [
+        (
+            "inference component dev-tabular-churn (model TabularChurnModel)",
+            f"{TABULAR}churn/model.tar.gz",
+            "dev-tabular",
+            "churn",
+            None,
+            "flat",
+        ),
+        (
+            # A name CloudFormation resolves: the component's logical id says which it is.
+            "inference component TabularFraud (model TabularFraudModel)",
+            f"{TABULAR}fraud/model.tar.gz",
+            "dev-tabular",
+            "fraud",
+            None,
+            "tensorflow",
+        ),
+    ]
+
+
+def test_a_component_archive_missing_from_the_catalog_is_reported(tmp_path: Path) -> None:
+    extra = {
+        "TabularScoringModel": _model(f"{TABULAR}scoring/model.tar.gz"),
+        "TabularScoring": _component("dev-tabular-scoring", {"Fn::GetAtt": ["TabularScoringModel", "ModelName"]}),
+    }
+    needed = preflight.requirements(_assembly(tmp_path, extra=extra), "dev")
+    (finding,) = preflight.check(None, "dev", [r for r in needed if "scoring" in r.key])
+    assert str(finding) == (
+        f"not in the artifact catalog: s3://{BUCKET}/{TABULAR}scoring/model.tar.gz (needed by inference component "
+        "dev-tabular-scoring (model TabularScoringModel))\n    fix: redeploy the ModelStore stack first (cdk deploy)"
+    )
+
+
+@pytest.fixture
+def account(moto: Moto) -> Any:
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    ssm = moto.client("ssm")
+    for name, value in {
+        ssm_paths.model_store_parameter("dev", ssm_paths.BUCKET_NAME): BUCKET,
+        ssm_paths.model_store_parameter("dev", ssm_paths.KMS_KEY_ARN): moto.client("kms").create_key()["KeyMetadata"][
+            "Arn"
+        ],
+        ssm_paths.artifacts_parameter("dev", "dev-tabular"): CATALOG.to_json(),
+    }.items():
+        ssm.put_parameter(Name=name, Value=value, Type="String")
+    return s3
+
+
+def _clients(service: str, region: str | None) -> Any:
+    return boto3.client(service, region_name=region or "eu-west-1")
+
+
+def test_the_printed_fixes_upload_each_component_s_archive(
+    account: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assembly = str(_assembly(tmp_path))
+    assert main(["preflight", "--env", "dev", "--assembly", assembly], clients=_clients) == INVALID
+    fixes = [line.split("fix: ", 1)[1] for line in capsys.readouterr().out.splitlines() if "fix: " in line]
+    assert fixes == [
+        "modelctl upload ARCHIVE.tar.gz --env dev --endpoint tabular --component churn --layout flat",
+        "modelctl upload ARCHIVE.tar.gz --env dev --endpoint tabular --component fraud --layout tensorflow",
+    ]
+    archives = {
+        "flat": tmp_path / "churn.tar.gz",
+        "tensorflow": tmp_path / "fraud.tar.gz",
+    }
+    archives["flat"].write_bytes(good())
+    archives["tensorflow"].write_bytes(tar_gz([Entry("1/saved_model.pb", b"pb")]))
+    for fix in fixes:
+        argv = fix.split()[1:]
+        argv[argv.index("ARCHIVE.tar.gz")] = str(archives[argv[-1]])
+        assert main([*argv, "--wait", "0"], clients=_clients) == OK
+    capsys.readouterr()
+    # Uploaded, not judged yet: the fix is a rescan of the endpoint (rescan takes no --component).
+    assert main(["preflight", "--env", "dev", "--assembly", assembly], clients=_clients) == INVALID
+    out = capsys.readouterr().out
+    assert out.count("fix: wait for the artifact guard, or modelctl rescan --env dev --endpoint tabular\n") == 2
+    for key in (f"{TABULAR}churn/model.tar.gz", f"{TABULAR}fraud/model.tar.gz"):
+        version = account.head_object(Bucket=BUCKET, Key=key)["VersionId"]
+        tags = [{"Key": "guard-verdict", "Value": "valid"}, {"Key": "guard-version", "Value": version}]
+        account.put_object_tagging(Bucket=BUCKET, Key=key, Tagging={"TagSet": tags})
+    assert main(["preflight", "--env", "dev", "--assembly", assembly], clients=_clients) == OK
+    assert "2 of 2 archive(s) the dev stage needs are valid" in capsys.readouterr().out
