@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The CDK app: one Stage per environment, each checked by the compliance packs."""
+"""The CDK app: one Stage per environment and region, each checked by the compliance packs."""
 
 from __future__ import annotations
 
@@ -25,15 +25,16 @@ def configured_environments() -> tuple[EnvironmentConfig, ...]:
 
 
 def build(app: cdk.App, environments: tuple[EnvironmentConfig, ...] | None = None) -> list[ModelHostingStage]:
-    """Add the stage of every selected environment (all, or ``-c env=NAME``) to ``app``."""
+    """Add the stages of every selected environment (all, or ``-c env=NAME``), one per region, to ``app``."""
     # Imported here, not at the top: a mistake in the environments is then a ConfigError that main() reports.
     selected = environments if environments is not None else configured_environments()
     check_environments(selected)
     stages = []
-    for config in select_environments(app.node.try_get_context("env"), selected):
-        stage = ModelHostingStage(app, config.stage_id, config=config)
-        add_compliance_checks(stage)
-        stages.append(stage)
+    for environment in select_environments(app.node.try_get_context("env"), selected):
+        for config in environment.placements():
+            stage = ModelHostingStage(app, config.stage_id, config=config)
+            add_compliance_checks(stage)
+            stages.append(stage)
     return stages
 
 

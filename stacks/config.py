@@ -394,7 +394,12 @@ class EnvironmentConfig:
     """The 12-digit AWS account id to deploy into."""
 
     region: str
-    """The AWS region to deploy into, e.g. ``eu-west-1``."""
+    """The AWS region to deploy into, e.g. ``eu-west-1``: the environment's home region."""
+
+    additional_regions: tuple[str, ...] = ()
+    """Further regions the same environment is deployed to, each as a stage of its own (``<Name>-<region>``, e.g.
+    ``Prod-eu-central-1``) with its own bucket, key, guard, topic and endpoints (same endpoint names: SageMaker
+    names are unique per region). Archives are uploaded to each region (``modelctl ... --region``)."""
 
     retain_stateful_resources: bool
     """Keep the KMS key, buckets and ECR repository when the stack is deleted. Required in prod."""
@@ -429,6 +434,9 @@ class EnvironmentConfig:
     moves endpoints, so choose it when the environment is created: about one stack per 15 multi-model endpoints
     keeps every template well under CloudFormation's 500 resources."""
 
+    home_region: str | None = field(default=None, repr=False)
+    """Set by ``placements()`` on the copy for an additional region (the environment's own region); leave unset."""
+
     def __post_init__(self) -> None:
         # Types first: a wrong type would otherwise surface as a jsii stack trace far from the field.
         wrong = check_fields(self)
@@ -447,16 +455,26 @@ class EnvironmentConfig:
             self._fail("account", self.account, "must be a 12-digit AWS account id")
         if self.region not in _KNOWN_REGIONS:
             self._fail("region", self.region, "is not an AWS region known to aws-cdk-lib (e.g. 'eu-west-1')")
+        for extra in self.additional_regions:
+            if extra not in _KNOWN_REGIONS:
+                self._fail(
+                    "additional_regions", extra, "is not an AWS region known to aws-cdk-lib (e.g. 'eu-central-1')"
+                )
+            if extra == self.region or self.additional_regions.count(extra) > 1:
+                self._fail("additional_regions", extra, "is listed twice (the home region counts)")
+        if self.home_region is not None and self.additional_regions:
+            self._fail("home_region", self.home_region, "is set by placements() on a single-region copy only")
         # S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or
         # digit (Amazon S3 User Guide, "General purpose bucket naming rules"); the environment's name is part of it.
-        bucket = self.artifact_bucket_name
-        if len(bucket) > _MAX_BUCKET_NAME:
-            self._fail(
-                "name",
-                self.name,
-                f"makes the artifact bucket name {bucket!r} {len(bucket)} characters long; S3 allows "
-                f"{_MAX_BUCKET_NAME}: shorten the environment name",
-            )
+        for region in self.regions:
+            bucket = self.artifact_bucket_name.removesuffix(self.region) + region
+            if len(bucket) > _MAX_BUCKET_NAME:
+                self._fail(
+                    "name",
+                    self.name,
+                    f"makes the artifact bucket name {bucket!r} {len(bucket)} characters long; S3 allows "
+                    f"{_MAX_BUCKET_NAME}: shorten the environment name",
+                )
         validate_guard_limits(f"environment {self.name!r}", self.guard_limits)
         # Checked here too, not only in each endpoint's alarms: an environment without endpoints has the guard's.
         self.alarm_thresholds.validate(f"environment {self.name!r}: alarm_thresholds")
@@ -519,9 +537,27 @@ class EnvironmentConfig:
         return self.multi_model_endpoints + self.multi_container_endpoints + self.inference_component_endpoints
 
     @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region the environment is deployed to, its home region first."""
+        return (self.region, *self.additional_regions)
+
+    def placements(self) -> tuple[EnvironmentConfig, ...]:
+        """The environment once per region, each a stage: itself (home region), then a copy per additional region."""
+        home = self.replace(additional_regions=())
+        others = tuple(home.replace(region=r, home_region=self.region) for r in self.additional_regions)
+        return (home, *others)
+
+    @property
+    def placement_name(self) -> str:
+        """``<name>`` in the home region, ``<name>-<region>`` elsewhere: what names the stage and its dashboards."""
+        return self.name if self.home_region is None else f"{self.name}-{self.region}"
+
+    @property
     def stage_id(self) -> str:
-        """The construct id of this environment's stage (``Dev``, ``Staging``, ``Prod``)."""
-        return self.name.capitalize()
+        """The construct id of this environment's stage: ``Dev``, ``Staging``, ``Prod`` in the home region (stack
+        names unchanged when a region is added), ``Prod-eu-central-1`` in an additional region."""
+        base = self.name.capitalize()
+        return base if self.home_region is None else f"{base}-{self.region}"
 
     @property
     def artifact_bucket_name(self) -> str:
@@ -676,15 +712,17 @@ def endpoint_errors(environment: str, endpoint: str) -> Iterator[None]:
 def check_environments(environments: tuple[EnvironmentConfig, ...]) -> None:
     """What no single environment can check: names and deployed names unique across all of them."""
     seen: dict[str, str] = {}
-    for environment in environments:
-        if environment.name in seen:
-            raise ConfigError(f"environment {environment.name!r}: field 'name': {environment.name!r} is used twice")
-        seen[environment.name] = environment.name
+    for configured in environments:
+        if configured.name in seen:
+            raise ConfigError(f"environment {configured.name!r}: field 'name': {configured.name!r} is used twice")
+        seen[configured.name] = configured.name
+    placed = tuple(p for e in environments for p in e.placements())
+    for environment in placed:
         # Deployed names are '<environment>-<endpoint>': 'dev-a' + 'b-home' and 'dev-a-b' + 'home' are one name,
         # and endpoints and their log groups are unique per account and region.
         for name in environment.endpoint_names():
             where = (environment.account, environment.region, name)
-            for other in environments:
+            for other in placed:
                 if (
                     other is not environment
                     and (other.account, other.region) == where[:2]

@@ -256,6 +256,8 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         name="prod",
         account="333333333333",
         region="eu-west-1",
+        # A second region for clients in central Europe and for a region outage: its own stage, Prod-eu-central-1.
+        additional_regions=("eu-central-1",),
         retain_stateful_resources=True,
         noncurrent_version_expiration_days=90,
         multi_model_endpoints=(

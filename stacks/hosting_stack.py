@@ -100,7 +100,7 @@ class HostingStack(cdk.Stack):
             or any(e.smoke_tests for e in shard.inference_component_endpoints)
             else None
         )
-        self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=shard.dashboard_name(config.name))
+        self.dashboard = HostingDashboard(self, "Dashboard", dashboard_name=shard.dashboard_name(config.placement_name))
         """One dashboard per Hosting stack, a section per endpoint (CloudWatch allows 500 widgets per dashboard)."""
 
         self.multi_model_endpoints: dict[str, MultiModelEndpoint] = {}

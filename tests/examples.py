@@ -91,8 +91,12 @@ PINNED_IMAGES = {
 
 NAMES = tuple(e.name for e in ENVIRONMENTS)
 """The configured environments' names, in order."""
-STAGE_IDS = tuple(e.stage_id for e in ENVIRONMENTS)
-"""Their stages' construct ids (``Dev``, ...)."""
+PLACEMENTS = tuple(p for e in ENVIRONMENTS for p in e.placements())
+"""Every stage's configuration: each environment once per region, its home region first."""
+STAGE_IDS = tuple(p.stage_id for p in PLACEMENTS)
+"""Their stages' construct ids (``Dev``, ..., ``Prod``, ``Prod-eu-central-1``)."""
+#: The example prod runs in two regions (README "Environments"): its home region and a second one.
+PINNED_REGIONS = {"dev": ("eu-west-1",), "staging": ("eu-west-1",), "prod": ("eu-west-1", "eu-central-1")}
 
 
 def environment(name: str) -> EnvironmentConfig:

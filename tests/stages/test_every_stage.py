@@ -26,10 +26,29 @@ PINNED_LOGICAL_IDS = {
 }
 
 
-def test_one_stage_per_environment(synthesis: Synthesis) -> None:
+def test_one_stage_per_environment_and_region(synthesis: Synthesis) -> None:
     assert tuple(s.node.id for s in synthesis.stages) == examples.STAGE_IDS
-    for stage, config in zip(synthesis.stages, examples.ENVIRONMENTS, strict=True):
+    for stage, config in zip(synthesis.stages, examples.PLACEMENTS, strict=True):
         assert (stage.account, stage.region) == (config.account, config.region)
+    assert {e.name: e.regions for e in examples.ENVIRONMENTS} == examples.PINNED_REGIONS
+
+
+def test_a_second_region_is_a_stage_of_its_own_with_regional_names(synthesis: Synthesis) -> None:
+    # Stack names of the home region never change when a region is added (a renamed stack is a new stack, and its
+    # retained bucket and key would collide with the old ones); the other region's stack names carry the region.
+    for environment in examples.ENVIRONMENTS:
+        stages = [s for s in synthesis.stages if s.config.name == environment.name]
+        assert [s.region for s in stages] == list(environment.regions)
+        home, *others = stages
+        assert home.model_store.stack_name == f"{environment.stage_id}-ModelStore"
+        for stage in others:
+            assert stage.model_store.stack_name == f"{environment.stage_id}-{stage.region}-ModelStore"
+            for stack in (stage.model_store, *stage.hosting_stacks):
+                text = json.dumps(synthesis.template(stack))
+                # Regional resources are named for their own region: the bucket, the dashboard.
+                assert environment.region not in text.replace(f"{environment.region}.amazonaws", ""), stack.stack_name
+            dashboard = next(iter(synthesis.resources(stage.hosting, "AWS::CloudWatch::Dashboard").values()))
+            assert dashboard["Properties"]["DashboardName"] == f"sagemaker-hosting-{environment.name}-{stage.region}"
 
 
 @pytest.mark.parametrize("name", examples.NAMES)

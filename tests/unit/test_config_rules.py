@@ -371,3 +371,50 @@ def test_the_documented_gpu_fleet_synthesizes_clean() -> None:
     app_ = make_app(**{"@aws-cdk/core:failSynthOnValidationErrors": False})
     ModelHostingStage(app_, config.stage_id, config=config)
     assert compliance_findings(app_) == []
+
+
+# -- several regions -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("regions", "expected"),
+    [
+        (("eu-west-9",), "field 'additional_regions': 'eu-west-9' is not an AWS region known to aws-cdk-lib"),
+        (("eu-west-1",), "field 'additional_regions': 'eu-west-1' is listed twice (the home region counts)"),
+        (("eu-central-1", "eu-central-1"), "field 'additional_regions': 'eu-central-1' is listed twice"),
+    ],
+)
+def test_additional_regions_are_known_and_distinct(
+    regions: tuple[str, ...], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _built_error(capsys, additional_regions=regions)
+    assert err.startswith(f"error: environment 'dev': {expected}"), err
+
+
+def test_the_bucket_name_fits_in_every_region(capsys: pytest.CaptureFixture[str]) -> None:
+    # 19 letters fit with eu-west-1 (59 characters) but not with ap-southeast-5 (64): S3 allows 63.
+    err = _built_error(capsys, name="a" * 19, additional_regions=("ap-southeast-5",))
+    assert "ap-southeast-5' 64 characters long" in err, err
+
+
+def test_an_endpoint_name_deployed_twice_in_one_region_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # Endpoint names are unique per account and region (CreateEndpoint). 'a' + 'b-prices' and 'a-b' + 'prices' are
+    # one deployed name; they meet in eu-central-1, where 'a' is placed as an additional region and 'a-b' lives.
+    first = feature_environment(
+        "a",
+        multi_model_endpoints=(dataclasses.replace(MME, name="b-prices"),),
+        multi_container_endpoints=(),
+        additional_regions=("eu-central-1",),
+    )
+    second = feature_environment("a-b", region="eu-central-1", multi_container_endpoints=())
+    assert app.main(make_app(), (first, second)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "endpoint name 'a-b-prices' is also deployed by environment" in err
+    assert "eu-central-1" in err
+
+
+def test_selecting_an_environment_builds_every_region_of_it() -> None:
+    config = DEV.replace(additional_regions=("eu-central-1",))
+    cdk_app = make_app(env="dev")
+    stages = app.build(cdk_app, (config,))
+    assert [(s.node.id, s.region) for s in stages] == [("Dev", "eu-west-1"), ("Dev-eu-central-1", "eu-central-1")]
