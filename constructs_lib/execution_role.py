@@ -89,6 +89,28 @@ class ExecutionRole(Construct):
             "add an attachment point for other roles without narrowing any permission.",
         )
 
+    def allow_log_group(self, log_group_name: str) -> None:
+        """Let the containers write to the existing log group ``log_group_name`` too (its streams are named by
+        SageMaker at run time), e.g. an inference component's."""
+        log_group = cdk.Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=log_group_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["logs:DescribeLogStreams"], resources=[log_group])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{log_group}:log-stream:*"]
+            )
+        )
+        self.acknowledge_wildcard(
+            f"{log_group}:log-stream:*",
+            "SageMaker names the log streams of this log group per copy and instance at run time.",
+        )
+
     def add_to_policy(self, statement: iam.PolicyStatement) -> None:
         """Add ``statement`` to the role's policy."""
         self.role.add_to_principal_policy(statement)

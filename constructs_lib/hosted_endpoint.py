@@ -9,14 +9,14 @@ nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Node
+from constructs import IConstruct, Node
 
 from constructs_lib.production_variant import ProductionVariant
 
@@ -68,6 +68,18 @@ class AlarmSpec:
     """Alarm when the metric falls below ``threshold`` (default: rises above it)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class SmokeExpectations:
+    """What a kind adds to its smoke test beyond the endpoint's own checks."""
+
+    dependencies: tuple[IConstruct, ...] = ()
+    """Resources the test must wait for (e.g. the inference components it invokes)."""
+
+    expected_models: Mapping[str, str] = field(default_factory=dict)
+    """Inference component name -> the model name this deploy set: the test fails when SageMaker runs another
+    (it rolled the component's update back on its own), and runs again whenever one changes."""
+
+
 class HostedEndpoint(Protocol):
     """What the operations constructs need of an endpoint created in this app."""
 
@@ -100,6 +112,11 @@ class HostedEndpoint(Protocol):
         """Let ``grantee`` send exactly ``invocations`` (no wider)."""
         ...
 
+    def prepare_smoke_test(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> SmokeExpectations:
+        """What the smoke test of ``invocations`` must also wait for and check (granting ``grantee`` the reads);
+        ``AlarmedEndpoint`` gives kinds without such parts an empty answer."""
+        ...
+
 
 class ScalableEndpoint(Protocol):
     """What ``EndpointScaling`` needs: an endpoint whose variants run on instances it can count."""
@@ -117,6 +134,14 @@ class ScalableEndpoint(Protocol):
 class AlarmedEndpoint:
     """``add_alarms`` on the endpoint itself, as the CDK's L2s offer ``metric_*``: mixed into every kind created
     here (it creates ``EndpointAlarms`` under the endpoint)."""
+
+    def prepare_smoke_test(
+        self,
+        grantee: iam.IGrantable,  # noqa: ARG002  (the protocol's signature)
+        invocations: Sequence[SmokeInvocation],  # noqa: ARG002
+    ) -> SmokeExpectations:
+        """Nothing beyond the endpoint's own checks: a kind whose requests reach parts of their own overrides it."""
+        return SmokeExpectations()
 
     def add_alarms(
         self: HostedEndpoint,
@@ -165,4 +190,12 @@ class OperatedEndpoint(AlarmedEndpoint):
         )
 
 
-__all__ = ["AlarmSpec", "AlarmedEndpoint", "HostedEndpoint", "OperatedEndpoint", "ScalableEndpoint", "SmokeInvocation"]
+__all__ = [
+    "AlarmSpec",
+    "AlarmedEndpoint",
+    "HostedEndpoint",
+    "OperatedEndpoint",
+    "ScalableEndpoint",
+    "SmokeExpectations",
+    "SmokeInvocation",
+]

@@ -93,7 +93,11 @@ class ComponentRollingUpdate:
     """
 
     batch_percent: int = 20
-    """Share of the copies replaced per batch, 5-50 (the API's bounds)."""
+    """Share of the copies replaced per batch, 5-50 (the API's bounds); ignored when ``batch_copies`` is given."""
+
+    batch_copies: int | None = None
+    """Copies replaced per batch (``COPY_COUNT``). Prefer it for components with few copies: AWS does not say how a
+    percent of one or two copies rounds."""
 
     wait_interval: cdk.Duration = cdk.Duration.minutes(2)
     """Baking time per batch while the alarms are watched, 0-3600 s."""
@@ -107,8 +111,10 @@ class ComponentRollingUpdate:
     auto_rollback: bool = True
     """Roll back when the component's 5XX error rate or p99 latency alarm fires during the update."""
 
-    rollback_thresholds: AlarmThresholds = AlarmThresholds()
-    """The thresholds of those rollback alarms."""
+    rollback_thresholds: AlarmThresholds = AlarmThresholds(evaluation_periods=1, period=cdk.Duration.minutes(1))
+    """The thresholds of those rollback alarms. SageMaker watches them only during each batch's ``wait_interval``
+    (``WaitIntervalInSeconds``: "the baking period, during which SageMaker AI monitors alarms"), so their window
+    (period x evaluation periods) must fit in it: one minute, once, by default."""
 
     def validate(self, owner: str, where: str) -> None:
         """Raise ``ValidationError`` for a value the API refuses."""
@@ -120,8 +126,21 @@ class ComponentRollingUpdate:
                 raise limits.fail(owner, f"rolling_update.{name} of {where}", value, "must be a whole percent")
             high = MAX_BATCH_PERCENT if name == "batch_percent" else 100
             limits.check_range(owner, f"rolling_update.{name} of {where}", value, MIN_BATCH_PERCENT, high)
+        if self.batch_copies is not None:
+            limits.check_count(owner, f"rolling_update.batch_copies of {where}", self.batch_copies, 1)
         wait = limits.whole_seconds(owner, f"rolling_update.wait_interval of {where}", self.wait_interval)
         limits.check_range(owner, f"rolling_update.wait_interval of {where}", wait, 0, MAX_WAIT_SECONDS)
+        if self.auto_rollback and not limits.is_token(wait):
+            thresholds = self.rollback_thresholds
+            window = int(thresholds.period.to_seconds()) * thresholds.evaluation_periods
+            if window > wait:
+                raise limits.fail(
+                    owner,
+                    f"rolling_update.wait_interval of {where}",
+                    wait,
+                    f"is shorter than the rollback alarms' window ({window} s = period x evaluation_periods): "
+                    "SageMaker watches them only while a batch bakes, so they could never fire",
+                )
         if self.max_execution_timeout is not None:
             field = f"rolling_update.max_execution_timeout of {where}"
             timeout = limits.whole_seconds(owner, field, self.max_execution_timeout)
@@ -143,8 +162,14 @@ class ComponentRollingUpdate:
         timeout = self.max_execution_timeout
         return sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
             rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
-                maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
-                    type="CAPACITY_PERCENT", value=self.batch_percent
+                maximum_batch_size=(
+                    sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
+                        type="COPY_COUNT", value=self.batch_copies
+                    )
+                    if self.batch_copies is not None
+                    else sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
+                        type="CAPACITY_PERCENT", value=self.batch_percent
+                    )
                 ),
                 wait_interval_in_seconds=int(self.wait_interval.to_seconds()),
                 maximum_execution_timeout_in_seconds=int(timeout.to_seconds()) if timeout is not None else None,

@@ -47,7 +47,7 @@ from constructs_lib.endpoint_base import (
     publish_endpoint,
 )
 from constructs_lib.execution_role import ExecutionRole, execution_role_for
-from constructs_lib.hosted_endpoint import AlarmedEndpoint, AlarmSpec, SmokeInvocation
+from constructs_lib.hosted_endpoint import AlarmedEndpoint, AlarmSpec, SmokeExpectations, SmokeInvocation
 from constructs_lib.inference_component import (
     ComponentRollingUpdate,
     ComputeRequirements,
@@ -252,6 +252,20 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
             ),
         )
         """The endpoint config (generated name: replaced on every change)."""
+        if volume_encryption_key is not None:
+            # CreateEndpointConfig, KmsKeyId: the key's policy "must grant permission to the IAM role that you
+            # specify"; with no model on the variant, the role SageMaker acts as is the config's. It may only make
+            # grants for AWS resources (the instances' volumes) and read the key's description.
+            self.execution_role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:CreateGrant"],
+                    resources=[volume_encryption_key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                )
+            )
+            self.execution_role.add_to_policy(
+                iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[volume_encryption_key.key_arn])
+            )
         # CreateEndpoint starts instances as the config's role: its policy must exist first.
         self.endpoint_config.node.add_dependency(self.execution_role)
         self.endpoint = sagemaker.CfnEndpoint(
@@ -357,6 +371,8 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
             rolling_update=rolling_update,
         )
         component.roll_back_on_own_alarms(self.execution_role.role)
+        # The component's containers log to a group of their own (created ahead by the stage, like the endpoint's).
+        self.execution_role.allow_log_group(naming.component_log_group(component_name))
         self.components[name] = component
         return component
 
@@ -520,6 +536,23 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
                 "scales to zero copies: a canary would find no copy and fail the deploy (test a component that "
                 "keeps a copy)",
             )
+
+    def prepare_smoke_test(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> SmokeExpectations:
+        """The test waits for the components it invokes (CloudFormation creates them after the endpoint, and
+        placing copies takes minutes) and checks that each runs the model this deploy set: a rolling or blue/green
+        update SageMaker rolled back on its own leaves the component on the old model, which CloudFormation's
+        cleanup would then delete. ``grantee`` may describe exactly those components."""
+        tested = {i.inference_component for i in invocations}
+        components = [c for c in self.components.values() if c.component_name in tested]
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:DescribeInferenceComponent"],
+            resource_arns=[c.component_arn for c in components],
+        )
+        return SmokeExpectations(
+            dependencies=tuple(c.resource for c in components),
+            expected_models={c.component_name: c.model.attr_model_name for c in components},
+        )
 
     def grant_smoke_invocations(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> iam.Grant:
         """InvokeEndpoint on the tested components only."""

@@ -112,6 +112,16 @@ class EndpointSmokeTest(Construct):
             endpoint.check_smoke_invocation(owner, invocation)
         provider.allow_endpoint(endpoint.endpoint_arn)
         endpoint.grant_smoke_invocations(provider.custom.role, invocations)
+        expectations = endpoint.prepare_smoke_test(provider.custom.role, invocations)
+        properties: dict[str, object] = {
+            "EndpointName": endpoint.endpoint_name,
+            # A new config on every change: the test runs after each deploy that touched the endpoint.
+            "ExpectedEndpointConfigName": endpoint.endpoint_config.attr_endpoint_config_name,
+            "Invocations": [_render(i) for i in invocations],
+        }
+        if expectations.expected_models:
+            # A new model name on every change of a tested component: the test runs after it too.
+            properties["ExpectedModels"] = dict(expectations.expected_models)
         self.resource = cdk.CustomResource(
             self,
             "Resource",
@@ -119,12 +129,7 @@ class EndpointSmokeTest(Construct):
             resource_type="Custom::SageMakerSmokeTest",
             # Unset, CloudFormation would wait an hour for a function that stopped without answering.
             service_timeout=timeout,
-            properties={
-                "EndpointName": endpoint.endpoint_name,
-                # A new config on every change: the test runs after each deploy that touched the endpoint.
-                "ExpectedEndpointConfigName": endpoint.endpoint_config.attr_endpoint_config_name,
-                "Invocations": [_render(i) for i in invocations],
-            },
+            properties=properties,
         )
         """The custom resource."""
         # CustomResource renders ServiceTimeout as a string, which the CDK's CloudFormation validator reports
@@ -132,7 +137,7 @@ class EndpointSmokeTest(Construct):
         cfn = self.resource.node.default_child
         assert isinstance(cfn, cdk.CfnResource)
         cfn.add_property_override("ServiceTimeout", int(timeout.to_seconds()))
-        self.resource.node.add_dependency(endpoint.endpoint)
+        self.resource.node.add_dependency(endpoint.endpoint, *expectations.dependencies)
 
 
 def _render(call: SmokeInvocation) -> dict[str, str]:

@@ -26,3 +26,13 @@ def endpoint_log_group(endpoint: str) -> str:
 def component_name(endpoint: str, component: str) -> str:
     """The deployed name of inference component ``component`` of the deployed endpoint ``endpoint``."""
     return f"{endpoint}-{component}"
+
+
+#: Where SageMaker writes an inference component's container logs: ``/aws/sagemaker/InferenceComponents/<name>``.
+#: Not on AWS's page of log groups; the name AWS's own samples read component logs from (confirm in a sandbox).
+COMPONENT_LOG_GROUP_PREFIX = "/aws/sagemaker/InferenceComponents/"
+
+
+def component_log_group(component: str) -> str:
+    """The log group of the deployed inference component named ``component``."""
+    return f"{COMPONENT_LOG_GROUP_PREFIX}{component}"

@@ -577,6 +577,14 @@ class EnvironmentConfig:
         """The deployed name of every endpoint of the environment."""
         return tuple(self.endpoint_name(e.name) for e in self._endpoints())
 
+    def component_names(self) -> tuple[str, ...]:
+        """The deployed name of every inference component of the environment (``<endpoint>-<component>``)."""
+        return tuple(
+            naming.component_name(self.endpoint_name(e.name), c.name)
+            for e in self.inference_component_endpoints
+            for c in e.components
+        )
+
     def endpoint_prefix(self, endpoint: str) -> str:
         """The artifact-bucket prefix of endpoint ``endpoint``: ``models/<deployed name>/``."""
         return endpoint_prefix(self.endpoint_name(endpoint))

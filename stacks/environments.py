@@ -247,7 +247,7 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
                 instance_type="ml.m5.large",
                 instances=ManagedInstanceScaling(min_instances=1, max_instances=3),
                 copies=ComponentScalingPlan(min_copies=1, max_copies=3, invocations_per_copy=300),
-                rolling_update=ComponentRollingUpdate(batch_percent=50),
+                rolling_update=ComponentRollingUpdate(batch_copies=1),
                 smoke=True,
             ),
         ),
@@ -285,7 +285,17 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
                 instance_type="ml.m5.xlarge",
                 instances=ManagedInstanceScaling(min_instances=2, max_instances=6),
                 copies=ComponentScalingPlan(min_copies=2, max_copies=8, invocations_per_copy=300),
-                rolling_update=ComponentRollingUpdate(batch_percent=25, wait_interval=cdk.Duration.minutes(5)),
+                # One copy at a time, each baking 5 minutes under alarms as strict as prod's own.
+                rolling_update=ComponentRollingUpdate(
+                    batch_copies=1,
+                    wait_interval=cdk.Duration.minutes(5),
+                    rollback_thresholds=AlarmThresholds(
+                        error_rate_percent=0.5,
+                        model_latency_p99=cdk.Duration.millis(500),
+                        period=cdk.Duration.minutes(1),
+                        evaluation_periods=2,
+                    ),
+                ),
                 smoke=True,
             ),
         ),

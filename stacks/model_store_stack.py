@@ -104,6 +104,18 @@ class ModelStoreStack(cdk.Stack):
             for name in config.endpoint_names()
         }
         """The log group of each endpoint, by deployed name."""
+        self.component_log_groups: dict[str, logs.ILogGroup] = {
+            name: logs.LogGroup(
+                endpoint_logs,
+                f"Component{name}",
+                log_group_name=naming.component_log_group(name),
+                retention=config.endpoint_log_retention,
+                encryption_key=self.operations_key,
+                removal_policy=removal_policy,
+            )
+            for name in config.component_names()
+        }
+        """The log group of each inference component, by deployed name (the same care as the endpoints')."""
 
         parameters = Construct(self, "Parameters")
         for parameter_id, name, value, description in (

@@ -544,3 +544,76 @@ def test_handler_answers_a_malformed_request(monkeypatch: pytest.MonkeyPatch, cf
     body = _run_handler(monkeypatch, cfn_server, event, clients=_clients())
     assert (body["Status"], body["PhysicalResourceId"]) == ("FAILED", "SmokeTest-smoke-test")
     assert body["Reason"] == "KeyError: 'ResourceProperties'"
+
+
+class FakeComponents(FakeSageMaker):
+    """DescribeInferenceComponent as SageMaker answers it (botocore: InferenceComponentStatus,
+    Specification.ModelName, FailureReason)."""
+
+    def __init__(self, models: dict[str, tuple[str, str]]) -> None:
+        super().__init__()
+        self.models = models
+
+    def describe_inference_component(self, InferenceComponentName: str) -> dict[str, Any]:  # noqa: N803
+        status, model = self.models[InferenceComponentName]
+        return {"InferenceComponentStatus": status, "Specification": {"ModelName": model}}
+
+
+def _check_components(sagemaker: Any, runtime: Any, expected: dict[str, str]) -> list[str]:
+    problems: list[str] = smoke.check_endpoint(
+        sagemaker,
+        runtime,
+        endpoint_name="prod-tabular",
+        expected_config="cfg-new",
+        invocations=[{"Body": "1", "ContentType": "text/csv", "InferenceComponentName": "prod-tabular-churn"}],
+        expected_models=expected,
+        deadline=_far(),
+        sleep=lambda _: None,
+    )
+    return problems
+
+
+def test_a_component_on_the_model_this_deploy_set_passes() -> None:
+    runtime = FakeRuntime()
+    sagemaker = FakeComponents({"prod-tabular-churn": ("InService", "model-new")})
+    assert _check_components(sagemaker, runtime, {"prod-tabular-churn": "model-new"}) == []
+    assert len(runtime.calls) == 1
+
+
+def test_a_component_rolled_back_by_sagemaker_fails_before_any_canary() -> None:
+    # A rolling update SageMaker rolled back leaves the component on its old model; CloudFormation would report
+    # success and then delete that old model in its cleanup.
+    runtime = FakeRuntime()
+    sagemaker = FakeComponents({"prod-tabular-churn": ("InService", "model-old")})
+    (problem,) = _check_components(sagemaker, runtime, {"prod-tabular-churn": "model-new"})
+    assert problem.startswith("prod-tabular-churn runs model model-old, but this deploy set model-new")
+    assert runtime.calls == []
+
+
+def test_a_component_not_in_service_fails() -> None:
+    sagemaker = FakeComponents({"prod-tabular-churn": ("Failed", "model-new")})
+    (problem,) = _check_components(sagemaker, FakeRuntime(), {"prod-tabular-churn": "model-new"})
+    assert problem == "prod-tabular-churn is Failed, not InService"
+
+
+def test_describe_inference_component_is_called_as_botocore_expects() -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("sagemaker", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "describe_inference_component",
+            {
+                "InferenceComponentName": "prod-tabular-churn",
+                "InferenceComponentArn": "arn:aws:sagemaker:eu-west-1:111111111111:inference-component/prod-tabular-churn",
+                "EndpointName": "prod-tabular",
+                "EndpointArn": "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/prod-tabular",
+                "CreationTime": "2026-11-26T00:00:00Z",
+                "LastModifiedTime": "2026-11-26T00:00:00Z",
+                "InferenceComponentStatus": "InService",
+                "Specification": {"ModelName": "model-new"},
+            },
+            {"InferenceComponentName": "prod-tabular-churn"},
+        )
+        assert smoke._check_component(client, "prod-tabular-churn", "model-new") is None

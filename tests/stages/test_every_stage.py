@@ -150,8 +150,13 @@ def test_every_model_archive_is_in_the_catalog(synthesis: Synthesis, name: str) 
 def test_endpoint_logs_have_a_retention_and_the_stage_key(synthesis: Synthesis, name: str) -> None:
     stage = synthesis.stage(name)
     groups = synthesis.resources(stage.model_store, "AWS::Logs::LogGroup")
-    endpoint_groups = {g["Properties"]["LogGroupName"]: g for g in groups.values() if "LogGroupName" in g["Properties"]}
-    assert set(endpoint_groups) == {f"/aws/sagemaker/Endpoints/{n}" for n in stage.config.endpoint_names()}
+    named = {g["Properties"]["LogGroupName"]: g for g in groups.values() if "LogGroupName" in g["Properties"]}
+    # An endpoint's containers log to /aws/sagemaker/Endpoints/<name>, an inference component's to
+    # /aws/sagemaker/InferenceComponents/<name>: both created here first, with a retention and the stage's key.
+    expected = {f"/aws/sagemaker/Endpoints/{n}" for n in stage.config.endpoint_names()}
+    expected |= {f"/aws/sagemaker/InferenceComponents/{n}" for n in stage.config.component_names()}
+    endpoint_groups = {k: g for k, g in named.items() if k.startswith("/aws/sagemaker/")}
+    assert set(endpoint_groups) == expected
     for group in endpoint_groups.values():
         assert group["Properties"]["RetentionInDays"] == 365
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["OperationsKey7D2B5BF0", "Arn"]}
@@ -463,3 +468,13 @@ def test_every_custom_resource_has_a_service_timeout(synthesis: Synthesis, name:
     endpoints = examples.endpoints(stage.config)
     variant_scaled = [e for e in endpoints if getattr(e, "scaling", None)]
     assert found >= 2 * len(variant_scaled) + sum(1 for e in endpoints if e.smoke_tests)
+
+
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_every_inference_component_may_write_its_log_group(synthesis: Synthesis, name: str) -> None:
+    # The group itself is checked with the endpoints' (test_endpoint_logs_have_a_retention_and_the_stage_key).
+    stage = synthesis.stage(name)
+    policies = json.dumps(synthesis.resources(stage.hosting, "AWS::IAM::Policy"))
+    assert stage.config.component_names()
+    for component in stage.config.component_names():
+        assert f"log-group:/aws/sagemaker/InferenceComponents/{component}:log-stream:*" in policies

@@ -22,6 +22,8 @@ from tests import examples
 from tests.support import Synthesis, feature_environment
 
 ACCOUNT = r"\d{12}"
+#: Any region: the reviewed wildcards are the same in every stage, whatever its region.
+REGION = r"[a-z]{2}(-[a-z]+)+-\d"
 ROOT = r'\{"AWS": "arn:aws:iam::\d{12}:root"\}'
 _ARN_OF = r'\{"Fn::Join": \["", \[\{"Fn::GetAtt": \["%s[0-9A-F]{8}", "Arn"\]\}, "%s"\]\]\}'
 
@@ -114,8 +116,15 @@ REVIEWED_WILDCARDS: tuple[Reviewed, ...] = (
     Reviewed(
         r"[A-Za-z0-9]+ExecutionRoleDefaultPolicy[0-9A-F]{8}",
         "Policy",
-        rf"resource:arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/[a-z0-9]+-[a-z0-9-]+:log-stream:\*",
+        rf"resource:arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/[a-z0-9]+-[a-z0-9-]+:log-stream:\*",
         "SageMaker names the streams of the endpoint's own log group per variant and instance.",
+    ),
+    Reviewed(
+        r"[A-Za-z0-9]+ExecutionRoleDefaultPolicy[0-9A-F]{8}",
+        "Policy",
+        rf"resource:arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/InferenceComponents/[a-z0-9]+-[a-z0-9-]+"
+        r":log-stream:\*",
+        "SageMaker names the streams of an inference component's own log group per copy and instance.",
     ),
     Reviewed(
         r"[A-Za-z]+ExecutionRoleDefaultPolicy[0-9A-F]{8}",
@@ -132,24 +141,24 @@ REVIEWED_WILDCARDS: tuple[Reviewed, ...] = (
     Reviewed(
         r"ScalingGuardProviderRoleDefaultPolicy[0-9A-F]{8}",
         "Policy",
-        rf"resource:arn:aws:sagemaker:eu-west-1:{ACCOUNT}:endpoint-config/\*",
+        rf"resource:arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/\*",
         "Endpoint configs have generated names.",
     ),
     Reviewed(
         r"ScalingGuardProviderRoleDefaultPolicy[0-9A-F]{8}",
         "Policy",
-        rf"resource:arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:TargetTracking-endpoint/\*",
+        rf"resource:arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:TargetTracking-endpoint/\*",
         "Target-tracking alarm names end in a generated id.",
     ),
     Reviewed(
         r"ScalingGuardProviderRoleDefaultPolicy[0-9A-F]{8}",
         "Policy",
-        rf"resource:arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/sagemaker-hosting/[a-z]+/scaling-guard/\*",
+        rf"resource:arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/sagemaker-hosting/[a-z]+/scaling-guard/\*",
         "One snapshot parameter per released variant.",
     ),
     # Each multi-model endpoint of each configured environment: its own role, its own prefix, nothing wider.
-    *(entry for config in examples.ENVIRONMENTS for entry in _multi_model_prefixes(config)),
-    *(entry for config in examples.ENVIRONMENTS for entry in _capture_prefixes(config)),
+    *(entry for config in examples.PLACEMENTS for entry in _multi_model_prefixes(config)),
+    *(entry for config in examples.PLACEMENTS for entry in _capture_prefixes(config)),
     # Dev only: the CDK's bucket-emptying custom resource, in the bucket policies, for its own role.
     *(
         Reviewed(
@@ -259,10 +268,15 @@ def _allows(synthesis: Synthesis, stages: list[ModelHostingStage]) -> Iterator[t
                     yield stack.stack_name, logical_id, kind, statement
 
 
-@pytest.mark.parametrize("name", examples.NAMES)
-def test_every_wildcard_is_reviewed(synthesis: Synthesis, name: str) -> None:
+def _stage(synthesis: Synthesis, stage_id: str) -> ModelHostingStage:
+    """The stage ``stage_id`` (every region's, not only the home region's)."""
+    return next(s for s in synthesis.stages if s.node.id == stage_id)
+
+
+@pytest.mark.parametrize("stage_id", examples.STAGE_IDS)
+def test_every_wildcard_is_reviewed(synthesis: Synthesis, stage_id: str) -> None:
     unreviewed = []
-    for stack_name, logical_id, kind, statement in _allows(synthesis, [synthesis.stage(name)]):
+    for stack_name, logical_id, kind, statement in _allows(synthesis, [_stage(synthesis, stage_id)]):
         for wildcard in _wildcards(statement):
             if not _reviewed(logical_id, kind, wildcard, statement.get("Principal")):
                 unreviewed.append(f"{stack_name}/{logical_id} ({kind}): {wildcard}")
@@ -271,11 +285,11 @@ def test_every_wildcard_is_reviewed(synthesis: Synthesis, name: str) -> None:
     assert unreviewed == []
 
 
-@pytest.mark.parametrize("name", examples.NAMES)
-def test_resource_policies_name_their_principals_and_sources(synthesis: Synthesis, name: str) -> None:
+@pytest.mark.parametrize("stage_id", examples.STAGE_IDS)
+def test_resource_policies_name_their_principals_and_sources(synthesis: Synthesis, stage_id: str) -> None:
     # No Allow to anyone; a service principal is bound to this account's resources (aws:SourceAccount /
     # aws:SourceArn, a Lambda permission's SourceArn, or CloudWatch Logs' encryption context).
-    for stack_name, logical_id, kind, statement in _allows(synthesis, [synthesis.stage(name)]):
+    for stack_name, logical_id, kind, statement in _allows(synthesis, [_stage(synthesis, stage_id)]):
         if kind in ("Policy", "RolePolicy", "ManagedPolicy"):
             continue
         principal = statement.get("Principal")

@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib import ModelArchive, ServingImage, ValidationError
+from constructs_lib import AlarmThresholds, ModelArchive, ServingImage, ValidationError
 from constructs_lib.component_scaling import WAKE_UP_THRESHOLD, ComponentScalingPlan
 from constructs_lib.hosted_endpoint import SmokeInvocation
 from constructs_lib.hosting_dashboard import HostingDashboard
@@ -491,6 +491,17 @@ def test_a_region_without_the_resource_type_is_refused() -> None:
         ("churn", {"rolling_update": ComponentRollingUpdate(batch_percent=4)}, "batch_percent"),
         ("churn", {"rolling_update": ComponentRollingUpdate(rollback_batch_percent=101)}, "rollback_batch_percent"),
         ("churn", {"rolling_update": ComponentRollingUpdate(wait_interval=cdk.Duration.hours(2))}, "wait_interval"),
+        ("churn", {"rolling_update": ComponentRollingUpdate(batch_copies=0)}, "batch_copies"),
+        (
+            "churn",
+            {
+                "rolling_update": ComponentRollingUpdate(
+                    wait_interval=cdk.Duration.minutes(4),
+                    rollback_thresholds=AlarmThresholds(period=cdk.Duration.minutes(5), evaluation_periods=1),
+                )
+            },
+            "wait_interval.*shorter than the rollback alarms' window",
+        ),
         (
             "churn",
             {"rolling_update": ComponentRollingUpdate(max_execution_timeout=cdk.Duration.minutes(5))},
@@ -558,3 +569,59 @@ def test_data_capture_and_shadow_variants_are_refused_where_aws_documents_neithe
         _endpoint(stack, data_capture=capture)
     with pytest.raises(ValidationError, match="shadow"):
         _endpoint(_stack(), shadow_variants=["shadow"])
+
+
+def test_the_smoke_test_waits_for_its_components_and_checks_their_models() -> None:
+    # CloudFormation creates a component after the endpoint (placing copies takes minutes): a canary that ran on
+    # the endpoint alone would find no component. And SageMaker rolls a failed component update back on its own,
+    # so the test compares the model each component runs with the one this deploy set.
+    from constructs_lib.smoke_test import EndpointSmokeTest, SmokeTestProvider
+
+    stack = _stack()
+    endpoint = _endpoint(stack)
+    churn = _component(endpoint)
+    _component(endpoint, "fraud")
+    provider = SmokeTestProvider(stack, "SmokeTestProvider")
+    EndpointSmokeTest(
+        endpoint,
+        "SmokeTest",
+        endpoint=endpoint,
+        invocations=[SmokeInvocation(body="1", inference_component="dev-tabular-churn")],
+        provider=provider,
+    )
+    template = Template.from_stack(stack).to_json()
+    (test_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "Custom::SageMakerSmokeTest"]
+    test = template["Resources"][test_id]
+    churn_id = stack.get_logical_id(churn.resource)
+    fraud_id = stack.get_logical_id(endpoint.component("fraud").resource)
+    assert churn_id in test["DependsOn"]
+    assert fraud_id not in test["DependsOn"]
+    assert test["Properties"]["ExpectedModels"] == {
+        "dev-tabular-churn": {"Fn::GetAtt": [stack.get_logical_id(churn.model), "ModelName"]}
+    }
+    statements = [
+        st
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for st in r["Properties"]["PolicyDocument"]["Statement"]
+        if st["Action"] == "sagemaker:DescribeInferenceComponent"
+    ]
+    (describe,) = statements
+    assert "inference-component/dev-tabular-churn" in json.dumps(describe["Resource"])
+    assert "fraud" not in json.dumps(describe["Resource"])
+
+
+def test_a_rolling_update_by_copies_and_its_one_minute_alarms() -> None:
+    stack = _stack()
+    churn = _component(_endpoint(stack), rolling_update=ComponentRollingUpdate(batch_copies=1))
+    template = Template.from_stack(stack).to_json()
+    component = template["Resources"][stack.get_logical_id(churn.resource)]["Properties"]
+    assert component["DeploymentConfig"]["RollingUpdatePolicy"]["MaximumBatchSize"] == {
+        "Type": "COPY_COUNT",
+        "Value": 1,
+    }
+    for alarm in churn.rollback_alarms:
+        rendered = template["Resources"][stack.get_logical_id(alarm.node.default_child)]["Properties"]
+        # The window fits the 120 s bake: SageMaker watches the alarms only while a batch bakes.
+        assert rendered["EvaluationPeriods"] == 1
+        assert json.dumps(rendered).count('"Period": 60') >= 1

@@ -347,6 +347,11 @@ class ComponentEndpoint(Construct):
         if invocation.inference_component not in self.components:
             raise ValidationError(f"{owner}: inference_component must be one of {self.components}")
 
+    def prepare_smoke_test(self, grantee: iam.IGrantable, invocations: Any) -> Any:  # noqa: ARG002
+        from constructs_lib.hosted_endpoint import SmokeExpectations
+
+        return SmokeExpectations()
+
     def grant_smoke_invocations(self, grantee: iam.IGrantable, invocations: Any) -> iam.Grant:
         arns = [
             f"arn:aws:sagemaker:eu-west-1:111111111111:inference-component/{i.inference_component}" for i in invocations

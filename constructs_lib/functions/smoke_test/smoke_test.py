@@ -133,6 +133,7 @@ def check_endpoint(
     expected_config: str,
     invocations: list[dict[str, str]],
     deadline: Deadline,
+    expected_models: dict[str, str] | None = None,
     attempts: int = 6,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str]:
@@ -151,6 +152,14 @@ def check_endpoint(
             "(SageMaker rolled the update back, or another deploy changed the endpoint)"
         ]
     problems: list[str] = []
+    for component, model in sorted((expected_models or {}).items()):
+        if not deadline.allows(CONTROL_PLANE.worst_case_seconds):
+            return [_deadline_reached(endpoint_name, 0, total, deadline, CONTROL_PLANE, "DescribeInferenceComponent")]
+        problem = _check_component(sagemaker, component, model)
+        if problem:
+            problems.append(problem)
+    if problems:
+        return problems
     for done, invocation in enumerate(invocations):
         try:
             problem = _invoke(runtime, endpoint_name, invocation, attempts, deadline, sleep)
@@ -160,6 +169,23 @@ def check_endpoint(
         if problem:
             problems.append(problem)
     return problems
+
+
+def _check_component(sagemaker: Any, component: str, expected_model: str) -> str | None:
+    """The component is InService on the model this deploy set, or what is wrong."""
+    described = sagemaker.describe_inference_component(InferenceComponentName=component)
+    status = described.get("InferenceComponentStatus")
+    if status != "InService":
+        reason = described.get("FailureReason")
+        return f"{component} is {status}, not InService" + (f": {reason}" if reason else "")
+    running = described.get("Specification", {}).get("ModelName")
+    if running != expected_model:
+        # Like an endpoint's, a component's failed update is rolled back by SageMaker on its own.
+        return (
+            f"{component} runs model {running}, but this deploy set {expected_model} "
+            "(SageMaker rolled the component's update back, or another deploy changed it)"
+        )
+    return None
 
 
 def _deadline_reached(
@@ -260,6 +286,7 @@ def on_event(
             runtime,
             endpoint_name=properties["EndpointName"],
             expected_config=properties["ExpectedEndpointConfigName"],
+            expected_models=properties.get("ExpectedModels") or {},
             invocations=invocations,
             deadline=deadline,
             sleep=sleep,
