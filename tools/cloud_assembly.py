@@ -16,6 +16,14 @@ class SynthesizedStack:
     stage: str
     stack_name: str
     template_path: Path
+    account: str = "unknown"
+    region: str = "unknown"
+    """From the stack's environment (``aws://ACCOUNT/REGION``); ``unknown`` for an environment-agnostic stack."""
+
+    @property
+    def metadata_path(self) -> Path:
+        """The CDK's ``<stack>.metadata.json`` beside the template (construct metadata, acknowledgments)."""
+        return self.template_path.with_name(self.template_path.name.replace(".template.json", ".metadata.json"))
 
     def template(self) -> dict[str, Any]:
         """The parsed CloudFormation template."""
@@ -43,8 +51,24 @@ def synthesized_stacks(outdir: Path) -> Iterator[SynthesizedStack]:
         for stack in _manifest(stage_dir).get("artifacts", {}).values():
             if stack.get("type") == "aws:cloudformation:stack":
                 props = stack["properties"]
+                account, region = _environment(str(stack.get("environment", "")))
                 yield SynthesizedStack(
                     stage=stage,
                     stack_name=props.get("stackName", stack.get("displayName", "")),
                     template_path=stage_dir / props["templateFile"],
+                    account=account,
+                    region=region,
                 )
+
+
+def _environment(environment: str) -> tuple[str, str]:
+    """``aws://111111111111/eu-west-1`` as (account, region); the CDK writes ``unknown-account`` and
+    ``unknown-region`` for an environment-agnostic stack."""
+    parts = environment.removeprefix("aws://").split("/")
+    if len(parts) != 2:
+        return "unknown", "unknown"
+    account, region = parts
+    return (
+        "unknown" if account.startswith("unknown") else account,
+        "unknown" if region.startswith("unknown") else region,
+    )

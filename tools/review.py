@@ -1,18 +1,25 @@
-"""The synth review: what will be deployed, read from cdk.out (never from the Python configuration).
+"""The synth review: what will be deployed and what changes, read from cdk.out (never from the Python configuration).
 
-Writes ``<outdir>/REVIEW.md`` and prints a compact table. With ``--base OTHER_OUTDIR`` it also says what
-changed: endpoints added or removed, instance changes, access changes, and (loudly) any stateful resource that
-would be replaced or removed.
+Writes ``<outdir>/REVIEW.md`` and prints a short summary. With ``--base OTHER_OUTDIR`` the report opens with the
+changes, each saying how it deploys: it replaces the endpoint, shifts traffic to a new fleet (a new endpoint
+config: blue/green all at once, or canary or linear when the endpoint has a deployment policy), rolls an inference
+component, or is made in place. A stateful resource (bucket, KMS key, ECR repository, log group, queue, table) that
+would be replaced or removed comes first of all, and fails the command unless allowed.
 
-Usage: python -m tools.review cdk.out [--base path/to/old/cdk.out] [--models-per-endpoint 10]
+Exit codes: 0 reviewed; 2 no cloud assembly where one was named; 3 a stateful resource would be replaced or removed
+(or a KMS key changed in a way CloudFormation refuses) and ``--allow-replace`` does not name it.
+
+Usage: python -m tools.review cdk.out [--base old/cdk.out] [--allow-replace ID[,STACK/ID...]]
+       [--models-per-endpoint 10] [--prices tools/prices.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,35 +29,109 @@ from tools.cloud_assembly import SynthesizedStack, synthesized_stacks
 from tools.text_table import aligned
 
 PRICES = Path(__file__).with_name("prices.json")
-#: Types whose replacement loses data: a review must shout when one would be replaced or removed.
-STATEFUL_TYPES = {
-    "AWS::KMS::Key": ("KeySpec", "KeyUsage", "MultiRegion"),
-    "AWS::S3::Bucket": ("BucketName",),
-    "AWS::ECR::Repository": ("RepositoryName", "EncryptionConfiguration"),
+EXIT_USAGE = 2
+EXIT_STATEFUL = 3
+
+#: Resource types whose replacement or removal loses data: objects, key material (what it encrypted becomes
+#: unreadable once the key is deleted), images, log events, queued messages, items. SSM parameters are not among
+#: them: their value is the template's and comes back with it. Each with its ``createOnlyProperties`` (changing one
+#: replaces the resource) as cfn-lint's bundled CloudFormation resource schemas list them
+#: (``cfnlint/data/schemas/resources/<id>.json``, found through ``providers/<region>.json``); copied here because
+#: ``make review`` runs without the test dependencies, and checked against the installed cfn-lint by
+#: tests/unit/test_review.py.
+STATEFUL_TYPES: dict[str, tuple[str, ...]] = {
+    "AWS::S3::Bucket": ("/properties/BucketName", "/properties/BucketNamePrefix", "/properties/BucketNamespace"),
+    "AWS::KMS::Key": (),
+    "AWS::ECR::Repository": (
+        "/properties/RepositoryName",
+        "/properties/EncryptionConfiguration",
+        "/properties/EncryptionConfiguration/EncryptionType",
+        "/properties/EncryptionConfiguration/KmsKey",
+    ),
+    "AWS::Logs::LogGroup": ("/properties/LogGroupName",),
+    "AWS::SQS::Queue": ("/properties/FifoQueue", "/properties/QueueName"),
+    "AWS::DynamoDB::Table": ("/properties/TableName", "/properties/ImportSourceSpecification"),
 }
+#: Properties no update may change: "If you change the value of the KeySpec, KeyUsage, Origin, or MultiRegion
+#: properties of an existing KMS key, the update request fails, regardless of the value of the UpdateReplacePolicy
+#: attribute" (AWS::KMS::Key, CloudFormation Template Reference).
+IMMUTABLE: dict[str, tuple[str, ...]] = {"AWS::KMS::Key": ("KeySpec", "KeyUsage", "Origin", "MultiRegion")}
+
+#: Every SageMaker action that invokes an endpoint (Service Authorization Reference, Amazon SageMaker AI).
+INVOKE_ACTIONS = (
+    "sagemaker:InvokeEndpoint",
+    "sagemaker:InvokeEndpointAsync",
+    "sagemaker:InvokeEndpointWithResponseStream",
+)
+#: AWS managed policies reviewed for what they allow on endpoints, keyed by the ARN's part after ``:policy/``: the
+#: statements of each that can allow an invoke, from the policy's JSON document in the AWS Managed Policy Reference
+#: Guide (AmazonSageMakerFullAccess: ``sagemaker:*`` on every resource but domains, user profiles, apps and flow
+#: definitions; AdministratorAccess: ``*``; PowerUserAccess: every action but IAM's, Organizations' and Account's),
+#: or none. Any other managed policy is shown in the access matrix as unreadable at synth: its document is not in
+#: the template, and it may allow invoking any endpoint.
+AWS_MANAGED_POLICIES: dict[str, tuple[dict[str, Any], ...]] = {
+    "AdministratorAccess": ({"Effect": "Allow", "Action": "*", "Resource": "*"},),
+    "PowerUserAccess": ({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},),
+    "AmazonSageMakerFullAccess": (
+        {
+            "Effect": "Allow",
+            "Action": "sagemaker:*",
+            "NotResource": [
+                "arn:aws:sagemaker:*:*:domain/*",
+                "arn:aws:sagemaker:*:*:user-profile/*",
+                "arn:aws:sagemaker:*:*:app/*",
+                "arn:aws:sagemaker:*:*:flow-definition/*",
+            ],
+        },
+    ),
+    "service-role/AWSLambdaBasicExecutionRole": (),
+    "service-role/AWSLambdaVPCAccessExecutionRole": (),
+}
+
+DEFAULT_DEPLOYMENT = "SageMaker default (blue/green, all at once)"
+DEFAULT_COMPONENT_UPDATE = "SageMaker default (blue/green)"
+#: The scope of a statement without conditions.
+WHOLE_ENDPOINT = "whole endpoint"
+#: The scope of a statement naming an endpoint of inference components but none of its components.
+ENDPOINT_ALONE = "endpoint ARN alone: any component, unless SageMaker checks component ARNs (undocumented)"
+#: What the cost of an endpoint that scales to no instance is at its minimum.
+IDLE = "0 when idle"
+ESTIMATE = "estimate"
 
 
 # -- reading templates ---------------------------------------------------------------------------------------
+
+_PSEUDO = {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
 
 def render(value: Any) -> str:
     """A template value as text: literals as they are, references in angle brackets."""
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, int | float):
-        return str(value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, dict):
         if "Fn::Join" in value:
             separator, parts = value["Fn::Join"]
             return str(separator).join(render(p) for p in parts)
-        if value.get("Ref") == "AWS::URLSuffix":
-            return "amazonaws.com"
-        if value.get("Ref") == "AWS::Partition":
-            return "aws"
+        if "Fn::Sub" in value:
+            sub = value["Fn::Sub"]
+            text, variables = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name in variables:
+                    return render(variables[name])
+                return _PSEUDO.get(name, f"<{name}>")
+
+            return re.sub(r"\$\{([^}!][^}]*)\}", substitute, str(text))
         if "Ref" in value:
-            return f"<{value['Ref']}>"
+            return _PSEUDO.get(str(value["Ref"]), f"<{value['Ref']}>")
         if "Fn::GetAtt" in value:
-            return f"<{'.'.join(value['Fn::GetAtt'])}>"
+            attribute = value["Fn::GetAtt"]
+            return f"<{'.'.join(attribute) if isinstance(attribute, list) else attribute}>"
         if "Fn::GetStackOutput" in value:
             return f"<output of {value['Fn::GetStackOutput']['StackName']}>"
         if "Fn::FindInMap" in value:
@@ -64,12 +145,45 @@ def _ref(value: Any) -> str | None:
         if "Ref" in value:
             return str(value["Ref"])
         if "Fn::GetAtt" in value:
-            return str(value["Fn::GetAtt"][0])
+            attribute = value["Fn::GetAtt"]
+            return str(attribute[0] if isinstance(attribute, list) else attribute.split(".")[0])
     return None
 
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def _number(value: Any) -> str:
+    """A number as a person writes it: ``500000``, ``0.5`` (not ``5e+05``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return render(value)
+    return str(int(value)) if float(value).is_integer() else f"{value:.10g}"
+
+
+def _path(resource: dict[str, Any], logical_id: str) -> str:
+    """A resource's construct path (``aws:cdk:path`` metadata) without the trailing ``/Resource``."""
+    path = resource.get("Metadata", {}).get("aws:cdk:path") or logical_id
+    return str(path).removesuffix("/Resource")
+
+
+# -- what an assembly holds ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a model, in the order the model lists them."""
+
+    hostname: str
+    """``ContainerHostname``, ``#<index>`` for an unnamed one of several, or empty for a model's only container."""
+    image: str
+    data: str
+    """The model archive or prefix (``ModelDataUrl``, or ``ModelDataSource``'s S3 URI), or ``-``."""
+    environment: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.hostname or "model"
 
 
 @dataclass
@@ -82,6 +196,25 @@ class Variant:
     min_count: int
     max_count: int
     scaled: bool = False
+    scaling: str = "fixed"
+    """Who scales it: ``fixed``, ``Application Auto Scaling`` (a ScalableTarget) or ``managed instance scaling``
+    (the endpoint config's own, for inference components)."""
+    policies: dict[str, str] = field(default_factory=dict)
+    """Its scaling policies and scheduled actions, by logical id or schedule name, described."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The rest of its ProductionVariant (weight, routing, volume, timeouts...), as synthesized."""
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A CloudWatch alarm on an endpoint, a variant or an inference component."""
+
+    name: str
+    """Its description, else its name."""
+    condition: str
+    """Metric, statistic, threshold, datapoints and periods, missing data: what a change to it would change."""
+    threshold: str = ""
+    """Metric and threshold alone (``ModelLatency p99 > 500000``), for the report's overview."""
 
 
 @dataclass
@@ -103,7 +236,12 @@ class Component:
     max_copies: int
     scaled: bool = False
     """Whether a ScalableTarget (``inference-component/<name>``) scales its copy count."""
-    rolling_update: str = "SageMaker default (blue/green)"
+    rolling_update: str = DEFAULT_COMPONENT_UPDATE
+    policies: dict[str, str] = field(default_factory=dict)
+    """Its copy-count scaling policies and scheduled actions, described."""
+    environment: tuple[tuple[str, str], ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Its model's other properties (role, network isolation, VPC), as synthesized."""
 
 
 @dataclass
@@ -123,22 +261,52 @@ class Endpoint:
     rollback_alarms: int
     components: list[Component] = field(default_factory=list)
     """Inference components (kind ``IC``): the models, placed on the variants' instances."""
+    account: str = "unknown"
+    logical_id: str = ""
+    containers: list[Container] = field(default_factory=list)
+    """The model's containers (none for an endpoint of inference components: its components have them)."""
+    capture: str = "off"
+    alarms: dict[str, Alarm] = field(default_factory=dict)
+    """By logical id: the alarms watching it, its variants or its components."""
+    retains_variant_properties: bool = False
+    """``RetainAllVariantProperties``: an update keeps the running instance counts and weights."""
+    model_settings: dict[str, Any] = field(default_factory=dict)
+    config_settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
         """Identity across two assemblies."""
         return self.stage, self.name
 
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:endpoint/{self.name.lower()}"
+
+    def component_arn(self, component: Component) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:inference-component/{component.name.lower()}"
+
+    @property
+    def rollout(self) -> str:
+        """How a new endpoint config reaches it (UpdateEndpoint, under its deployment policy)."""
+        rollback = f", rollback on {self.rollback_alarms} alarms" if self.rollback_alarms else ""
+        return f"new endpoint config, UpdateEndpoint {self.deployment}{rollback}"
+
 
 @dataclass(frozen=True, order=True)
 class Access:
-    """One principal's right to invoke one endpoint."""
+    """One principal's right (or denial) to invoke one endpoint, or one of its inference components."""
 
     stage: str
     endpoint: str
     principal: str
     effect: str
     scope: str
+    """The condition that narrows it (TargetModel, container, component), or ``whole endpoint``."""
+    actions: str = "InvokeEndpoint"
+    """The invoke actions it covers, without the ``sagemaker:`` prefix."""
+    unscoped: str = ""
+    """What the statement leaves open: wildcard actions or resources, models or containers it does not narrow."""
+    source: str = "inline policy"
 
 
 @dataclass
@@ -152,6 +320,29 @@ class Acknowledgment:
 
 
 @dataclass
+class Resource:
+    """A resource of a template, with where it is and what deleting it does."""
+
+    stage: str
+    stack: str
+    logical_id: str
+    type: str
+    properties: dict[str, Any]
+    path: str
+    deletion_policy: str
+    update_replace_policy: str
+
+    @property
+    def retained(self) -> bool:
+        """Whether deleting or replacing the stack leaves it (and its data) in the account."""
+        return self.deletion_policy in ("Retain", "RetainExceptOnCreate", "Snapshot")
+
+
+#: A resource whose replacement or removal loses data (of a type in ``STATEFUL_TYPES``).
+StatefulResource = Resource
+
+
+@dataclass
 class Assembly:
     """What a cdk.out holds, for review."""
 
@@ -159,41 +350,244 @@ class Assembly:
     access: list[Access] = field(default_factory=list)
     acknowledgments: list[Acknowledgment] = field(default_factory=list)
     limits: list[tuple[str, str, int, int]] = field(default_factory=list)
-    stateful: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    stateful: dict[tuple[str, str], StatefulResource] = field(default_factory=dict)
+    resources: list[Resource] = field(default_factory=list)
+    """Every resource of every template (the diagram draws from them)."""
+    stages: list[str] = field(default_factory=list)
+    stacks: list[str] = field(default_factory=list)
 
 
 def read_assembly(outdir: Path) -> Assembly:
     """Read every stage and stack of ``outdir``."""
     assembly = Assembly()
+    loaded: list[tuple[SynthesizedStack, dict[str, Any]]] = []
     for stack in synthesized_stacks(outdir):
-        template = stack.template()
-        resources: dict[str, Any] = template.get("Resources", {})
-        region = _region(stack)
-        assembly.endpoints.extend(_endpoints(stack, region, resources))
-        assembly.access.extend(_access(stack.stage, resources, _component_endpoints(resources)))
+        resources: dict[str, Any] = stack.template().get("Resources", {})
+        loaded.append((stack, resources))
+        if stack.stage not in assembly.stages:
+            assembly.stages.append(stack.stage)
+        assembly.stacks.append(stack.stack_name)
+        assembly.endpoints.extend(_endpoints(stack, resources))
         assembly.acknowledgments.extend(_acknowledgments(stack))
         assembly.limits.extend((u.stack, u.limit, u.count, u.maximum) for u in limit_use(stack))
         for logical_id, resource in resources.items():
-            if resource["Type"] in STATEFUL_TYPES:
-                assembly.stateful[(stack.stack_name, logical_id)] = (resource["Type"], resource.get("Properties", {}))
+            found = Resource(
+                stage=stack.stage,
+                stack=stack.stack_name,
+                logical_id=logical_id,
+                type=resource["Type"],
+                properties=resource.get("Properties", {}),
+                path=_path(resource, logical_id),
+                deletion_policy=resource.get("DeletionPolicy", "Delete"),
+                update_replace_policy=resource.get("UpdateReplacePolicy", "Delete"),
+            )
+            assembly.resources.append(found)
+            if found.type in STATEFUL_TYPES:
+                assembly.stateful[(stack.stack_name, logical_id)] = found
+    # Access second: a statement may name an endpoint of any stack (its ARN says which).
+    for stack, resources in loaded:
+        assembly.access.extend(_access(stack, resources, assembly.endpoints))
     return assembly
 
 
-def _region(stack: SynthesizedStack) -> str:
-    manifest = json.loads((stack.template_path.parent / "manifest.json").read_text())
-    for artifact in manifest.get("artifacts", {}).values():
-        if artifact.get("properties", {}).get("templateFile") == stack.template_path.name:
-            environment = str(artifact.get("environment", ""))
-            return environment.rsplit("/", 1)[-1] if environment else "unknown"
-    return "unknown"
+# -- endpoints -------------------------------------------------------------------------------------------------
 
 
-def _endpoints(stack: SynthesizedStack, region: str, resources: dict[str, Any]) -> Iterable[Endpoint]:
-    scaling = {}
-    for resource in resources.values():
-        if resource["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget":
-            properties = resource["Properties"]
-            scaling[render(properties["ResourceId"])] = (properties["MinCapacity"], properties["MaxCapacity"])
+@dataclass
+class _Target:
+    minimum: int
+    maximum: int
+    policies: dict[str, str] = field(default_factory=dict)
+
+
+def _scaling_targets(resources: dict[str, Any]) -> dict[str, _Target]:
+    """Application Auto Scaling's targets by ResourceId (lowercased: component names are lowercase in them), each
+    with its scheduled actions and the scaling policies attached to it."""
+    by_resource: dict[str, _Target] = {}
+    by_id: dict[str, _Target] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::ApplicationAutoScaling::ScalableTarget":
+            continue
+        properties = resource["Properties"]
+        target = _Target(int(properties["MinCapacity"]), int(properties["MaxCapacity"]))
+        for action in properties.get("ScheduledActions", []):
+            target.policies[f"schedule {render(action.get('ScheduledActionName', '?'))}"] = _schedule(action)
+        by_resource[render(properties["ResourceId"]).lower()] = target
+        by_id[logical_id] = target
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::ApplicationAutoScaling::ScalingPolicy":
+            continue
+        properties = resource["Properties"]
+        found = by_id.get(_ref(properties.get("ScalingTargetId")) or "") or by_resource.get(
+            render(properties.get("ResourceId", "")).lower()
+        )
+        if found is not None:
+            found.policies[logical_id] = _scaling_policy(properties)
+    return by_resource
+
+
+def _schedule(action: dict[str, Any]) -> str:
+    limits = action.get("ScalableTargetAction", {})
+    bounds = ", ".join(
+        f"{label} {limits[key]}" for key, label in (("MinCapacity", "min"), ("MaxCapacity", "max")) if key in limits
+    )
+    zone = f" {action['Timezone']}" if "Timezone" in action else ""
+    return f"schedule {render(action.get('ScheduledActionName', '?'))} {render(action.get('Schedule'))}{zone}: {bounds}"
+
+
+def _scaling_policy(properties: dict[str, Any]) -> str:
+    kind = properties.get("PolicyType", "?")
+    if kind == "TargetTrackingScaling":
+        config = properties.get("TargetTrackingScalingPolicyConfiguration", {})
+        predefined = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
+        custom = config.get("CustomizedMetricSpecification", {})
+        metric = predefined or f"{custom.get('MetricName', 'custom metric')} {custom.get('Statistic', '')}".strip()
+        text = f"target tracking {metric} at {_number(config.get('TargetValue'))}"
+        cooldowns = [
+            f"{label} {config[key]} s"
+            for key, label in (("ScaleInCooldown", "in"), ("ScaleOutCooldown", "out"))
+            if key in config
+        ]
+        if cooldowns:
+            text += f" (cooldown {', '.join(cooldowns)})"
+        return text + (", never scales in" if config.get("DisableScaleIn") else "")
+    if kind == "StepScaling":
+        config = properties.get("StepScalingPolicyConfiguration", {})
+        steps = ", ".join(
+            f"[{_number(step.get('MetricIntervalLowerBound', '-inf'))}, "
+            f"{_number(step.get('MetricIntervalUpperBound', 'inf'))}) {int(step.get('ScalingAdjustment', 0)):+d}"
+            for step in config.get("StepAdjustments", [])
+        )
+        return f"step scaling {config.get('AdjustmentType', '?')} {steps}, cooldown {config.get('Cooldown', 0)} s"
+    return str(kind)
+
+
+_OPERATORS = {
+    "GreaterThanThreshold": ">",
+    "GreaterThanOrEqualToThreshold": ">=",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
+
+
+def _alarm(logical_id: str, properties: dict[str, Any]) -> Alarm:
+    metrics = properties.get("Metrics", [])
+    metric = properties.get("MetricName") or next(
+        (m.get("Label") or m.get("Expression") for m in metrics if m.get("ReturnData", True)), "metric math"
+    )
+    statistic = properties.get("Statistic") or properties.get("ExtendedStatistic") or ""
+    period = properties.get("Period") or next(
+        (m["MetricStat"].get("Period") for m in metrics if "MetricStat" in m), "?"
+    )
+    operator = properties.get("ComparisonOperator", "?")
+    periods = properties.get("EvaluationPeriods", 1)
+    threshold = (
+        f"{metric}{' ' + statistic if statistic else ''} {_OPERATORS.get(operator, operator)} "
+        f"{_number(properties.get('Threshold', properties.get('ThresholdMetricId', '?')))}"
+    )
+    condition = f"{threshold}, {properties.get('DatapointsToAlarm', periods)} of {periods} x {period} s"
+    if "TreatMissingData" in properties:
+        condition += f", missing data {properties['TreatMissingData']}"
+    name = render(properties.get("AlarmDescription") or properties.get("AlarmName") or logical_id)
+    return Alarm(name, condition, threshold)
+
+
+def _alarm_dimensions(properties: dict[str, Any]) -> dict[str, str]:
+    dimensions = {d["Name"]: render(d["Value"]) for d in properties.get("Dimensions", [])}
+    for metric in properties.get("Metrics", []):
+        for d in metric.get("MetricStat", {}).get("Metric", {}).get("Dimensions", []):
+            dimensions.setdefault(d["Name"], render(d["Value"]))
+    return dimensions
+
+
+def _environment(container: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), render(v)) for k, v in container.get("Environment", {}).items()))
+
+
+def _container(raw: dict[str, Any], hostname: str) -> Container:
+    data = raw.get("ModelDataUrl") or raw.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri")
+    return Container(hostname, render(raw.get("Image", "-")), render(data) if data else "-", _environment(raw))
+
+
+def _model(model: dict[str, Any]) -> tuple[str, list[Container], str]:
+    """A SageMaker model's kind (single model, MME, MCE Direct or Serial), its containers and its cache setting."""
+    primary = model.get("PrimaryContainer")
+    if primary:
+        multi = primary.get("Mode") == "MultiModel"
+        cache = primary.get("MultiModelConfig", {}).get("ModelCacheSetting", "Enabled") if multi else "-"
+        return ("MME" if multi else "single model"), [_container(primary, "")], cache
+    containers = model.get("Containers", [])
+    mode = model.get("InferenceExecutionConfig", {}).get("Mode", "Serial")
+    found = [_container(c, render(c.get("ContainerHostname", f"#{i}"))) for i, c in enumerate(containers)]
+    return f"MCE {mode}", found, "-"
+
+
+def _size(size: dict[str, Any]) -> str:
+    """A batch or traffic step: ``CAPACITY_PERCENT``, ``INSTANCE_COUNT`` or ``COPY_COUNT``."""
+    value = size.get("Value", "?")
+    kind = size.get("Type")
+    if kind == "CAPACITY_PERCENT":
+        return f"{value}%"
+    if kind == "INSTANCE_COUNT":
+        return f"{value} instance{'' if value == 1 else 's'}"
+    return f"{value} cop{'y' if value == 1 else 'ies'}"
+
+
+def _deployment(config: dict[str, Any]) -> tuple[str, int]:
+    """An endpoint's deployment policy (``DeploymentConfig``) in a few words, and its rollback alarms."""
+    alarms = len(config.get("AutoRollbackConfiguration", {}).get("Alarms", []))
+    rolling = config.get("RollingUpdatePolicy")
+    if rolling:
+        text = f"rolling {_size(rolling.get('MaximumBatchSize', {}))} at a time"
+        return f"{text}, wait {rolling.get('WaitIntervalInSeconds', 0)} s", alarms
+    routing = config.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
+    if not routing:
+        return DEFAULT_DEPLOYMENT, alarms
+    size = routing.get("CanarySize") or routing.get("LinearStepSize")
+    step = f" {_size(size)}" if size else ""
+    return f"blue/green {routing['Type'].lower()}{step}, wait {routing.get('WaitIntervalInSeconds', 0)} s", alarms
+
+
+def _capture(config: dict[str, Any]) -> str:
+    capture = config.get("DataCaptureConfig")
+    if not capture or capture.get("EnableCapture") is False:
+        return "off"
+    modes = "+".join(str(o.get("CaptureMode")) for o in capture.get("CaptureOptions", []))
+    return f"{capture.get('InitialSamplingPercentage', '?')}% of {modes} to {render(capture.get('DestinationS3Uri'))}"
+
+
+#: Variant properties the review reports on their own; the rest are its settings.
+_VARIANT_FIELDS = ("VariantName", "InstanceType", "InitialInstanceCount", "ModelName")
+
+
+def _variant(raw: dict[str, Any], endpoint: str, targets: dict[str, _Target]) -> Variant:
+    count = int(raw.get("InitialInstanceCount", 1))
+    settings = {k: v for k, v in raw.items() if k not in _VARIANT_FIELDS}
+    variant = Variant(raw["VariantName"], render(raw.get("InstanceType", "serverless")), count, count, count)
+    target = targets.get(f"endpoint/{endpoint}/variant/{raw['VariantName']}".lower())
+    if target is not None:
+        variant.min_count, variant.max_count, variant.policies = target.minimum, target.maximum, target.policies
+        variant.scaled, variant.scaling = True, "Application Auto Scaling"
+    managed = raw.get("ManagedInstanceScaling", {})
+    if managed.get("Status") == "ENABLED":
+        # SageMaker adds and removes instances as the components' copies need them.
+        variant.min_count = int(managed.get("MinInstanceCount", count))
+        variant.max_count = int(managed.get("MaxInstanceCount", count))
+        variant.scaled, variant.scaling = True, "managed instance scaling"
+        settings["ManagedInstanceScaling"] = {
+            k: v for k, v in managed.items() if k not in ("MinInstanceCount", "MaxInstanceCount")
+        }
+    variant.settings = settings
+    return variant
+
+
+def _endpoints(stack: SynthesizedStack, resources: dict[str, Any]) -> Iterable[Endpoint]:
+    targets = _scaling_targets(resources)
+    alarms = [
+        (_alarm_dimensions(r["Properties"]), logical_id, _alarm(logical_id, r["Properties"]))
+        for logical_id, r in resources.items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::SageMaker::Endpoint":
             continue
@@ -202,39 +596,54 @@ def _endpoints(stack: SynthesizedStack, region: str, resources: dict[str, Any]) 
         config = resources.get(_ref(properties["EndpointConfigName"]) or "", {}).get("Properties", {})
         variants_raw = config.get("ProductionVariants", [])
         components: list[Component] = []
+        containers: list[Container] = []
+        model: dict[str, Any] = {}
         if variants_raw and "ModelName" not in variants_raw[0]:
             # An endpoint of inference components: its variant has instances and no model; the components place
             # the models on them (CreateEndpointConfig, SageMaker API Reference: ProductionVariant.ModelName).
-            components = list(_components(resources, logical_id, name, scaling))
+            components = list(_components(resources, logical_id, name, targets))
             kind, cache = "IC", "-"
             images = [f"{c.name}: {c.image}" for c in components]
             data = [f"{c.name}: {c.data}" for c in components]
         else:
             model_id = (_ref(variants_raw[0]["ModelName"]) if variants_raw else None) or ""
             model = resources.get(model_id, {}).get("Properties", {})
-            kind, images, data, cache = _model_kind(model)
-        variants = []
-        for raw in variants_raw:
-            count = int(raw.get("InitialInstanceCount", 1))
-            target = f"endpoint/{name}/variant/{raw['VariantName']}"
-            low, high = scaling.get(target, (count, count))
-            scaled = target in scaling
-            managed = raw.get("ManagedInstanceScaling", {})
-            if managed.get("Status") == "ENABLED":
-                # SageMaker adds and removes instances as the components' copies need them.
-                low, high, scaled = managed.get("MinInstanceCount", count), managed.get("MaxInstanceCount", count), True
-            instance_type = render(raw.get("InstanceType", "serverless"))
-            variants.append(Variant(raw["VariantName"], instance_type, count, int(low), int(high), scaled=scaled))
-        deployment = properties.get("DeploymentConfig", {})
-        routing = deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
-        policy = "SageMaker default (blue/green, all at once)"
-        if routing:
-            size = routing.get("CanarySize") or routing.get("LinearStepSize") or {}
-            step = f" {size.get('Value')}%" if size else ""
-            policy = f"blue/green {routing['Type'].lower()}{step}, wait {routing.get('WaitIntervalInSeconds', 0)} s"
-        alarms = len(deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
+            kind, containers, cache = _model(model)
+            images = [f"{c.hostname}: {c.image}" if c.hostname else c.image for c in containers]
+            data = [f"{c.hostname}: {c.data}" if c.hostname else c.data for c in containers]
+        if "AsyncInferenceConfig" in config:
+            kind += " async"
+        deployment, rollback = _deployment(properties.get("DeploymentConfig", {}))
+        watched = {c.name for c in components}
         yield Endpoint(
-            stack.stage, stack.stack_name, region, name, kind, images, data, cache, variants, policy, alarms, components
+            stage=stack.stage,
+            stack=stack.stack_name,
+            region=stack.region,
+            name=name,
+            kind=kind,
+            images=images,
+            data=data,
+            cache=cache,
+            variants=[_variant(raw, name, targets) for raw in variants_raw],
+            deployment=deployment,
+            rollback_alarms=rollback,
+            components=components,
+            account=stack.account,
+            logical_id=logical_id,
+            containers=containers,
+            capture=_capture(config),
+            alarms={
+                alarm_id: alarm
+                for dimensions, alarm_id, alarm in alarms
+                if dimensions.get("EndpointName") == name or dimensions.get("InferenceComponentName") in watched
+            },
+            retains_variant_properties=bool(properties.get("RetainAllVariantProperties")),
+            model_settings={k: v for k, v in model.items() if k not in ("PrimaryContainer", "Containers")},
+            config_settings={
+                k: v
+                for k, v in config.items()
+                if k not in ("ProductionVariants", "DataCaptureConfig", "EndpointConfigName")
+            },
         )
 
 
@@ -250,7 +659,7 @@ def _component_name(properties: dict[str, Any]) -> str:
 
 
 def _components(
-    resources: dict[str, Any], endpoint_id: str, endpoint_name: str, scaling: dict[str, tuple[int, int]]
+    resources: dict[str, Any], endpoint_id: str, endpoint_name: str, targets: dict[str, _Target]
 ) -> Iterable[Component]:
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::SageMaker::InferenceComponent":
@@ -261,156 +670,296 @@ def _components(
         specification = properties.get("Specification", {})
         # The model a component serves: a SageMaker model (ModelName), or a container of its own (Container).
         model = resources.get(_ref(specification.get("ModelName")) or "", {}).get("Properties", {})
-        container = model.get("PrimaryContainer") or specification.get("Container") or {}
-        data = container.get("ModelDataUrl") or container.get("ArtifactUrl")
+        raw = model.get("PrimaryContainer") or specification.get("Container") or {}
+        data = raw.get("ModelDataUrl") or raw.get("ArtifactUrl")
         needs = specification.get("ComputeResourceRequirements", {})
         copies = int(properties.get("RuntimeConfig", {}).get("CopyCount", 1))
-        resource_id = f"inference-component/{_component_name(properties)}"
-        targets = [limits for target, limits in scaling.items() if target.lower() == resource_id]
-        low, high = targets[0] if targets else (copies, copies)
+        target = targets.get(f"inference-component/{_component_name(properties)}")
         yield Component(
             name=render(properties.get("InferenceComponentName", logical_id)),
-            image=render(container.get("Image", "-")),
+            image=render(raw.get("Image", "-")),
             data=render(data) if data else "-",
             cpu_cores=needs.get("NumberOfCpuCoresRequired"),
             accelerators=needs.get("NumberOfAcceleratorDevicesRequired"),
             min_memory_mb=needs.get("MinMemoryRequiredInMb"),
             max_memory_mb=needs.get("MaxMemoryRequiredInMb"),
             copies=copies,
-            min_copies=int(low),
-            max_copies=int(high),
-            scaled=bool(targets),
+            min_copies=target.minimum if target else copies,
+            max_copies=target.maximum if target else copies,
+            scaled=target is not None,
             rolling_update=_rolling_update(properties.get("DeploymentConfig", {})),
+            policies=target.policies if target else {},
+            environment=_environment(raw),
+            settings={k: v for k, v in model.items() if k not in ("PrimaryContainer", "Containers")},
         )
-
-
-def _batch(size: dict[str, Any]) -> str:
-    """A rolling batch (``InferenceComponentCapacitySize``): ``COPY_COUNT`` copies or ``CAPACITY_PERCENT``."""
-    value = size.get("Value", "?")
-    if size.get("Type") == "CAPACITY_PERCENT":
-        return f"{value}%"
-    return f"{value} cop{'y' if value == 1 else 'ies'}"
 
 
 def _rolling_update(deployment: dict[str, Any]) -> str:
     """An inference component's update policy (``InferenceComponentDeploymentConfig``), in a few words."""
     rolling = deployment.get("RollingUpdatePolicy")
     if not rolling:
-        return "SageMaker default (blue/green)"
-    text = f"rolling {_batch(rolling.get('MaximumBatchSize', {}))} at a time"
+        return DEFAULT_COMPONENT_UPDATE
+    text = f"rolling {_size(rolling.get('MaximumBatchSize', {}))} at a time"
     text += f", wait {rolling.get('WaitIntervalInSeconds', 0)} s"
     if "MaximumExecutionTimeoutInSeconds" in rolling:
         text += f", timeout {rolling['MaximumExecutionTimeoutInSeconds']} s"
     if "RollbackMaximumBatchSize" in rolling:
-        text += f", roll back {_batch(rolling['RollbackMaximumBatchSize'])} at a time"
+        text += f", roll back {_size(rolling['RollbackMaximumBatchSize'])} at a time"
     alarms = len(deployment.get("AutoRollbackConfiguration", {}).get("Alarms", []))
     if alarms:
         text += f", rollback on {alarms} alarms"
     return text
 
 
-def _model_kind(model: dict[str, Any]) -> tuple[str, list[str], list[str], str]:
-    primary = model.get("PrimaryContainer")
-    if primary:
-        multi = primary.get("Mode") == "MultiModel"
-        cache = primary.get("MultiModelConfig", {}).get("ModelCacheSetting", "Enabled") if multi else "-"
-        return (
-            ("MME" if multi else "single model"),
-            [render(primary["Image"])],
-            [render(primary.get("ModelDataUrl", "-"))],
-            cache,
-        )
-    containers = model.get("Containers", [])
-    mode = model.get("InferenceExecutionConfig", {}).get("Mode", "Serial")
-    images = [f"{c.get('ContainerHostname', f'#{i}')}: {render(c['Image'])}" for i, c in enumerate(containers)]
-    data = [
-        f"{c.get('ContainerHostname', f'#{i}')}: {render(c.get('ModelDataUrl', '-'))}" for i, c in enumerate(containers)
-    ]
-    return f"MCE {mode}", images, data, "-"
+# -- access ----------------------------------------------------------------------------------------------------
 
 
-def _principals(resources: dict[str, Any], policy: dict[str, Any]) -> list[str]:
-    names = []
-    for role in _as_list(policy["Properties"].get("Roles", [])):
-        logical_id = _ref(role)
-        path = resources.get(logical_id or "", {}).get("Metadata", {}).get("aws:cdk:path", logical_id)
-        names.append(str(path or render(role)).removesuffix("/Resource"))
-    return names
+def _pattern(text: str) -> re.Pattern[str]:
+    """An IAM action or resource pattern (``*`` any run of characters, ``?`` one) as a regular expression. A reference
+    the review could not resolve (``<...>``) stands for one ARN segment: ``arn:aws:sagemaker:<AWS::Region>:...``
+    still matches, a bare ``<Bucket.Arn>`` matches no endpoint."""
+    parts = re.split(r"(<[^>]*>|\*|\?)", text)
+    regex = "".join(
+        ".*" if part == "*" else "." if part == "?" else "[^:/]*" if part.startswith("<") else re.escape(part)
+        for part in parts
+    )
+    return re.compile(regex, re.IGNORECASE | re.DOTALL)
 
 
-def _component_endpoints(resources: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """How a statement may name an inference component, lowercased -> (its endpoint's name, its own name): by the
-    name its ARN ends with, or as a GetAtt of its ``InferenceComponentArn``."""
-    endpoints = {
-        logical_id: render(r["Properties"].get("EndpointName", "<generated>"))
-        for logical_id, r in resources.items()
-        if r["Type"] == "AWS::SageMaker::Endpoint"
-    }
+def _matches(patterns: Sequence[str], value: str) -> list[str]:
+    """The patterns among ``patterns`` that match ``value``."""
+    return [p for p in patterns if _pattern(p).fullmatch(value)]
+
+
+def _wild(pattern: str) -> bool:
+    return "*" in pattern or "?" in pattern
+
+
+def _short(action: str) -> str:
+    return action.removeprefix("sagemaker:")
+
+
+def _invokes(statement: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    """The invoke actions a statement covers, and what its wildcards or NotAction open besides."""
+    if "NotAction" in statement:
+        excluded = [render(a) for a in _as_list(statement["NotAction"])]
+        covered = tuple(a for a in INVOKE_ACTIONS if not _matches(excluded, a))
+        return covered, f"NotAction {', '.join(excluded)}: every other action"
+    actions = [render(a) for a in _as_list(statement.get("Action", []))]
+    covered = tuple(a for a in INVOKE_ACTIONS if _matches(actions, a))
+    wide = [a for a in actions if _wild(a) and any(_pattern(a).fullmatch(i) for i in covered)]
+    return covered, f"Action {', '.join(wide)}" if wide else ""
+
+
+def _condition(statement: dict[str, Any]) -> str:
+    """The conditions of a statement, in a few words: ``TargetModel Chicago_IL*``, ``TargetContainerHostname
+    absent``, ``TargetModel a* (or absent)`` for an ``...IfExists`` operator."""
+    parts = []
+    for operator, entries in statement.get("Condition", {}).items():
+        for key, values in entries.items():
+            label = key.split(":", 1)[1] if key.lower().startswith("sagemaker:") else key
+            shown = ", ".join(render(v) for v in _as_list(values))
+            base = operator.removesuffix("IfExists")
+            if base == "Null":
+                text = f"{label} {'absent' if shown.lower() == 'true' else 'present'}"
+            elif "Not" in base:
+                text = f"{label} not {shown}"
+            elif base.split(":")[-1].startswith(("String", "Arn")):
+                text = f"{label} {shown}"
+            else:
+                text = f"{label} {base} {shown}"
+            parts.append(text + (" (or absent)" if operator.endswith("IfExists") else ""))
+    return " and ".join(parts) or WHOLE_ENDPOINT
+
+
+def _could_be_endpoint(pattern: str) -> bool:
+    """Whether a resource pattern that matches no endpoint of the assembly still names endpoints (of another
+    assembly): the access matrix must show it."""
+    return pattern == "*" or ":endpoint/" in pattern or ":inference-component/" in pattern
+
+
+def _aliases(resources: dict[str, Any], endpoints: Sequence[Endpoint], stack: SynthesizedStack) -> dict[str, str]:
+    """How this stack's templates may spell an endpoint's or a component's ARN with a reference, lowercased, to the
+    ARN: ``<Endpoint>`` (a Ref is the ARN), ``<Endpoint.EndpointArn>``, the same for inference components."""
+    arns = {(e.stack, e.logical_id): e.arn for e in endpoints}
+    names = {(e.stack, c.name.lower()): e.component_arn(c) for e in endpoints for c in e.components}
     found = {}
     for logical_id, resource in resources.items():
-        if resource["Type"] != "AWS::SageMaker::InferenceComponent":
-            continue
-        properties = resource["Properties"]
-        target = properties.get("EndpointName")
-        endpoint = endpoints.get(_ref(target) or "", render(target))
-        name = render(properties.get("InferenceComponentName", logical_id))
-        for alias in (_component_name(properties), f"<{logical_id}.InferenceComponentArn>".lower()):
-            found[alias] = (endpoint, name)
+        if resource["Type"] == "AWS::SageMaker::Endpoint" and (stack.stack_name, logical_id) in arns:
+            arn = arns[(stack.stack_name, logical_id)]
+            found[f"<{logical_id}>".lower()] = found[f"<{logical_id}.EndpointArn>".lower()] = arn
+        if resource["Type"] == "AWS::SageMaker::InferenceComponent":
+            arn = names.get((stack.stack_name, _component_name(resource["Properties"])), "")
+            if arn:
+                found[f"<{logical_id}>".lower()] = found[f"<{logical_id}.InferenceComponentArn>".lower()] = arn
     return found
 
 
-def _access(
-    stage: str, resources: dict[str, Any], components: dict[str, tuple[str, str]] | None = None
-) -> Iterable[Access]:
-    """Every (principal, endpoint) right to invoke; on an endpoint of inference components, one per component.
+def _principal(resources: dict[str, Any], value: Any, kind: str) -> str:
+    """A role, user or group: its construct path when the template defines it, else its name."""
+    logical_id = _ref(value)
+    if logical_id and logical_id in resources:
+        return _path(resources[logical_id], logical_id)
+    return f"{kind} {render(value)}"
+
+
+def _holders(resources: dict[str, Any], properties: dict[str, Any]) -> list[str]:
+    return [
+        _principal(resources, value, kind)
+        for key, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group"))
+        for value in _as_list(properties.get(key, []))
+    ]
+
+
+@dataclass(frozen=True)
+class _Document:
+    """Statements that apply to some principals, and where they come from; ``statements`` None: a managed policy
+    whose document is not in the template."""
+
+    principals: tuple[str, ...]
+    statements: tuple[dict[str, Any], ...] | None
+    source: str
+
+
+def _documents(resources: dict[str, Any]) -> Iterator[_Document]:
+    """Every policy document of the template with the principals it applies to: AWS::IAM::Policy and
+    AWS::IAM::ManagedPolicy resources, roles', users' and groups' inline policies and their managed policies."""
+    managed = {i for i, r in resources.items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
+    attached: dict[str, list[str]] = {i: [] for i in managed}
+    for logical_id, resource in resources.items():
+        kind = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}.get(resource["Type"])
+        if kind is None:
+            continue
+        properties = resource.get("Properties", {})
+        me = (_principal(resources, {"Ref": logical_id}, kind),)
+        for inline in properties.get("Policies", []):
+            statements = tuple(_as_list(inline["PolicyDocument"].get("Statement", [])))
+            yield _Document(me, statements, f"inline policy {render(inline.get('PolicyName', ''))}")
+        for arn in properties.get("ManagedPolicyArns", []):
+            if _ref(arn) in managed:
+                attached[str(_ref(arn))].extend(me)
+                continue
+            text = render(arn)
+            name = text.split(":policy/", 1)[-1]
+            if ":iam::aws:policy/" in text and name in AWS_MANAGED_POLICIES:
+                yield _Document(me, AWS_MANAGED_POLICIES[name], f"AWS managed policy {name} (reviewed)")
+            else:
+                yield _Document(me, None, f"managed policy {text}")
+    for logical_id, resource in resources.items():
+        if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        properties = resource["Properties"]
+        principals = tuple(_holders(resources, properties) + attached.get(logical_id, []))
+        statements = tuple(_as_list(properties["PolicyDocument"].get("Statement", [])))
+        source = "inline policy" if resource["Type"] == "AWS::IAM::Policy" else f"managed policy {logical_id}"
+        yield _Document(principals, statements, source)
+
+
+def _access(stack: SynthesizedStack, resources: dict[str, Any], endpoints: Sequence[Endpoint]) -> Iterable[Access]:
+    """Every (principal, endpoint) right to invoke or denial found in ``stack``'s IAM policies; on an endpoint of
+    inference components, one per component.
 
     A statement naming component ARNs reaches those components; one naming the endpoint of inference components
     alone, every component on it: InvokeEndpoint's ``InferenceComponentName`` has no condition key to narrow it.
     """
-    components = components or {}
-    with_components = {endpoint for endpoint, _ in components.values()}
-    for resource in resources.values():
-        if resource["Type"] != "AWS::IAM::Policy":
-            continue
-        for statement in _as_list(resource["Properties"]["PolicyDocument"]["Statement"]):
-            actions = _as_list(statement.get("Action", []))
-            if not any(a in ("sagemaker:InvokeEndpoint", "sagemaker:*", "*") for a in actions):
-                continue
-            scope = "whole endpoint"
-            for key, values in statement.get("Condition", {}).get("StringLike", {}).items():
-                label = key.split(":", 1)[1]
-                scope = f"{label} {', '.join(_as_list(values))}"
-            endpoints: list[str] = []
-            named: dict[str, list[str]] = {}
-            for target in _as_list(statement.get("Resource", [])):
-                arn = render(target)
-                if "inference-component/" in arn or arn.lower() in components:
-                    alias = arn.rsplit("inference-component/", 1)[-1]
-                    endpoint, name = components.get(alias.lower(), ("?", alias))
-                    named.setdefault(endpoint, []).append(name)
-                else:
-                    endpoints.append(arn.rsplit("endpoint/", 1)[-1])
-            rows = [(e, f"component {n}") for e, names in named.items() for n in names]
-            rows += [
-                (
-                    e,
-                    "endpoint ARN alone: any component, unless SageMaker checks component ARNs (undocumented)"
-                    if e in with_components and scope == "whole endpoint"
-                    else scope,
+    aliases = _aliases(resources, endpoints, stack)
+    for document in _documents(resources):
+        if document.statements is None:
+            for principal in document.principals:
+                yield Access(
+                    stack.stage,
+                    "(any)",
+                    principal,
+                    "unknown",
+                    "cannot be read at synth",
+                    "?",
+                    f"{document.source.removeprefix('managed policy ')}: its document is not in the template; it "
+                    "may allow invoking any endpoint",
+                    document.source,
                 )
-                for e in endpoints
-                if e not in named
-            ]
-            for endpoint, reach in rows:
-                for principal in _principals(resources, resource):
-                    yield Access(stage, endpoint, principal, statement["Effect"], reach)
+            continue
+        for statement in document.statements:
+            for row in _statement_access(stack, statement, endpoints, aliases, document.source):
+                for principal in document.principals:
+                    yield Access(
+                        row.stage, row.endpoint, principal, row.effect, row.scope, row.actions, row.unscoped, row.source
+                    )
+
+
+def _statement_access(
+    stack: SynthesizedStack,
+    statement: dict[str, Any],
+    endpoints: Sequence[Endpoint],
+    aliases: dict[str, str],
+    source: str,
+) -> Iterator[Access]:
+    """What one statement allows or denies on each endpoint it reaches (the principal left empty)."""
+    covered, opened = _invokes(statement)
+    if not covered:
+        return
+    effect = str(statement.get("Effect", "Allow"))
+    negated = "NotResource" in statement
+    patterns = [
+        aliases.get(render(r).lower(), render(r))
+        for r in _as_list(statement.get("NotResource" if negated else "Resource", []))
+    ]
+
+    def hits(arn: str) -> list[str]:
+        found = _matches(patterns, arn)
+        if negated:
+            return [] if found else [f"NotResource {', '.join(patterns)}"]
+        return found
+
+    scope = _condition(statement)
+    actions = ", ".join(_short(a) for a in covered)
+    reached_patterns: set[str] = set()
+    for endpoint in endpoints:
+        if "unknown" not in (stack.account, endpoint.account) and endpoint.account != stack.account:
+            continue  # SageMaker endpoints have no resource policies: no identity policy reaches another account's
+        reached = hits(endpoint.arn)
+        named = {c.name: hits(endpoint.component_arn(c)) for c in endpoint.components}
+        named = {name: found for name, found in named.items() if found}
+        if not reached and not named:
+            continue
+        used = {p for found in (reached, *named.values()) for p in found}
+        reached_patterns |= used
+        rows = [(f"component {name}", found) for name, found in named.items()]
+        if not named:
+            rows = [(ENDPOINT_ALONE if endpoint.components and scope == WHOLE_ENDPOINT else scope, reached)]
+        for reach, found in rows:
+            unscoped = _unscoped(endpoint, scope, opened, found) if effect == "Allow" else ""
+            yield Access(endpoint.stage, endpoint.name, "", effect, reach, actions, unscoped, source)
+    for pattern in patterns:
+        if negated or pattern in reached_patterns or not _could_be_endpoint(pattern):
+            continue
+        # Named, but not an endpoint of this assembly: another stage's, another app's, or one not yet created.
+        target = pattern.rsplit("endpoint/", 1)[-1] if "endpoint/" in pattern else pattern
+        notes = [n for n in (opened, f"Resource {pattern}" if _wild(pattern) else "") if n]
+        notes.append("no endpoint of this assembly in its account")
+        yield Access(stack.stage, target, "", effect, scope, actions, "; ".join(notes), source)
+
+
+def _unscoped(endpoint: Endpoint, scope: str, opened: str, patterns: Sequence[str]) -> str:
+    """What an Allow leaves open on ``endpoint``: wide actions or resources, models or containers not narrowed."""
+    notes = [opened] if opened else []
+    negated = [p for p in patterns if p.startswith("NotResource ")]
+    wide = [p for p in patterns if _wild(p) and p not in negated]
+    if wide:
+        notes.append(f"Resource {', '.join(wide)}: every endpoint it matches, in this assembly or not")
+    notes += [f"{p}: every other resource" for p in negated]
+    if endpoint.kind == "MME" and "TargetModel" not in scope:
+        notes.append("every model")
+    if endpoint.kind == "MCE Direct" and "TargetContainerHostname" not in scope:
+        notes.append("every container")
+    if "(or absent)" in scope:
+        notes.append("requests that name none")
+    return "; ".join(notes)
 
 
 def _acknowledgments(stack: SynthesizedStack) -> Iterable[Acknowledgment]:
-    metadata_file = stack.template_path.with_name(stack.template_path.name.replace(".template.json", ".metadata.json"))
-    if not metadata_file.is_file():
+    if not stack.metadata_path.is_file():
         return
-    for path, entries in json.loads(metadata_file.read_text()).items():
+    for path, entries in json.loads(stack.metadata_path.read_text()).items():
         for entry in entries:
             if entry.get("type") == "aws:cdk:acknowledged-rules":
                 for rule, reason in entry["data"].items():
@@ -426,21 +975,28 @@ class Price:
 
     usd_per_hour: float
     note: str
+    """Empty, or what to know: ``estimate`` (not read from AWS's Price List), another region's price."""
+    estimate: bool = False
+
+
+def _entry(entry: Any) -> tuple[float, bool]:
+    """A price table entry: a bare number, or ``{"usd_per_hour": ..., "source": ..., "estimate": ...}``."""
+    if isinstance(entry, dict):
+        return float(entry["usd_per_hour"]), bool(entry.get("estimate", False))
+    return float(entry), False
 
 
 def price(table: dict[str, Any], region: str, instance_type: str) -> Price | None:
-    """The region's price, or another region's (noted), or None."""
+    """The region's price, or another region's (an estimate, noted), or None."""
     prices = table["prices"]
     if instance_type in prices.get(region, {}):
-        return Price(prices[region][instance_type], "")
+        value, estimate = _entry(prices[region][instance_type])
+        return Price(value, ESTIMATE if estimate else "", estimate)
     for other, listed in sorted(prices.items()):
         if instance_type in listed:
-            return Price(listed[instance_type], f"{other} price")
+            value, _ = _entry(listed[instance_type])
+            return Price(value, f"{other} price, {ESTIMATE}", True)
     return None
-
-
-#: What the cost of an endpoint that scales to no instance is at its minimum.
-IDLE = "0 when idle"
 
 
 @dataclass(frozen=True)
@@ -451,18 +1007,21 @@ class Cost:
     high: float | None
     single_model: float | None
     note: str
+    estimate: bool = False
 
 
 def cost(endpoint: Endpoint, table: dict[str, Any], models_per_endpoint: int) -> Cost:
     """Cost of ``endpoint``; ``single_model``: its models each on an endpoint of the same minimum size."""
     low = high = 0.0
     notes = set()
+    estimate = False
     for variant in endpoint.variants:
         found = price(table, endpoint.region, variant.instance_type)
         if found is None:
-            return Cost(None, None, None, f"no price for {variant.instance_type}: add it to tools/prices.json")
+            return Cost(None, None, None, f"no price for {variant.instance_type} in {endpoint.region}: add it")
         low += variant.min_count * found.usd_per_hour
         high += variant.max_count * found.usd_per_hour
+        estimate = estimate or found.estimate
         if found.note:
             notes.add(found.note)
     if low == 0 and high > 0:
@@ -470,7 +1029,43 @@ def cost(endpoint: Endpoint, table: dict[str, Any], models_per_endpoint: int) ->
         notes.add(IDLE)
     # Inference components: the models are the components, each of which could have an endpoint of its own.
     models = models_per_endpoint if endpoint.kind == "MME" else max(len(endpoint.images), 1)
-    return Cost(low, high, low * models, ", ".join(sorted(notes)))
+    return Cost(low, high, low * models, ", ".join(sorted(notes)), estimate)
+
+
+@dataclass(frozen=True)
+class Total:
+    """The monthly cost of a group of endpoints at minimum and maximum scale."""
+
+    low: float
+    high: float
+    unpriced: int
+    estimate: bool
+    priced: int = 0
+
+    def text(self) -> str:
+        if not self.priced:
+            return f"n/a ({self.unpriced} unpriced)" if self.unpriced else "-"
+        money = f"{self.low:,.0f}-{self.high:,.0f}"
+        if self.unpriced:
+            money += f" + {self.unpriced} unpriced"
+        return money + (f" ({ESTIMATE})" if self.estimate else "")
+
+
+def total(endpoints: Iterable[Endpoint], table: dict[str, Any], models_per_endpoint: int) -> Total:
+    hours = float(table["hours_per_month"])
+    low = high = 0.0
+    unpriced = priced = 0
+    estimate = False
+    for endpoint in endpoints:
+        c = cost(endpoint, table, models_per_endpoint)
+        if c.low is None or c.high is None:
+            unpriced += 1
+            continue
+        priced += 1
+        low += c.low * hours
+        high += c.high * hours
+        estimate = estimate or c.estimate
+    return Total(low, high, unpriced, estimate, priced)
 
 
 def _hourly(usd: float) -> str:
@@ -481,23 +1076,517 @@ def _monthly(usd: float, hours: float) -> str:
     return IDLE if usd == 0 else f"{usd * hours:,.0f}"
 
 
+# -- changes -----------------------------------------------------------------------------------------------------
+
+REPLACES = "replaces"
+SHIFTS = "shifts traffic"
+ROLLING = "rolling"
+IN_PLACE = "in place"
+CREATES = "creates"
+DELETES = "deletes"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to an endpoint and how it deploys."""
+
+    stage: str
+    endpoint: str
+    what: str
+    kind: str
+    """``replaces``, ``shifts traffic``, ``rolling``, ``in place``, ``creates`` or ``deletes``."""
+    how: str = ""
+
+    @property
+    def deploys_as(self) -> str:
+        return f"**{self.kind}**" + (f": {self.how}" if self.how else "")
+
+
+@dataclass(frozen=True)
+class StatefulChange:
+    """A stateful resource that the change replaces or removes (or a KMS key update CloudFormation refuses)."""
+
+    stack: str
+    logical_id: str
+    type: str
+    path: str
+    what: str
+    old_resource: str
+    """What happens to the old resource (its DeletionPolicy or UpdateReplacePolicy)."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.stack}/{self.logical_id}"
+
+    def allowed_by(self, allowed: Iterable[str]) -> bool:
+        return any(a in (self.logical_id, self.key) for a in allowed)
+
+
+@dataclass
+class Diff:
+    """What changes from a base assembly to the current one."""
+
+    stateful: list[StatefulChange] = field(default_factory=list)
+    endpoints: list[Change] = field(default_factory=list)
+    access: list[tuple[str, Access]] = field(default_factory=list)
+    """(``added`` or ``removed``, the row of the access matrix)."""
+    costs: list[tuple[str, str, Total, Total]] = field(default_factory=list)
+    """(stage, endpoint or ``all endpoints``, before, after) where the monthly cost changes."""
+    stacks_gone: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.stateful or self.endpoints or self.access or self.costs or self.stacks_gone)
+
+
+def _pointer(properties: dict[str, Any], pointer: str) -> Any:
+    """The value at a schema pointer (``/properties/A/B``) in a resource's properties, or None."""
+    value: Any = properties
+    for part in pointer.removeprefix("/properties/").split("/"):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def stateful_changes(base: Assembly, current: Assembly) -> list[StatefulChange]:
+    """Stateful resources of ``base`` that ``current`` replaces or removes, in stacks both assemblies deploy."""
+    found = []
+    for key, old in sorted(base.stateful.items()):
+        if old.stack not in current.stacks:
+            continue  # the whole stack is gone from the assembly: cdk deploy leaves it alone (Diff.stacks_gone)
+        new = current.stateful.get(key)
+        if new is None:
+            # The logical id leaves the template: CloudFormation deletes the resource (its DeletionPolicy decides).
+            twin = _same_name(old, current)
+            what = "removed from the template"
+            if twin:
+                what = (
+                    f"replaced by {twin} (a new logical id, the same name: CloudFormation creates {twin} first, "
+                    "which fails while this one holds the name)"
+                )
+            found.append(_stateful_change(old, what, old.deletion_policy))
+            continue
+        if new.type != old.type:
+            found.append(
+                StatefulChange(
+                    old.stack,
+                    old.logical_id,
+                    old.type,
+                    old.path,
+                    f"update fails: its type becomes {new.type} (CloudFormation does not change a resource's type)",
+                    "kept: the deployment fails",
+                )
+            )
+            continue
+        changed = [p.removeprefix("/properties/") for p in STATEFUL_TYPES[old.type] if _differs(old, new, p)]
+        # A parent pointer and its children name the same change once.
+        changed = [p for p in changed if not any(p.startswith(f"{q}/") for q in changed)]
+        if changed:
+            what = f"replaced: {', '.join(changed)} changes (create-only)"
+            if _named(new) and not any(p.endswith("Name") for p in changed):
+                what += "; it has a custom name, so CloudFormation cannot replace it and the update fails"
+            found.append(_stateful_change(old, what, old.update_replace_policy))
+        refused = [p for p in IMMUTABLE.get(old.type, ()) if old.properties.get(p) != new.properties.get(p)]
+        if refused:
+            found.append(
+                StatefulChange(
+                    old.stack,
+                    old.logical_id,
+                    old.type,
+                    old.path,
+                    f"update fails: {', '.join(refused)} cannot change",
+                    "kept: CloudFormation refuses the update, and the deployment fails",
+                )
+            )
+    return found
+
+
+def _differs(old: StatefulResource, new: StatefulResource, pointer: str) -> bool:
+    return bool(_pointer(old.properties, pointer) != _pointer(new.properties, pointer))
+
+
+def _names(resource_type: str) -> list[str]:
+    """The create-only name properties of a stateful type (``/properties/BucketName``...)."""
+    return [p for p in STATEFUL_TYPES[resource_type] if p.count("/") == 2 and p.endswith("Name")]
+
+
+def _named(resource: StatefulResource) -> bool:
+    return any(_pointer(resource.properties, p) is not None for p in _names(resource.type))
+
+
+def _same_name(old: StatefulResource, current: Assembly) -> str:
+    """The logical id under which ``current`` has a resource of the same type and physical name in the same stack:
+    the resource moved (a construct renamed), which CloudFormation deploys as a new resource and a deleted one."""
+    names = _names(old.type)
+    for (stack, logical_id), new in current.stateful.items():
+        if stack != old.stack or new.type != old.type or (stack, logical_id) == (old.stack, old.logical_id):
+            continue
+        for pointer in names:
+            value = _pointer(old.properties, pointer)
+            if value is not None and value == _pointer(new.properties, pointer):
+                return logical_id
+    return ""
+
+
+def _stateful_change(old: StatefulResource, what: str, policy: str) -> StatefulChange:
+    fate = (
+        "retained (no longer managed by the stack; its data is kept)"
+        if policy in ("Retain", "RetainExceptOnCreate")
+        else f"{policy.upper()}D: its data is lost"
+        if policy == "Delete"
+        else f"{policy} (a snapshot is kept)"
+    )
+    return StatefulChange(old.stack, old.logical_id, old.type, old.path, what, fate)
+
+
+def _listing(items: Sequence[Any]) -> str:
+    return ", ".join(str(i) for i in items) or "none"
+
+
+def _containers(old: Endpoint, new: Endpoint) -> Iterator[tuple[str, str]]:
+    """What changes in an endpoint's containers, each with how it deploys (its endpoint's rollout)."""
+    if old.kind != new.kind:
+        yield f"kind {old.kind} -> {new.kind}", SHIFTS
+    before = {c.label: c for c in old.containers}
+    after = {c.label: c for c in new.containers}
+    for label in [c.label for c in new.containers if c.label not in before]:
+        yield f"container added: {label} ({after[label].image})", SHIFTS
+    for label in [c.label for c in old.containers if c.label not in after]:
+        yield f"container removed: {label}", SHIFTS
+    kept_before = [c.label for c in old.containers if c.label in after]
+    kept_after = [c.label for c in new.containers if c.label in before]
+    if kept_before != kept_after:
+        serial = " (Serial: the order requests pass through them)" if "Serial" in new.kind else ""
+        yield f"containers reordered: {_listing(kept_before)} -> {_listing(kept_after)}{serial}", SHIFTS
+    for label in kept_after:
+        was, now = before[label], after[label]
+        if was.image != now.image:
+            yield f"image of {label}: {was.image} -> {now.image}", SHIFTS
+        if was.data != now.data:
+            yield f"model data of {label}: {was.data} -> {now.data}", SHIFTS
+        if was.environment != now.environment:
+            keys = sorted({k for k, _ in set(was.environment) ^ set(now.environment)})
+            yield f"environment of {label}: {_listing(keys)}", SHIFTS
+    if old.model_settings != new.model_settings:
+        yield f"model settings: {_listing(_keys(old.model_settings, new.model_settings))}", SHIFTS
+
+
+def _keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
+def _policies(old: dict[str, str], new: dict[str, str]) -> Iterator[str]:
+    for key in sorted(new.keys() - old.keys()):
+        yield f"+ {new[key]}"
+    for key in sorted(old.keys() - new.keys()):
+        yield f"- {old[key]}"
+    for key in sorted(old.keys() & new.keys()):
+        if old[key] != new[key]:
+            yield f"{old[key]} -> {new[key]}"
+
+
+def _variants(old: Endpoint, new: Endpoint) -> Iterator[tuple[str, str]]:
+    before = {v.name: v for v in old.variants}
+    after = {v.name: v for v in new.variants}
+    for v in [v for v in new.variants if v.name not in before]:
+        yield f"variant added: {v.name} ({v.instance_type} x {v.initial_count})", SHIFTS
+    for v in [v for v in old.variants if v.name not in after]:
+        yield f"variant removed: {v.name}", SHIFTS
+    for name in sorted(before.keys() & after.keys()):
+        was, now = before[name], after[name]
+        if was.instance_type != now.instance_type:
+            yield f"{name}: instance type {was.instance_type} -> {now.instance_type}", SHIFTS
+        if was.initial_count != now.initial_count:
+            kept = " (RetainAllVariantProperties: the running count is kept)" if new.retains_variant_properties else ""
+            yield f"{name}: initial instances {was.initial_count} -> {now.initial_count}{kept}", SHIFTS
+        if (was.min_count, was.max_count, was.scaling) != (now.min_count, now.max_count, now.scaling):
+            # Managed instance scaling is the endpoint config's; a ScalableTarget is updated in place.
+            how = SHIFTS if "managed" in (was.scaling + now.scaling) else IN_PLACE
+            yield (
+                f"{name}: instances {was.min_count}-{was.max_count} ({was.scaling}) -> "
+                f"{now.min_count}-{now.max_count} ({now.scaling})",
+                how,
+            )
+        for text in _policies(was.policies, now.policies):
+            yield f"{name}: scaling {text}", IN_PLACE
+        if was.settings != now.settings:
+            yield f"{name}: variant settings {_listing(_keys(was.settings, now.settings))}", SHIFTS
+
+
+def _component_changes(old: Endpoint, new: Endpoint) -> Iterator[Change]:
+    before = {c.name: c for c in old.components}
+    after = {c.name: c for c in new.components}
+
+    def change(what: str, kind: str, how: str = "") -> Change:
+        return Change(new.stage, new.name, what, kind, how)
+
+    for name in sorted(after.keys() - before.keys()):
+        c = after[name]
+        yield change(f"component added: {name} ({c.image}, {c.copies} copies)", CREATES, "CreateInferenceComponent")
+    for name in sorted(before.keys() - after.keys()):
+        yield change(f"component removed: {name}", DELETES, "DeleteInferenceComponent: its callers fail")
+    for name in sorted(before.keys() & after.keys()):
+        was, now = before[name], after[name]
+        update = f"UpdateInferenceComponent {now.rolling_update}"
+        for label, a, b in (
+            ("image", was.image, now.image),
+            ("model data", was.data, now.data),
+            ("environment", was.environment, now.environment),
+            ("model settings", was.settings, now.settings),
+        ):
+            if a != b:
+                shown = f"{a} -> {b}" if isinstance(a, str) else "changes"
+                yield change(f"{name}: {label} {shown}", ROLLING, update)
+        reserved = ("cpu_cores", "accelerators", "min_memory_mb", "max_memory_mb")
+        if any(getattr(was, r) != getattr(now, r) for r in reserved):
+            old_needs = ", ".join(f"{r} {getattr(was, r)}" for r in reserved if getattr(was, r) is not None)
+            new_needs = ", ".join(f"{r} {getattr(now, r)}" for r in reserved if getattr(now, r) is not None)
+            yield change(f"{name}: reservation {old_needs} -> {new_needs}", ROLLING, update)
+        if was.copies != now.copies:
+            yield change(
+                f"{name}: copies {was.copies} -> {now.copies}", IN_PLACE, "UpdateInferenceComponentRuntimeConfig"
+            )
+        if (was.min_copies, was.max_copies, was.scaled) != (now.min_copies, now.max_copies, now.scaled):
+            yield change(
+                f"{name}: copy scaling {was.min_copies}-{was.max_copies} -> {now.min_copies}-{now.max_copies}",
+                IN_PLACE,
+            )
+        for text in _policies(was.policies, now.policies):
+            yield change(f"{name}: scaling {text}", IN_PLACE)
+        if was.rolling_update != now.rolling_update:
+            yield change(
+                f"{name}: update policy {was.rolling_update} -> {now.rolling_update}",
+                IN_PLACE,
+                "governs this and later component updates",
+            )
+
+
+def endpoint_changes(old: Endpoint, new: Endpoint) -> list[Change]:
+    """Everything that changes what ``new`` runs, each with how it deploys."""
+    found: list[Change] = []
+
+    def add(what: str, kind: str, how: str = "") -> None:
+        if kind == SHIFTS and not how:
+            how = new.rollout
+        found.append(Change(new.stage, new.name, what, kind, how))
+
+    if old.logical_id != new.logical_id:
+        add(
+            f"logical id {old.logical_id} -> {new.logical_id}",
+            REPLACES,
+            "CloudFormation creates a new endpoint of the same name and deletes the old one",
+        )
+    for what, kind in _containers(old, new):
+        add(what, kind)
+    for what, kind in _variants(old, new):
+        add(what, kind)
+    if old.capture != new.capture:
+        add(f"data capture: {old.capture} -> {new.capture}", SHIFTS)
+    if old.config_settings != new.config_settings:
+        add(f"endpoint config settings: {_listing(_keys(old.config_settings, new.config_settings))}", SHIFTS)
+    if (old.deployment, old.rollback_alarms) != (new.deployment, new.rollback_alarms):
+        add(
+            f"deployment policy: {old.deployment} (rollback alarms {old.rollback_alarms}) -> {new.deployment} "
+            f"(rollback alarms {new.rollback_alarms})",
+            IN_PLACE,
+            "governs this and later endpoint updates",
+        )
+    for logical_id in sorted(new.alarms.keys() - old.alarms.keys()):
+        add(f"alarm added: {new.alarms[logical_id].name} ({new.alarms[logical_id].condition})", IN_PLACE)
+    for logical_id in sorted(old.alarms.keys() - new.alarms.keys()):
+        add(f"alarm removed: {old.alarms[logical_id].name}", IN_PLACE)
+    for logical_id in sorted(old.alarms.keys() & new.alarms.keys()):
+        was, now = old.alarms[logical_id], new.alarms[logical_id]
+        if was.condition != now.condition:
+            add(f"alarm {now.name}: {was.condition} -> {now.condition}", IN_PLACE)
+    found.extend(_component_changes(old, new))
+    return found
+
+
+def diff(base: Assembly, current: Assembly, table: dict[str, Any], models_per_endpoint: int) -> Diff:
+    """What changes from ``base`` to ``current``."""
+    result = Diff(stateful=stateful_changes(base, current))
+    result.stacks_gone = [s for s in base.stacks if s not in current.stacks]
+    before = {e.key: e for e in base.endpoints}
+    after = {e.key: e for e in current.endpoints}
+    # The same logical id under another name: EndpointName is create-only, CloudFormation replaces the endpoint.
+    renamed = {
+        e.key: old
+        for e in current.endpoints
+        if e.key not in before
+        for old in base.endpoints
+        if old.key not in after and (old.stack, old.logical_id) == (e.stack, e.logical_id)
+    }
+    for e in current.endpoints:
+        if e.key in renamed:
+            old = renamed[e.key]
+            result.endpoints.append(
+                Change(
+                    e.stage,
+                    e.name,
+                    f"endpoint renamed: {old.name} -> {e.name}",
+                    REPLACES,
+                    f"a new endpoint; callers of {old.name} fail once it is deleted",
+                )
+            )
+            result.endpoints.extend(c for c in endpoint_changes(old, e) if not c.what.startswith("logical id"))
+        elif e.key not in before:
+            result.endpoints.append(Change(e.stage, e.name, f"endpoint added ({e.kind})", CREATES, "a new endpoint"))
+        else:
+            result.endpoints.extend(endpoint_changes(before[e.key], e))
+    gone = {old.key for old in renamed.values()}
+    for e in base.endpoints:
+        if e.key not in after and e.key not in gone:
+            result.endpoints.append(Change(e.stage, e.name, "endpoint removed", DELETES, "its callers fail"))
+    result.access = [("added", a) for a in sorted(set(current.access) - set(base.access))]
+    result.access += [("removed", a) for a in sorted(set(base.access) - set(current.access))]
+    for stage in current.stages + [s for s in base.stages if s not in current.stages]:
+        rows = []
+        for key in [k for k in after if k[0] == stage] + [k for k in before if k[0] == stage and k not in after]:
+            was = total([before[key]] if key in before else [], table, models_per_endpoint)
+            now = total([after[key]] if key in after else [], table, models_per_endpoint)
+            if (was.low, was.high, was.unpriced) != (now.low, now.high, now.unpriced):
+                rows.append((stage, key[1], was, now))
+        if rows:
+            old_total = total((e for e in base.endpoints if e.stage == stage), table, models_per_endpoint)
+            new_total = total((e for e in current.endpoints if e.stage == stage), table, models_per_endpoint)
+            result.costs += [*rows, (stage, "all endpoints", old_total, new_total)]
+    return result
+
+
+def changes(base: Assembly, current: Assembly, table: dict[str, Any] | None = None) -> list[str]:
+    """The changes from ``base`` to ``current`` as report lines (``- no change`` when nothing changes)."""
+    table = table or json.loads(PRICES.read_text())
+    return changes_section(diff(base, current, table, 10))
+
+
 # -- the report ---------------------------------------------------------------------------------------------
 
+#: How each kind of change deploys, for the report's readers.
+LEGEND = (
+    "How each change deploys: **replaces**: CloudFormation creates a new resource and deletes the old one; "
+    "**shifts traffic**: a new endpoint config, and UpdateEndpoint moves the traffic to a new fleet under the "
+    "endpoint's deployment policy (blue/green all at once by default; canary or linear, with automatic rollback "
+    "on its alarms, when the endpoint has a DeploymentConfig); **rolling**: UpdateInferenceComponent replaces the "
+    "component's copies batch by batch (blue/green without a rolling policy); **in place**: no new instances "
+    "(scaling, alarms, policies); **creates** / **deletes**: a whole endpoint or component."
+)
 
-def report(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) -> list[str]:
-    """REVIEW.md as lines."""
-    hours = table["hours_per_month"]
+
+def stateful_section(found: Sequence[StatefulChange], allowed: Iterable[str], base: str) -> list[str]:
+    """The report's first section when stateful resources would be replaced or removed (none otherwise)."""
+    if not found:
+        return []
+    allowed = list(allowed)
+    blocked = [c for c in found if not c.allowed_by(allowed)]
+    lines = ["## !!! Stateful resources replaced or removed", ""]
+    if blocked:
+        ids = ",".join(sorted({c.key for c in blocked}))
+        lines += [
+            f"`make review` exits {EXIT_STATEFUL} until each is allowed explicitly: "
+            f"`make review BASE={base} ALLOW_REPLACE={ids}` (`--allow-replace`; a bare logical id allows it in "
+            "every stack).",
+            "",
+        ]
+    lines += ["| stack | resource | type | change | the old resource | allowed |", "|---|---|---|---|---|---|"]
+    for c in found:
+        lines.append(
+            f"| {c.stack} | **{c.logical_id}** ({c.path}) | {c.type} | **{c.what}** | {c.old_resource} "
+            f"| {'yes' if c.allowed_by(allowed) else '**no**'} |"
+        )
+    return [*lines, ""]
+
+
+def changes_section(d: Diff) -> list[str]:
+    """The changes as report lines, without a heading; the stateful ones are the report's own first section."""
+    if d.empty:
+        return ["- no change"]
+    lines: list[str] = []
+    if d.stateful:
+        lines += [f"- {len(d.stateful)} stateful resource(s) replaced or removed: see the first section", ""]
+    if d.stacks_gone:
+        lines += [
+            f"- stacks no longer in the assembly: {_listing(d.stacks_gone)} (`cdk deploy` leaves them and their "
+            "resources as they are; delete them by hand if meant)",
+            "",
+        ]
+    if d.endpoints:
+        lines += [LEGEND, "", "| stage | endpoint | change | deploys as |", "|---|---|---|---|"]
+        lines += [f"| {c.stage} | {c.endpoint} | {c.what} | {c.deploys_as} |" for c in d.endpoints]
+        lines.append("")
+    if d.access:
+        lines += [
+            "### Who may invoke",
+            "",
+            "Rows of the access matrix added or removed (an Allow added grants, a Deny added takes away). IAM "
+            "policy changes take effect in place, within seconds (IAM is eventually consistent).",
+            "",
+            "| change | stage | endpoint | principal | effect | actions | scope | unscoped |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| **{verb}** | {a.stage} | {a.endpoint} | {a.principal} | {a.effect} | {a.actions} | {a.scope} "
+            f"| {a.unscoped or '-'} |"
+            for verb, a in d.access
+        ]
+        lines.append("")
+    if d.costs:
+        lines += [
+            "### Cost per month",
+            "",
+            "At minimum and maximum scale, USD, both sides priced from the current price table.",
+            "",
+            "| stage | endpoint | before | after | change (min / max) |",
+            "|---|---|---|---|---|",
+        ]
+        for stage, endpoint, old, new in d.costs:
+            delta = f"{new.low - old.low:+,.0f} / {new.high - old.high:+,.0f}"
+            name = f"**{endpoint}**" if endpoint == "all endpoints" else endpoint
+            lines.append(f"| {stage} | {name} | {old.text()} | {new.text()} | {delta} |")
+        lines.append("")
+    return lines
+
+
+def report(
+    assembly: Assembly,
+    table: dict[str, Any],
+    models_per_endpoint: int,
+    differences: Diff | None = None,
+    base: str = "",
+    allowed: Iterable[str] = (),
+) -> list[str]:
+    """REVIEW.md as lines: the changes first (when there is a base), then what will be deployed."""
+    allowed = list(allowed)
     lines = [
         "# Synth review",
         "",
-        "Read from the synthesized cloud assembly: this is what `cdk deploy` would deploy.",
+        "Read from the synthesized cloud assembly: this is what `cdk deploy` would deploy"
+        + (f", compared with `{base}`." if base else "."),
         "",
     ]
-    lines += [
+    if differences is not None:
+        lines += stateful_section(differences.stateful, allowed, base)
+        lines += [f"## Changes from `{base}`", "", *changes_section(differences), ""]
+    else:
+        lines += ["## Changes", "", "No base assembly: `make review BASE=path/to/old/cdk.out` lists what changes.", ""]
+    lines += endpoints_section(assembly)
+    lines += inference_components(assembly)
+    lines += access_section(assembly)
+    lines += cost_section(assembly, table, models_per_endpoint)
+    lines += acknowledgments_section(assembly)
+    lines += ["", "## CloudFormation limits used", "", "| stack | limit | used | of |", "|---|---|---|---|"]
+    for stack, limit, count, maximum in assembly.limits:
+        lines.append(f"| {stack} | {limit} | {count} | {maximum} |")
+    return lines
+
+
+def endpoints_section(assembly: Assembly) -> list[str]:
+    lines = [
         "## Endpoints",
         "",
-        "| stage | endpoint | kind | variants (type x count, scaling) | cache | deployment |",
-        "|---|---|---|---|---|---|",
+        "| stage | endpoint | kind | variants (type x count, scaling) | cache | data capture | deployment |",
+        "|---|---|---|---|---|---|---|",
     ]
     for e in assembly.endpoints:
         variants = "; ".join(
@@ -506,54 +1595,21 @@ def report(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) 
             for v in e.variants
         )
         rollback = f", rollback on {e.rollback_alarms} alarms" if e.rollback_alarms else ""
-        lines.append(f"| {e.stage} | {e.name} | {e.kind} | {variants} | {e.cache} | {e.deployment}{rollback} |")
+        lines.append(
+            f"| {e.stage} | {e.name} | {e.kind} | {variants} | {e.cache} | {e.capture} | {e.deployment}{rollback} |"
+        )
     lines += ["", "### Images and model data", ""]
     for e in assembly.endpoints:
         lines.append(f"- **{e.stage} / {e.name}**: images {'; '.join(e.images)}; data {'; '.join(e.data)}")
-    lines += inference_components(assembly)
-    lines += [
-        "",
-        "## Access",
-        "",
-        "Who may invoke what, read from the synthesized IAM policies (conditions included). On an endpoint of "
-        "inference components, a row per component a statement names; a statement naming the endpoint alone "
-        "reaches every component on it.",
-        "",
-    ]
-    lines += ["| stage | endpoint | principal | effect | scope |", "|---|---|---|---|---|"]
-    for a in sorted(assembly.access):
-        lines.append(f"| {a.stage} | {a.endpoint} | {a.principal} | {a.effect} | {a.scope} |")
-    lines += [
-        "",
-        "## Cost",
-        "",
-        f"On-demand instance prices from `tools/prices.json` ({table['date']}; {table['source']}). "
-        f"Monthly = hourly x {hours}. 'As single-model endpoints': each model on its own endpoint of the same "
-        f"minimum size ({models_per_endpoint} models per multi-model endpoint assumed; one per container or "
-        "inference component). An endpoint of inference components costs its instances (managed instance scaling, "
-        "min-max), whatever its components' copies; one that scales to no instance costs nothing while idle "
-        f'("{IDLE}").',
-        "",
-        "| stage | endpoint | $/h min | $/h max | $/month min | $/month max "
-        "| as single-model endpoints, $/month | note |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines += ["", "### Scaling and alarms", ""]
     for e in assembly.endpoints:
-        c = cost(e, table, models_per_endpoint)
-        if c.low is None or c.high is None or c.single_model is None:
-            lines.append(f"| {e.stage} | {e.name} | n/a | n/a | n/a | n/a | n/a | {c.note} |")
-            continue
-        single = f"{c.single_model * hours:,.0f} ({c.single_model / c.low:.0f}x)" if c.low else IDLE
+        policies = [p for v in e.variants for p in v.policies.values()]
+        policies += [f"{c.name}: {p}" for c in e.components for p in c.policies.values()]
+        alarms = "; ".join(a.threshold for a in e.alarms.values())
         lines.append(
-            f"| {e.stage} | {e.name} | {_hourly(c.low)} | {_hourly(c.high)} | {_monthly(c.low, hours)} "
-            f"| {_monthly(c.high, hours)} | {single} | {c.note} |"
+            f"- **{e.stage} / {e.name}**: scaling {'; '.join(policies) or 'none'}; "
+            f"{len(e.alarms)} alarms{': ' + alarms if alarms else ''}"
         )
-    lines += ["", "## Compliance acknowledgments", "", "| stage | construct | rule | reason |", "|---|---|---|---|"]
-    for ack in assembly.acknowledgments:
-        lines.append(f"| {ack.stage} | {ack.path} | {ack.rule} | {ack.reason} |")
-    lines += ["", "## CloudFormation limits used", "", "| stack | limit | used | of |", "|---|---|---|---|"]
-    for stack, limit, count, maximum in assembly.limits:
-        lines.append(f"| {stack} | {limit} | {count} | {maximum} |")
     return lines
 
 
@@ -589,81 +1645,212 @@ def inference_components(assembly: Assembly) -> list[str]:
     return lines
 
 
-def changes(base: Assembly, current: Assembly) -> list[str]:
-    """What changed from ``base`` to ``current``; stateful replacements first and loud."""
-    lines: list[str] = []
-    for (stack, logical_id), (kind, properties) in sorted(base.stateful.items()):
-        now = current.stateful.get((stack, logical_id))
-        if now is None:
-            lines.append(f"**!!! STATEFUL RESOURCE REMOVED OR REPLACED: {stack} {logical_id} ({kind})**")
+def access_section(assembly: Assembly) -> list[str]:
+    lines = [
+        "",
+        "## Access",
+        "",
+        "Every statement that allows (or denies) invoking an endpoint, read from the synthesized IAM policies: "
+        "inline, managed ones in the template, and AWS managed policies attached to roles (a reviewed few are read "
+        f"from {len(AWS_MANAGED_POLICIES)} known documents; any other is shown as unreadable). Actions count "
+        "InvokeEndpoint, InvokeEndpointAsync and InvokeEndpointWithResponseStream, also through wildcards and "
+        "NotAction; resources count wildcards and NotResource. Scope is the condition that narrows a statement "
+        "(TargetModel, TargetContainerHostname, component ARNs); 'unscoped' says what it leaves open. On an endpoint "
+        "of inference components, a row per component a statement names; one naming the endpoint alone reaches every "
+        "component. Permission boundaries and organization policies are not in templates and not shown.",
+        "",
+        "| stage | endpoint | principal | effect | actions | scope | unscoped | from |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a in sorted(assembly.access):
+        lines.append(
+            f"| {a.stage} | {a.endpoint} | {a.principal} | {a.effect} | {a.actions} | {a.scope} "
+            f"| {a.unscoped or '-'} | {a.source} |"
+        )
+    return lines
+
+
+def cost_section(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) -> list[str]:
+    hours = table["hours_per_month"]
+    lines = [
+        "",
+        "## Cost",
+        "",
+        f"On-demand instance prices from `tools/prices.json` ({table['date']}; {table['source']}). A price marked "
+        f"'{ESTIMATE}' was not read from AWS's Price List (`python -m tools.refresh_prices` reads it). "
+        f"Monthly = hourly x {hours}. 'As single-model endpoints': each model on its own endpoint of the same "
+        f"minimum size ({models_per_endpoint} models per multi-model endpoint assumed; one per container or "
+        "inference component). An endpoint of inference components costs its instances (managed instance scaling, "
+        "min-max), whatever its components' copies; one that scales to no instance costs nothing while idle "
+        f'("{IDLE}").',
+        "",
+        "| stage | endpoint | $/h min | $/h max | $/month min | $/month max "
+        "| as single-model endpoints, $/month | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in assembly.endpoints:
+        c = cost(e, table, models_per_endpoint)
+        if c.low is None or c.high is None or c.single_model is None:
+            lines.append(f"| {e.stage} | {e.name} | n/a | n/a | n/a | n/a | n/a | {c.note} |")
             continue
-        for name in STATEFUL_TYPES[kind]:
-            if properties.get(name) != now[1].get(name):
-                lines.append(f"**!!! STATEFUL RESOURCE REPLACED: {stack} {logical_id} ({kind}): {name} changes**")
-    before = {e.key: e for e in base.endpoints}
-    after = {e.key: e for e in current.endpoints}
-    for key in sorted(after.keys() - before.keys()):
-        lines.append(f"- endpoint added: {key[0]} / {key[1]} ({after[key].kind})")
-    for key in sorted(before.keys() - after.keys()):
-        lines.append(f"- endpoint removed: {key[0]} / {key[1]}")
-    for key in sorted(before.keys() & after.keys()):
-        old = {v.name: v for v in before[key].variants}
-        for variant in after[key].variants:
-            was = old.get(variant.name)
-            if was and (was.instance_type, was.initial_count, was.min_count, was.max_count) != (
-                variant.instance_type,
-                variant.initial_count,
-                variant.min_count,
-                variant.max_count,
-            ):
-                where = f"{key[0]} / {key[1]} / {variant.name}"
-                lines.append(
-                    f"- instances changed: {where}: {was.instance_type} x {was.initial_count} "
-                    f"({was.min_count}-{was.max_count}) -> {variant.instance_type} x {variant.initial_count} "
-                    f"({variant.min_count}-{variant.max_count})"
-                )
-    for access in sorted(set(current.access) - set(base.access)):
-        lines.append(f"- access granted: {access.principal} {access.effect} {access.endpoint} ({access.scope})")
-    for access in sorted(set(base.access) - set(current.access)):
-        lines.append(f"- access removed: {access.principal} {access.effect} {access.endpoint} ({access.scope})")
-    return lines or ["- no change"]
+        single = f"{c.single_model * hours:,.0f} ({c.single_model / c.low:.0f}x)" if c.low else IDLE
+        lines.append(
+            f"| {e.stage} | {e.name} | {_hourly(c.low)} | {_hourly(c.high)} | {_monthly(c.low, hours)} "
+            f"| {_monthly(c.high, hours)} | {single} | {c.note} |"
+        )
+    lines += ["", "Per stage, $/month at minimum-maximum scale:", "", "| stage | $/month |", "|---|---|"]
+    for stage in assembly.stages:
+        lines.append(f"| {stage} | {stage_total(assembly, stage, table, models_per_endpoint).text()} |")
+    lines.append(f"| **all** | {total(assembly.endpoints, table, models_per_endpoint).text()} |")
+    return lines
+
+
+def stage_total(assembly: Assembly, stage: str, table: dict[str, Any], models_per_endpoint: int) -> Total:
+    return total((e for e in assembly.endpoints if e.stage == stage), table, models_per_endpoint)
+
+
+@dataclass(frozen=True)
+class AcknowledgmentGroup:
+    """The acknowledgments of one rule (in every pack that has it) for one reason."""
+
+    rule: str
+    packs: tuple[str, ...]
+    reason: str
+    count: int
+    """Acknowledged findings: one per pack, resource and finding."""
+    resources: tuple[str, ...]
+    """Construct paths without their stage, each with the stages it is in (``all stages`` when in each)."""
+
+
+def _rule(rule: str) -> tuple[str, str]:
+    """``HIPAA.Security-IAMNoInlinePolicy`` as (pack, rule); ``AwsSolutions-IAM5[Resource::*]`` as
+    (``AwsSolutions``, ``IAM5``): the finding in brackets is the group's detail, not its rule."""
+    pack, _, name = rule.partition("-")
+    if not name:
+        pack, name = "", pack
+    return pack, name.split("[", 1)[0]
+
+
+def acknowledgment_groups(assembly: Assembly) -> list[AcknowledgmentGroup]:
+    """Acknowledgments grouped by rule and reason, largest groups first."""
+    groups: dict[tuple[str, str], list[Acknowledgment]] = {}
+    for ack in assembly.acknowledgments:
+        groups.setdefault((_rule(ack.rule)[1], ack.reason), []).append(ack)
+    found = []
+    for (rule, reason), members in groups.items():
+        stages_of: dict[str, list[str]] = {}
+        for ack in members:
+            path = ack.path.removeprefix(f"{ack.stage}/").removesuffix("/Resource")
+            if ack.stage not in stages_of.setdefault(path, []):
+                stages_of[path].append(ack.stage)
+        resources = tuple(
+            f"{path} ({'all stages' if len(stages) == len(assembly.stages) else ', '.join(stages)})"
+            for path, stages in stages_of.items()
+        )
+        packs = tuple(sorted({_rule(a.rule)[0] for a in members if _rule(a.rule)[0]}))
+        found.append(AcknowledgmentGroup(rule, packs, reason, len(members), resources))
+    return sorted(found, key=lambda g: (-g.count, g.rule, g.reason))
+
+
+def acknowledgments_section(assembly: Assembly) -> list[str]:
+    groups = acknowledgment_groups(assembly)
+    lines = [
+        "",
+        "## Compliance acknowledgments",
+        "",
+        f"{len(assembly.acknowledgments)} acknowledged findings in {len(groups)} groups: one line per rule and "
+        "reason, with the packs that have the rule, the number of findings and the resources.",
+        "",
+        "| rule | packs | findings | reason | resources |",
+        "|---|---|---|---|---|",
+    ]
+    for g in groups:
+        lines.append(f"| {g.rule} | {_listing(g.packs)} | {g.count} | {g.reason} | {'; '.join(g.resources)} |")
+    return lines
 
 
 def terminal(assembly: Assembly, table: dict[str, Any], models_per_endpoint: int) -> list[str]:
-    """The compact table printed after synth."""
-    rows = [("stage", "endpoint", "kind", "instances", "$/month min-max", "principals")]
-    for e in assembly.endpoints:
-        c = cost(e, table, models_per_endpoint)
-        money = "n/a" if c.low is None or c.high is None else f"{c.low * 730:,.0f}-{c.high * 730:,.0f}"
-        instances = ", ".join(f"{v.instance_type} x {v.min_count}-{v.max_count}" for v in e.variants)
-        principals = len(
-            {a.principal for a in assembly.access if (a.stage, a.endpoint) == e.key and a.effect == "Allow"}
+    """The short summary printed after synth: per stage, its endpoints and monthly cost."""
+    rows = [("stage", "endpoints", "$/month min-max")]
+    for stage in assembly.stages:
+        count = sum(1 for e in assembly.endpoints if e.stage == stage)
+        rows.append((stage, str(count), stage_total(assembly, stage, table, models_per_endpoint).text()))
+    rows.append(("all", str(len(assembly.endpoints)), total(assembly.endpoints, table, models_per_endpoint).text()))
+    return aligned(rows, right=(1,))
+
+
+def summary(d: Diff, allowed: Iterable[str], base: str) -> list[str]:
+    """What the terminal says of the changes: counts by how they deploy, and every stateful replacement."""
+    if d.empty:
+        return [f"changes from {base}: none"]
+    kinds: dict[str, int] = {}
+    for c in d.endpoints:
+        kinds[c.kind] = kinds.get(c.kind, 0) + 1
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none to endpoints"
+    added = sum(1 for verb, _ in d.access if verb == "added")
+    lines = [
+        f"changes from {base}: {counts}; access rows {added} added, {len(d.access) - added} removed"
+        + (f"; cost {_cost_delta(d)}" if d.costs else "")
+    ]
+    allowed = list(allowed)
+    for replaced in d.stateful:
+        verdict = "allowed" if replaced.allowed_by(allowed) else f"NOT ALLOWED (ALLOW_REPLACE={replaced.key})"
+        lines.append(
+            f"!!! {replaced.key} ({replaced.type}): {replaced.what}; old one {replaced.old_resource}: {verdict}"
         )
-        rows.append((e.stage, e.name, e.kind, instances, money, str(principals)))
-    return aligned(rows)
+    return lines
+
+
+def _cost_delta(d: Diff) -> str:
+    low = sum(new.low - old.low for _, endpoint, old, new in d.costs if endpoint == "all endpoints")
+    high = sum(new.high - old.high for _, endpoint, old, new in d.costs if endpoint == "all endpoints")
+    return f"{low:+,.0f} / {high:+,.0f} $/month (min / max)"
+
+
+def _allowed(values: Sequence[str] | None) -> list[str]:
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Review a synthesized cloud assembly.")
     parser.add_argument("outdir", type=Path, nargs="?", default=Path("cdk.out"))
     parser.add_argument("--base", type=Path, help="an earlier cdk.out to compare with")
+    parser.add_argument(
+        "--allow-replace",
+        action="append",
+        metavar="ID[,STACK/ID...]",
+        help="stateful resources whose replacement or removal is intended (logical id, or stack/logical id)",
+    )
     parser.add_argument("--models-per-endpoint", type=int, default=10, help="models assumed per multi-model endpoint")
     parser.add_argument("--prices", type=Path, default=PRICES)
     arguments = parser.parse_args(argv)
     for outdir in filter(None, (arguments.outdir, arguments.base)):
         if not (outdir / "manifest.json").is_file():
             print(f"error: {outdir} holds no cloud assembly (run make synth)", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     table = json.loads(arguments.prices.read_text())
+    allowed = _allowed(arguments.allow_replace)
     current = read_assembly(arguments.outdir)
-    lines = report(current, table, arguments.models_per_endpoint)
+    differences = None
     if arguments.base:
-        differences = changes(read_assembly(arguments.base), current)
-        lines += ["", f"## Changes from {arguments.base}", "", *differences]
-        print("\n".join(differences))
+        differences = diff(read_assembly(arguments.base), current, table, arguments.models_per_endpoint)
+    base = str(arguments.base or "")
+    lines = report(current, table, arguments.models_per_endpoint, differences, base, allowed)
     (arguments.outdir / "REVIEW.md").write_text("\n".join(lines) + "\n")
     print("\n".join(terminal(current, table, arguments.models_per_endpoint)))
+    if differences is not None:
+        print("\n".join(summary(differences, allowed, base)))
+        unused = [a for a in allowed if not any(c.allowed_by([a]) for c in differences.stateful)]
+        if unused:
+            print(f"note: --allow-replace {','.join(unused)}: no such resource is replaced or removed")
     print(f"review written to {arguments.outdir / 'REVIEW.md'}")
+    if differences is not None and any(not c.allowed_by(allowed) for c in differences.stateful):
+        print(
+            "error: a stateful resource would be replaced or removed (see above); allow it explicitly with "
+            "ALLOW_REPLACE=... (make) or --allow-replace",
+            file=sys.stderr,
+        )
+        return EXIT_STATEFUL
     return 0
 
 
