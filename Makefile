@@ -58,7 +58,10 @@ help:
 	@echo "make review  write $(OUT)/REVIEW.md from the synthesized templates (BASE=old/cdk.out to compare)"
 	@echo "make lint    ruff and mypy --strict only"
 	@echo "make bench   benchmarks, as ratios against a baseline measured in the same run"
-	@echo "make diagram docs/architecture.png from the synthesized Prod stage (needs Graphviz: apt-get install graphviz)"
+	@echo "make diagram $(OUT)/architecture-<stage>.png from a synthesized stage (STAGE=Prod; DOCS=1 writes docs/; needs Graphviz)"
+	@echo "make diff ENV=prod    synthesize, preflight, cdk diff of that environment's stages (every region)"
+	@echo "make deploy ENV=prod  synthesize, deploy the ModelStores, preflight, deploy the stages (by hand)"
+	@echo "make delivery         the GitHub OIDC provider and deploy/diff roles (docs/DELIVERY.md)"
 	@echo "make lock    regenerate the lock files from requirements*.txt (needs the network)"
 	@echo "make clean   remove $(OUT)/ (keeps .venv and node_modules)"
 
@@ -127,13 +130,14 @@ synth: setup
 	$(BIN)/python -m tools.synth_summary $(OUT)
 	$(BIN)/python -m tools.review $(OUT)
 
+# Exits 3 when a stateful resource would be replaced or removed: ALLOW_REPLACE=LogicalId[,Stack/LogicalId] allows it.
 review: setup
-	$(BIN)/python -m tools.review $(OUT) $(if $(BASE),--base $(BASE))
+	$(BIN)/python -m tools.review $(OUT) $(if $(BASE),--base $(BASE)) $(if $(ALLOW_REPLACE),--allow-replace $(ALLOW_REPLACE))
 
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict --exclude '^constructs_lib/functions/' app.py stacks constructs_lib hosting_contract tools modelctl bench
+	$(BIN)/mypy --strict --exclude '^constructs_lib/functions/' app.py stacks constructs_lib hosting_contract tools modelctl bench delivery
 	@# Each Lambda folder on its own, with what its asset bundles: functions/shared's modules and the hosting_contract
 	@# package (from the repository root). No namespace packages: a function's modules are top-level, as in Lambda.
 	for function in constructs_lib/functions/*/; do \
@@ -169,10 +173,61 @@ bench: setup
 	$(BIN)/python -m bench.synth_bench
 	$(BIN)/python -m bench.archive_bench
 
+# Under $(OUT) (STAGE=Prod by default); DOCS=1 redraws the README's docs/architecture.png instead.
+diagram: DIAGRAM = $(if $(DOCS),docs/architecture,$(OUT)/architecture-$(or $(STAGE),Prod))
 diagram: synth
-	$(BIN)/python -m tools.diagram $(OUT) --stage Prod -o docs/architecture.dot
+	$(BIN)/python -m tools.diagram $(OUT) --stage $(or $(STAGE),Prod) -o $(DIAGRAM).dot
 	@command -v dot >/dev/null || { echo "Graphviz's dot is missing: apt-get install graphviz" >&2; exit 1; }
-	dot -Tpng -Gdpi=110 docs/architecture.dot -o docs/architecture.png
+	dot -Tpng -Gdpi=110 $(DIAGRAM).dot -o $(DIAGRAM).png
 
 clean:
-	rm -rf $(OUT)
+	rm -rf $(OUT) cdk.out.delivery
+
+# Delivery (docs/DELIVERY.md).
+#   make delivery            GitHub's OIDC provider and the deploy/diff roles, one stack per account, into
+#                            $(DELIVERY_OUT)/ (GITHUB_REPOSITORY=owner/name overrides delivery/config.py's placeholder)
+#   make diff ENV=prod       synthesize prod, preflight each of its stages (one per region), cdk diff them all
+#   make deploy ENV=prod     synthesize prod, deploy every stage's ModelStore, preflight each stage (stops on a
+#                            missing or invalid archive), then deploy the stages, regions side by side
+# Both use your AWS credentials. cdk deploy asks before a change that broadens security (APPROVAL=never: as CI).
+DELIVERY_OUT := cdk.out.delivery
+APPROVAL ?= broadening
+DEPLOY_CONCURRENCY ?= 8
+
+.PHONY: delivery diff deploy
+
+ifneq ($(filter diff deploy,$(MAKECMDGOALS)),)
+ifeq ($(ENV),)
+$(error name the environment: make $(filter diff deploy,$(MAKECMDGOALS)) ENV=dev (or staging, prod))
+endif
+endif
+
+delivery: setup
+	rm -rf $(DELIVERY_OUT)
+	$(CDK) synth --quiet --no-notices --app "$(BIN)/python -m delivery.app" --output $(DELIVERY_OUT) \
+	  $(if $(GITHUB_REPOSITORY),--context github-repository=$(GITHUB_REPOSITORY))
+	@ls $(DELIVERY_OUT)/*.template.json
+
+# Each line of tools.stages: stage region account nested-assembly.
+diff: synth
+	stages="$$($(BIN)/python -m tools.stages --env $(ENV) --assembly $(OUT))"; \
+	patterns=(); \
+	while read -r stage region _account assembly; do \
+	  patterns+=("$$stage/*"); \
+	  echo "$$stage ($$region): modelctl preflight"; \
+	  $(BIN)/python -m modelctl preflight --env $(ENV) --region "$$region" --assembly "$(OUT)/$$assembly" \
+	    || echo "warning: $$stage is not ready: make deploy would stop after its ModelStore" >&2; \
+	done <<< "$$stages"; \
+	$(CDK) diff --no-notices --app $(OUT) --exclusively "$${patterns[@]}"
+
+deploy: synth
+	stages="$$($(BIN)/python -m tools.stages --env $(ENV) --assembly $(OUT))"; \
+	ids=(); while read -r stage _rest; do ids+=("$$stage"); done <<< "$$stages"; \
+	$(CDK) deploy --no-notices --app $(OUT) --require-approval $(APPROVAL) --exclusively \
+	  --concurrency $(DEPLOY_CONCURRENCY) "$${ids[@]/%//ModelStore}"; \
+	while read -r stage region _account assembly; do \
+	  $(BIN)/python -m modelctl preflight --env $(ENV) --region "$$region" --assembly "$(OUT)/$$assembly" \
+	    || { echo "error: $$stage: upload the archives above (docs/OPERATIONS.md), then make deploy again" >&2; exit 1; }; \
+	done <<< "$$stages"; \
+	$(CDK) deploy --no-notices --app $(OUT) --require-approval $(APPROVAL) --exclusively \
+	  --concurrency $(DEPLOY_CONCURRENCY) "$${ids[@]/%//*}"

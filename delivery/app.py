@@ -1,0 +1,77 @@
+"""The delivery CDK app: one GitHubOidcStack per account the environments deploy to (``make delivery``).
+
+Synthesized apart from the hosting app (``cdk synth --app "python -m delivery.app" -o cdk.out.delivery``) and
+deployed once per account by an administrator; docs/DELIVERY.md walks through it. Checked by the same
+compliance packs as the stages.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import aws_cdk as cdk
+
+from constructs_lib.errors import ValidationError
+from delivery.config import (
+    EXISTING_OIDC_PROVIDERS,
+    GITHUB_REPOSITORY,
+    QUALIFIER_CONTEXT,
+    REPOSITORY_CONTEXT,
+    DeliveryConfig,
+)
+from delivery.github_oidc import GitHubOidcStack
+from stacks.compliance import VALIDATION_REPORT, add_compliance_checks, unacknowledged_findings
+
+
+def configured(app: cdk.App) -> DeliveryConfig:
+    """The configured repository (or the ``github-repository`` context), existing providers and qualifier (or the
+    CDK's bootstrap-qualifier context), and the app's environments."""
+    from stacks.environments import ENVIRONMENTS
+
+    return DeliveryConfig(
+        repository=str(app.node.try_get_context(REPOSITORY_CONTEXT) or GITHUB_REPOSITORY),
+        environments=ENVIRONMENTS,
+        existing_oidc_providers=EXISTING_OIDC_PROVIDERS,
+        bootstrap_qualifier=str(
+            app.node.try_get_context(QUALIFIER_CONTEXT) or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        ),
+    )
+
+
+def stack_id(account: str) -> str:
+    """The stack of ``account``: its id and CloudFormation name."""
+    return f"GitHubDelivery-{account}"
+
+
+def build(app: cdk.App, config: DeliveryConfig) -> list[GitHubOidcStack]:
+    """One stack per account, each checked by the compliance packs."""
+    stacks = []
+    for account, environments in config.accounts().items():
+        stack = GitHubOidcStack(app, stack_id(account), config=config, account=account, environments=environments)
+        add_compliance_checks(stack)
+        stacks.append(stack)
+    return stacks
+
+
+def main(app: cdk.App | None = None, config: DeliveryConfig | None = None) -> int:
+    """Synthesize; exit 2 for a configuration error, 1 for unacknowledged compliance findings, 0 otherwise."""
+    app = app or cdk.App()
+    app.node.set_context("@aws-cdk/core:failSynthOnValidationErrors", False)
+    try:
+        build(app, config or configured(app))
+    except ValidationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    assembly = app.synth()
+    findings = unacknowledged_findings(assembly.directory)
+    if findings:
+        print(f"error: {len(findings)} unacknowledged finding(s):", file=sys.stderr)
+        for finding in findings:
+            print(f"  {finding.explained()}", file=sys.stderr)
+        print(f"details: {assembly.directory}/{VALIDATION_REPORT}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
