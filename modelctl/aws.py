@@ -21,7 +21,13 @@ from hosting_contract.archive_rules import (
     VALID,
     VERDICT_TAG,
     VERSION_TAG,
+    check_key,
 )
+
+# Re-exported: preflight and the tests import them from here.
+from modelctl.errors import ModelctlError as ModelctlError
+from modelctl.errors import NotFoundError as NotFoundError
+from modelctl.progress import Advance
 
 #: The catalog's kinds (``constructs_lib.artifact_catalog``, published in each endpoint's SSM parameter).
 MULTI_MODEL, MULTI_CONTAINER, INFERENCE_COMPONENTS = "multi-model", "multi-container", "inference-components"
@@ -32,10 +38,6 @@ _COMPONENT_NAME = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
 _MAX_COMPONENT_NAME = 63
 #: A verdict tag the guard did not write for this version (a copy, or written before the bucket policy).
 UNVERIFIED = "unverified"
-
-
-class ModelctlError(Exception):
-    """A user-facing error: printed as one line, never as a traceback."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class Target:
             )
         short = short_component(self.endpoint_name, name) if components else name
         if short not in self.containers:
-            raise ModelctlError(f"{self.endpoint_name} has no {member} {name!r} with an archive; known: {known}")
+            raise NotFoundError(f"{self.endpoint_name} has no {member} {name!r} with an archive; known: {known}")
         return self.containers[short]
 
     def folders(self) -> list[tuple[str | None, str]]:
@@ -84,7 +86,7 @@ def parameter(ssm: Any, path: str, missing: str) -> str:
         value: str = ssm.get_parameter(Name=path)["Parameter"]["Value"]
     except ClientError as error:
         if error.response["Error"]["Code"] == "ParameterNotFound":
-            raise ModelctlError(f"{missing} (SSM parameter {path} not found)") from error
+            raise NotFoundError(f"{missing} (SSM parameter {path} not found)") from error
         raise
     return value
 
@@ -197,14 +199,16 @@ def ensure_key_unused(s3: Any, bucket: str, key: str) -> None:
         )
 
 
-def upload(s3: Any, target: Target, archive: Path, key: str) -> str:
-    """Upload ``archive`` as ``key`` with SSE-KMS (no tags: only the guard tags under models/); returns the key."""
+def upload(s3: Any, target: Target, archive: Path, key: str, *, progress: Advance | None = None) -> str:
+    """Upload ``archive`` as ``key`` with SSE-KMS (no tags: only the guard tags under models/); returns the key.
+    ``progress`` is told of each part sent (from boto3's transfer threads)."""
     ensure_key_unused(s3, target.bucket, key)
     s3.upload_file(
         str(archive),
         target.bucket,
         key,
         ExtraArgs={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": target.kms_key_arn},
+        Callback=progress,
     )
     return key
 
@@ -326,3 +330,64 @@ def invoke(
     response = runtime.invoke_endpoint(**arguments)
     data: bytes = response["Body"].read()
     return data
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """A model taken out of service: the version that was current, hidden by a delete marker."""
+
+    bucket: str
+    key: str
+    version_id: str
+    """The retired version: kept, noncurrent (the bucket's lifecycle expires it after its noncurrent days)."""
+    marker_version_id: str | None
+    """The delete marker that hides it (None on a dry run): deleting the marker restores the model."""
+
+    def restore_command(self, region: str | None) -> str:
+        """The AWS CLI command that makes the retired version current again (with its guard verdict)."""
+        marker = self.marker_version_id or "<the delete marker's version id>"
+        command = f"aws s3api delete-object --bucket {self.bucket} --key {self.key} --version-id {marker}"
+        return command + (f" --region {region}" if region else "")
+
+
+def retire(s3: Any, target: Target, model: str, *, dry_run: bool = False) -> Retirement:
+    """Hide the current version of TargetModel ``model`` behind a delete marker; no version is destroyed.
+
+    Refuses anything but a multi-model endpoint's TargetModel, a bucket without versioning enabled (a delete
+    there removes the bytes), and a model that is not there.
+    """
+    if target.kind != MULTI_MODEL:
+        raise ModelctlError(
+            f"{target.endpoint_name} is {_described(target.kind)} endpoint: retire takes a model of a multi-model "
+            "endpoint; a container's or component's archive is named by the configuration (change it there, "
+            "then deploy)"
+        )
+    key = target.prefix + model
+    problems = check_key(key, target.prefix)
+    if "/" in model or problems:
+        reason = "; ".join(str(p) for p in problems) or "a TargetModel names an archive right under the prefix"
+        raise ModelctlError(f"--model {model!r}: {reason}")
+    status = s3.get_bucket_versioning(Bucket=target.bucket).get("Status")
+    if status != "Enabled":
+        raise ModelctlError(
+            f"s3://{target.bucket} has versioning {status or 'never enabled'}: a delete would destroy the archive, "
+            "so modelctl retires models only in a versioned bucket (the ModelStore stack's bucket is one)"
+        )
+    try:
+        head = s3.head_object(Bucket=target.bucket, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        raise NotFoundError(
+            f"s3://{target.bucket}/{key} is not there: already retired, or never uploaded "
+            f"(modelctl list --env ... --endpoint {target.endpoint_name} shows what is)"
+        ) from error
+    version_id = head.get("VersionId") or "null"
+    if dry_run:
+        return Retirement(bucket=target.bucket, key=key, version_id=version_id, marker_version_id=None)
+    # No VersionId: in a versioned bucket S3 adds a delete marker and keeps every version (S3 User Guide,
+    # "Deleting object versions from a versioning-enabled bucket").
+    response = s3.delete_object(Bucket=target.bucket, Key=key)
+    if not response.get("DeleteMarker"):
+        raise ModelctlError(f"S3 deleted s3://{target.bucket}/{key} without a delete marker: check its versions")
+    return Retirement(bucket=target.bucket, key=key, version_id=version_id, marker_version_id=response.get("VersionId"))

@@ -8,6 +8,79 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+#: Attempts per request, the first included: one retry rides out a dropped connection, while throttling or a
+#: failing model shows in the results instead of being hidden by waits that inflate the latencies measured.
+ATTEMPTS = 2
+#: InvokeEndpoint answers within 60 seconds or fails (Amazon SageMaker Runtime API Reference, InvokeEndpoint):
+#: reading longer would only wait for an error; botocore's default is 60 too, without the margin.
+READ_TIMEOUT = 70
+#: The error codes botocore's standard retry mode treats as throttling (botocore/retries/standard.py,
+#: ThrottledRetryableChecker); a 429 with no error code counts too (ThrottlingStatusCodeChecker), but not
+#: SageMaker's ModelNotReadyException (429 as well: a model still loading, counted as an error of its own).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+
+def client_config(concurrency: int) -> Config:
+    """The sagemaker-runtime client's settings for ``concurrency`` threads: a connection each (botocore keeps 10
+    by default, and a thread without one waits, which the load test would count as latency), standard retries
+    (with their client-side rate limiting of retries), ``ATTEMPTS`` in all."""
+    return Config(
+        max_pool_connections=max(concurrency, 10),
+        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+        read_timeout=READ_TIMEOUT,
+        connect_timeout=10,
+    )
+
+
+class Throttles:
+    """Counts throttled responses of a client's InvokeEndpoint calls, retried ones included: register
+    ``observe`` for ``needs-retry.sagemaker-runtime.InvokeEndpoint`` (it sees every attempt; it decides nothing)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def observe(self, response: Any = None, **_: Any) -> None:
+        if response is None:
+            return
+        http, parsed = response
+        code = (parsed or {}).get("Error", {}).get("Code", "")
+        if code in THROTTLING_CODES or (not code and getattr(http, "status_code", 0) == 429):
+            with self._lock:
+                self.count += 1
+
+    def attach(self, client: Any) -> None:
+        """Observe ``client``'s InvokeEndpoint attempts."""
+        client.meta.events.register("needs-retry.sagemaker-runtime.InvokeEndpoint", self.observe)
+
+
+def error_kind(error: Exception) -> str:
+    """How a failed request is counted: the AWS error code (ThrottlingException, ModelError...), else the type."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
+    return type(error).__name__
 
 
 @dataclass
@@ -33,6 +106,8 @@ class LoadTestResult:
     per_model: dict[str, ModelStats]
     wall_seconds: float
     stopped_by_time: bool
+    throttled: int = 0
+    """Throttled responses, those retried included (``Throttles``)."""
 
     def lines(self) -> list[str]:
         """A table: model, requests, errors, p50/p95/p99 ms, throughput."""
@@ -45,6 +120,11 @@ class LoadTestResult:
             rows.append(f"{model[:30]:<30} {done:9d} {sum(stats.errors.values()):7d}{cells} {rate:7.1f}")
             for kind, count in sorted(stats.errors.items()):
                 rows.append(f"    {count} x {kind}")
+        if self.throttled:
+            rows.append(
+                f"throttled: {self.throttled} response(s), retried ones included ({ATTEMPTS} attempts a request; "
+                "requests still failing are counted above)"
+            )
         if self.stopped_by_time:
             rows.append("stopped at the time limit before every request was sent")
         return rows
@@ -80,7 +160,7 @@ def run(
             invoke(model)
         except Exception as error:
             with lock:
-                kind = type(error).__name__
+                kind = error_kind(error)
                 per_model[model].errors[kind] = per_model[model].errors.get(kind, 0) + 1
             return
         with lock:

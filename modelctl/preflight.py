@@ -19,7 +19,7 @@ from typing import Any
 
 from hosting_contract import ssm_paths
 from hosting_contract.archive_rules import VALID
-from modelctl.aws import INFERENCE_COMPONENTS, PENDING, UNVERIFIED, ModelctlError, tags, verdict
+from modelctl.aws import INFERENCE_COMPONENTS, PENDING, UNVERIFIED, ModelctlError, NotFoundError, tags, verdict
 
 _STACK = "aws:cloudformation:stack"
 
@@ -71,10 +71,10 @@ def _resources(template: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[
             yield logical_id, resource.get("Properties", {})
 
 
-def requirements(assembly: Path, environment: str) -> list[Requirement]:
-    """Every archive the Hosting stack of ``environment`` in ``assembly`` needs, in template order."""
+def _catalogs(assembly: Path, environment: str) -> dict[Path, dict[str, dict[str, Any]]]:
+    """Nested assembly folder -> the artifact catalog (endpoint -> entry) of each stage of ``environment``."""
     if not assembly.is_dir():
-        raise ModelctlError(f"{assembly} is not a cloud assembly: run make synth first (or pass --assembly)")
+        raise NotFoundError(f"{assembly} is not a cloud assembly: run make synth first (or pass --assembly)")
     catalog_path = ssm_paths.artifacts_path(environment) + "/"
     stages: dict[Path, dict[str, dict[str, Any]]] = {}
     for folder, template in _templates(assembly):
@@ -83,7 +83,27 @@ def requirements(assembly: Path, environment: str) -> list[Requirement]:
             if isinstance(name, str) and name.startswith(catalog_path):
                 stages.setdefault(folder, {})[name[len(catalog_path) :]] = json.loads(parameter["Value"])
     if not stages:
-        raise ModelctlError(f"{assembly} holds no stage of environment {environment!r}: synthesize it first")
+        raise NotFoundError(f"{assembly} holds no stage of environment {environment!r}: synthesize it first")
+    return stages
+
+
+def canaries(assembly: Path, environment: str, endpoint: str) -> set[str]:
+    """The TargetModels the smoke tests of deployed endpoint ``endpoint`` invoke, in every stage (region) of
+    ``environment`` in ``assembly``: the artifact catalog does not record them, the Hosting templates do."""
+    folders = set(_catalogs(assembly, environment))
+    found = set()
+    for folder, template in _templates(assembly):
+        if folder not in folders:
+            continue
+        for _, smoke in _resources(template, "Custom::SageMakerSmokeTest"):
+            if smoke.get("EndpointName") == endpoint:
+                found |= {i["TargetModel"] for i in smoke.get("Invocations", []) if "TargetModel" in i}
+    return found
+
+
+def requirements(assembly: Path, environment: str) -> list[Requirement]:
+    """Every archive the Hosting stack of ``environment`` in ``assembly`` needs, in template order."""
+    stages = _catalogs(assembly, environment)
     if len(stages) > 1:
         raise ModelctlError(f"{assembly} holds environment {environment!r} more than once ({sorted(map(str, stages))})")
     ((folder, catalog),) = stages.items()

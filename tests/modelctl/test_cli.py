@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +18,8 @@ import requests
 from hosting_contract import archive_rules as rules
 from hosting_contract import ssm_paths
 from hosting_contract.served_prefix import ServedPrefix
-from modelctl.cli import INVALID, OK, USAGE, main
+from modelctl import progress
+from modelctl.cli import INVALID, NO_VERDICT, NOT_FOUND, OK, USAGE, main
 from tests.modelctl.archives import Entry, good, tar_gz
 from tests.support import Moto, lambda_module
 
@@ -70,8 +74,8 @@ def aws(moto: Moto) -> dict[str, Any]:
     return {"s3": s3, "ssm": ssm, "key_arn": key_arn}
 
 
-def _clients(service: str, region: str | None) -> Any:
-    return boto3.client(service, region_name=region or "eu-west-1")
+def _clients(service: str, region: str | None, config: Any = None) -> Any:
+    return boto3.client(service, region_name=region or "eu-west-1", config=config)
 
 
 def _run(*argv: str) -> int:
@@ -105,8 +109,9 @@ def test_validate_lists_each_problem_without_a_traceback(tmp_path: Path, capsys:
 
 
 def test_validate_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run("validate", str(tmp_path / "missing.tar.gz")) == 2
-    assert "No such file or directory" in capsys.readouterr().err
+    # Not found (4), not a usage error: the command line was right, the file is not there.
+    assert _run("validate", str(tmp_path / "missing.tar.gz")) == NOT_FOUND
+    assert capsys.readouterr().err == f"error: {tmp_path / 'missing.tar.gz'}: No such file or directory\n"
 
 
 def _run_guard_when_uploaded(key: str, layout: Any = None) -> threading.Thread:
@@ -197,7 +202,7 @@ def test_upload_reports_a_rejection(aws: dict[str, Any], tmp_path: Path, capsys:
 @pytest.mark.usefixtures("aws")
 def test_unknown_endpoint_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = _archive(tmp_path, "m.tar.gz", good())
-    assert _run("upload", str(archive), "--env", "dev", "--endpoint", "nope", "--wait", "0") == 2
+    assert _run("upload", str(archive), "--env", "dev", "--endpoint", "nope", "--wait", "0") == NOT_FOUND
     err = capsys.readouterr().err
     assert err.strip() == (
         "error: environment 'dev' has no endpoint 'dev-nope' (is it in the configuration, and ModelStore deployed "
@@ -356,8 +361,8 @@ class Runtime:
     def __init__(self) -> None:
         self.headers: list[dict[str, str]] = []
 
-    def clients(self, service: str, region: str | None) -> Any:
-        client = _clients(service, region)
+    def clients(self, service: str, region: str | None, config: Any = None) -> Any:
+        client = _clients(service, region, config)
         if service == "sagemaker-runtime":
             client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", self._record)
         return client
@@ -509,32 +514,46 @@ def test_upload_to_a_component_goes_to_its_configured_key_with_its_layout(
 
 @pytest.mark.usefixtures("aws")
 @pytest.mark.parametrize(
-    ("endpoint", "member", "message"),
+    ("endpoint", "member", "message", "status"),
     [
-        ("tabular", [], "dev-tabular is an inference-component endpoint: give --component, one of: churn, fraud"),
+        (
+            "tabular",
+            [],
+            "dev-tabular is an inference-component endpoint: give --component, one of: churn, fraud",
+            USAGE,
+        ),
         (
             "tabular",
             ["--container", "churn"],
             "dev-tabular is an inference-component endpoint: give --component, one of: churn, fraud",
+            USAGE,
         ),
         (
+            # Named right, but there is no such component: not found.
             "tabular",
             ["--component", "scoring"],
             "dev-tabular has no component 'scoring' with an archive; known: churn, fraud",
+            NOT_FOUND,
         ),
         (
             "mnist",
             ["--component", "tensorflow-mnist"],
             "dev-mnist is a multi-container endpoint: give --container, one of: pytorch-mnist, tensorflow-mnist",
+            USAGE,
         ),
-        ("home-values", ["--component", "churn"], "dev-home-values is a multi-model endpoint: it has no --component"),
+        (
+            "home-values",
+            ["--component", "churn"],
+            "dev-home-values is a multi-model endpoint: it has no --component",
+            USAGE,
+        ),
     ],
 )
 def test_an_upload_names_a_component_of_a_component_endpoint_only(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], endpoint: str, member: list[str], message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], endpoint: str, member: list[str], message: str, status: int
 ) -> None:
     archive = _archive(tmp_path, "model.tar.gz", good())
-    assert _run("upload", str(archive), "--env", "dev", "--endpoint", endpoint, *member, "--wait", "0") == USAGE
+    assert _run("upload", str(archive), "--env", "dev", "--endpoint", endpoint, *member, "--wait", "0") == status
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
@@ -550,6 +569,240 @@ def test_container_and_component_are_one_or_the_other(tmp_path: Path, capsys: py
 def test_invoke_needs_the_endpoint_in_the_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The catalog says whether the endpoint needs a component: without it, nothing is sent.
     runtime = Runtime()
-    assert _invoke(runtime, tmp_path, "nope", "--pipeline") == USAGE
+    assert _invoke(runtime, tmp_path, "nope", "--pipeline") == NOT_FOUND
     assert capsys.readouterr().err.startswith("error: environment 'dev' has no endpoint 'dev-nope' ")
     assert runtime.headers == []
+
+
+# -- JSON ----------------------------------------------------------------------------------------------------------
+
+
+def test_list_json(aws: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    s3 = aws["s3"]
+    version = s3.put_object(Bucket=BUCKET, Key=PREFIX + "A.tar.gz", Body=good())["VersionId"]
+    tags = [{"Key": "guard-verdict", "Value": "valid"}, {"Key": "guard-version", "Value": version}]
+    s3.put_object_tagging(Bucket=BUCKET, Key=PREFIX + "A.tar.gz", Tagging={"TagSet": tags})
+    assert _run("list", "--env", "dev", "--endpoint", "home-values", "--json") == OK
+    document = json.loads(capsys.readouterr().out)
+    (archive,) = document.pop("archives")
+    assert document == {"endpoint": "dev-home-values", "kind": "multi-model", "bucket": BUCKET, "folders": [PREFIX]}
+    uploaded = archive.pop("uploaded")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", uploaded)
+    assert archive == {
+        "name": "A.tar.gz",
+        "container": None,
+        "component": None,
+        "key": PREFIX + "A.tar.gz",
+        "bytes": len(good()),
+        "version_id": version,
+        "verdict": "valid",
+    }
+
+
+def test_list_json_names_the_component(aws: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    aws["s3"].put_object(Bucket=BUCKET, Key=TABULAR + "churn/model.tar.gz", Body=good())
+    assert _run("list", "--env", "dev", "--endpoint", "tabular", "--json") == OK
+    document = json.loads(capsys.readouterr().out)
+    assert document["folders"] == [TABULAR + "churn/", TABULAR + "fraud/"]
+    assert [(a["name"], a["container"], a["component"], a["verdict"]) for a in document["archives"]] == [
+        ("model.tar.gz", None, "churn", "pending")
+    ]
+
+
+def test_validate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    valid = _archive(tmp_path, "good.tar.gz", good())
+    assert _run("validate", str(valid), "--json") == OK
+    assert json.loads(capsys.readouterr().out) == {
+        "archive": str(valid),
+        "layout": "flat",
+        "valid": True,
+        "problems": [],
+        "entries": 2,
+        "compressed_bytes": len(good()),
+        "uncompressed_bytes": len(b'{"weights": [1.0], "bias": 0}') + len(b"print(1)\n"),
+    }
+    bad = _archive(tmp_path, "bad name.tar.gz", tar_gz([Entry("/abs", b"x")]))
+    assert _run("validate", str(bad), "--json", "--layout", "mms") == INVALID
+    document = json.loads(capsys.readouterr().out)
+    assert (document["valid"], document["layout"]) == (False, "mms")
+    assert document["problems"] == [
+        {"rule": "key-characters", "message": "'bad name.tar.gz' has whitespace or unprintable characters"},
+        {"rule": "absolute-path", "message": "'/abs' is an absolute path"},
+    ]
+
+
+def test_validate_json_prints_nothing_on_stdout_for_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run("validate", str(tmp_path / "missing.tar.gz"), "--json") == NOT_FOUND
+    out = capsys.readouterr()
+    assert (out.out, out.err.startswith("error: ")) == ("", True)
+
+
+# -- progress bars -------------------------------------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _terminal(monkeypatch: pytest.MonkeyPatch) -> _Terminal:
+    """stderr a terminal, bars drawn at once. Called in the test itself: pytest sets its own capturing stderr
+    between a fixture's set-up and the test."""
+    stream = _Terminal()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(progress, "DELAY", 0)
+    return stream
+
+
+def _model_folder(tmp_path: Path) -> Path:
+    source = tmp_path / "model"
+    source.mkdir()
+    (source / "model.json").write_text("{}" * 100_000)
+    return source
+
+
+def test_package_and_validate_draw_bars_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = _terminal(monkeypatch)
+    out = tmp_path / "m.tar.gz"
+    assert _run("package", str(_model_folder(tmp_path)), "-o", str(out)) == OK
+    assert _run("validate", str(out)) == OK
+    drawn = terminal.getvalue()
+    assert "packaging m.tar.gz" in drawn
+    assert drawn.count("checking m.tar.gz") > 1  # once after packaging, once by validate
+    assert "B/s" in drawn
+
+
+def test_no_bars_with_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = _terminal(monkeypatch)
+    out = tmp_path / "m.tar.gz"
+    assert _run("package", str(_model_folder(tmp_path)), "-o", str(out), "--quiet") == OK
+    assert _run("validate", str(out), "-q") == OK
+    assert terminal.getvalue() == ""
+
+
+def test_no_bars_off_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "DELAY", 0)
+    out = tmp_path / "m.tar.gz"
+    assert _run("package", str(_model_folder(tmp_path)), "-o", str(out)) == OK
+    assert _run("validate", str(out)) == OK
+    assert capsys.readouterr().err == ""
+
+
+def test_upload_draws_a_bar_on_a_terminal(aws: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = _terminal(monkeypatch)
+    archive = _archive(tmp_path, "Chicago_IL.tar.gz", good())
+    assert _run("upload", str(archive), "--env", "dev", "--endpoint", "home-values", "--wait", "0") == OK
+    assert "uploading Chicago_IL.tar.gz" in terminal.getvalue()
+    assert aws["s3"].head_object(Bucket=BUCKET, Key=PREFIX + "Chicago_IL.tar.gz")["ContentLength"] == len(good())
+
+
+def test_package_names_what_it_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _model_folder(tmp_path)
+    assert _run("package", str(source), "-o", str(source / "v1.tar.gz")) == OK
+    assert _run("package", str(source), "-o", str(source / "v2.tar.gz")) == OK
+    out = capsys.readouterr()
+    assert out.err == "left out v1.tar.gz: an archive modelctl package wrote, not part of the model\n"
+    assert out.out.splitlines()[-1].startswith(f"wrote {source / 'v2.tar.gz'} (")
+
+
+# -- loadtest: connections, retries, throttling ----------------------------------------------------------------------
+
+
+class _Raw:
+    """The raw body of a canned HTTP response."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+class _Throttling:
+    """Answers the first ``count`` InvokeEndpoint attempts with SageMaker's throttling error (HTTP 400
+    ThrottlingException), before moto sees them; the others go on to moto."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        with self.lock:
+            if self.left <= 0:
+                return None
+            self.left -= 1
+        headers = {"x-amzn-ErrorType": "ThrottlingException:", "Content-Type": "application/json"}
+        return AWSResponse(request.url, 400, headers, _Raw(b'{"message": "Rate exceeded"}'))
+
+
+def _loadtest(tmp_path: Path, throttling: _Throttling, *options: str) -> tuple[int, list[Any]]:
+    made: list[Any] = []
+
+    def clients(service: str, region: str | None, config: Any = None) -> Any:
+        client = _clients(service, region, config)
+        if service == "sagemaker-runtime":
+            client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", throttling)
+            made.append(client)
+        return client
+
+    body = _archive(tmp_path, "row.csv", b"1,2,3")
+    argv = ["loadtest", "--env", "dev", "--endpoint", "home-values", "--models", "A.tar.gz", "--body", str(body)]
+    return main([*argv, *options], clients=clients), made
+
+
+@pytest.mark.usefixtures("aws")
+def test_loadtest_keeps_a_connection_per_request_in_flight_and_counts_throttling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _queue_answers("[1.0]")
+    status, (runtime,) = _loadtest(tmp_path, _Throttling(3), "--concurrency", "12", "--requests", "6")
+    assert runtime.meta.config.max_pool_connections == 12
+    assert runtime.meta.config.retries == {"mode": "standard", "total_max_attempts": 2}
+    assert runtime.meta.config.read_timeout == 70
+    # Each throttled attempt was retried once, and succeeded.
+    assert status == OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:3] == ["A.tar.gz", "6", "0"]
+    assert (
+        out[-1]
+        == "throttled: 3 response(s), retried ones included (2 attempts a request; requests still failing are counted above)"
+    )
+
+
+@pytest.mark.usefixtures("aws")
+def test_loadtest_reports_requests_throttled_to_the_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _queue_answers("[1.0]")
+    status, (runtime,) = _loadtest(tmp_path, _Throttling(4), "--concurrency", "1", "--requests", "2")
+    assert runtime.meta.config.max_pool_connections == 10  # botocore's default, the least kept
+    assert status == INVALID
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:3] == ["A.tar.gz", "2", "2"]
+    assert "    2 x ThrottlingException" in out
+    assert out[-1].startswith("throttled: 4 response(s)")
+
+
+@pytest.mark.usefixtures("aws")
+def test_an_upload_without_a_verdict_in_time_has_a_status_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = _archive(tmp_path, "Lonely.tar.gz", good())  # no guard runs: no verdict comes
+    assert _run("upload", str(archive), "--env", "dev", "--endpoint", "home-values", "--wait", "0.2") == NO_VERDICT
+    out = capsys.readouterr()
+    assert f"uploaded s3://{BUCKET}/{PREFIX}Lonely.tar.gz" in out.out
+    assert out.err == "no verdict from the artifact guard within 0.2 s: check with modelctl list\n"
+
+
+@pytest.mark.usefixtures("aws")
+def test_loadtest_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = _archive(tmp_path, "row.csv", b"1")
+    argv = ["loadtest", "--env", "dev", "--endpoint", "home-values", "--models", ",", "--body", str(body)]
+    assert main(argv, clients=_clients) == USAGE
+    assert capsys.readouterr().err == "error: --models ',': name at least one TargetModel\n"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from modelctl.loadtest import ModelStats, run
+from modelctl.loadtest import ATTEMPTS, ModelStats, Throttles, client_config, error_kind, run
 
 
 class Clock:
@@ -66,3 +69,50 @@ def test_percentiles() -> None:
 def test_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         run(lambda _: None, ["A"], requests=0, concurrency=1, time_limit=1)
+
+
+def test_the_client_keeps_a_connection_per_request_in_flight() -> None:
+    assert client_config(4).max_pool_connections == 10  # botocore's default, never fewer
+    assert client_config(64).max_pool_connections == 64
+    config = client_config(64)
+    assert config.retries == {"mode": "standard", "total_max_attempts": ATTEMPTS}
+    assert ATTEMPTS == 2
+    assert (config.read_timeout, config.connect_timeout) == (70, 10)
+
+
+def _response(status: int, code: str | None) -> tuple[Any, dict[str, Any]]:
+    parsed: dict[str, Any] = {"ResponseMetadata": {"HTTPStatusCode": status}}
+    if code is not None:
+        parsed["Error"] = {"Code": code, "Message": "m"}
+    return SimpleNamespace(status_code=status), parsed
+
+
+def test_throttled_responses_are_counted_and_nothing_else() -> None:
+    throttles = Throttles()
+    for response in (
+        _response(400, "ThrottlingException"),
+        _response(429, None),  # a 429 without a code: throttling too
+        _response(503, "SlowDown"),
+        _response(429, "ModelNotReadyException"),  # a model still loading: an error of its own
+        _response(424, "ModelError"),
+        _response(200, None),
+    ):
+        throttles.observe(response=response, attempts=1)
+    throttles.observe(response=None, caught_exception=ConnectionError())
+    assert throttles.count == 3
+
+
+def test_failures_are_counted_by_their_aws_error_code() -> None:
+    modeled = ClientError({"Error": {"Code": "ModelError", "Message": "boom"}}, "InvokeEndpoint")
+    assert error_kind(modeled) == "ModelError"
+    assert error_kind(ClientError({}, "InvokeEndpoint")) == "ClientError"
+    assert error_kind(TimeoutError("slow")) == "TimeoutError"
+
+
+def test_throttling_is_reported_under_the_table() -> None:
+    result = run(lambda _: None, ["A.tar.gz"], requests=2, concurrency=1, time_limit=60, clock=Clock())
+    assert not any("throttled" in line for line in result.lines())
+    result.throttled = 5
+    assert result.lines()[-1] == (
+        "throttled: 5 response(s), retried ones included (2 attempts a request; requests still failing are counted above)"
+    )

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import array
+import gzip
 import os
+import random
 import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from hosting_contract.archive_rules import Layout, check_archive
+from modelctl import gzip_io
+from modelctl.errors import INVALID, NOT_FOUND, USAGE
 from modelctl.packaging import PackagingError, package_directory
 
 
@@ -82,10 +89,16 @@ def test_layout_is_checked_before_writing(tmp_path: Path) -> None:
 
 
 def test_output_name_and_source_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(PackagingError, match=r"must end with .tar.gz"):
+    with pytest.raises(PackagingError, match=r"must end with .tar.gz") as usage:
         package_directory(_model(tmp_path / "src"), tmp_path / "m.zip")
-    with pytest.raises(PackagingError, match=r"is not a directory"):
+    assert usage.value.status == USAGE
+    with pytest.raises(PackagingError, match=r"missing: no such directory") as missing:
         package_directory(tmp_path / "missing", tmp_path / "m.tar.gz")
+    assert missing.value.status == NOT_FOUND
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PackagingError, match=r"file is not a directory") as not_a_folder:
+        package_directory(tmp_path / "file", tmp_path / "m.tar.gz")
+    assert not_a_folder.value.status == USAGE
 
 
 def _saved_model(root: Path, *, code: bool = True) -> Path:
@@ -183,3 +196,62 @@ def test_an_output_inside_the_source_is_not_archived(tmp_path: Path, monkeypatch
     package_directory(Path("."), Path("model.tar.gz"))  # a second run must not pick up the first one's archive
     with tarfile.open(source / "model.tar.gz") as tar:
         assert tar.getnames() == ["code", "code/inference.py", "code/run.sh", "model.json"]
+
+
+def test_earlier_outputs_and_unfinished_files_are_left_out(tmp_path: Path) -> None:
+    source = _model(tmp_path / "src")
+    package_directory(_model(tmp_path / "other"), source / "v1.tar.gz")  # an earlier -o inside the source
+    (source / "v2.tar.gz.partial").write_bytes(b"an interrupted run's")
+    (source / "data.tar.gz").write_bytes(gzip.compress(b"the model's own data"))  # not written by package
+    packaged = package_directory(source, source / "v2.tar.gz")
+    assert packaged.skipped == ["v1.tar.gz"]  # v2.tar.gz.partial was this run's own file: used, then removed
+    assert not (source / "v2.tar.gz.partial").exists()
+    (source / "v3.tar.gz.partial").write_bytes(b"another interrupted run's")
+    packaged = package_directory(source, tmp_path / "v3.tar.gz")
+    assert packaged.skipped == ["v1.tar.gz", "v2.tar.gz", "v3.tar.gz.partial"]
+    with tarfile.open(tmp_path / "v3.tar.gz") as tar:
+        assert tar.getnames() == ["code", "code/inference.py", "code/run.sh", "data.tar.gz", "model.json"]
+
+
+def test_an_output_inside_the_source_through_a_link_is_not_archived(tmp_path: Path) -> None:
+    source = _model(tmp_path / "src")
+    (tmp_path / "alias").symlink_to(source)
+    for _ in range(2):
+        package_directory(source, tmp_path / "alias" / "model.tar.gz")
+    with tarfile.open(source / "model.tar.gz") as tar:
+        assert tar.getnames() == ["code", "code/inference.py", "code/run.sh", "model.json"]
+
+
+def test_the_archive_is_modelctl_s_gzip_and_as_small_as_gzip_6_on_weights(tmp_path: Path) -> None:
+    source = _model(tmp_path / "src")
+    rng = random.Random(3)
+    weights = array.array("f", (rng.gauss(0.0, 0.02) for _ in range(1_500_000))).tobytes()  # 6 MiB
+    (source / "model.bin").write_bytes(weights)
+    out = tmp_path / "m.tar.gz"
+    size = package_directory(source, out).size
+    assert gzip_io.is_ours(out)
+    # gzip -6 of the very same tar stream: within 5% (float32 weights: within a fraction of a percent).
+    reference = len(gzip.compress(gzip.decompress(out.read_bytes()), compresslevel=6))
+    assert size <= reference * 1.05
+
+
+def test_progress_follows_the_files_then_the_check(tmp_path: Path) -> None:
+    source = _model(tmp_path / "src")
+    seen: list[tuple[str, int, int]] = []
+
+    @contextmanager
+    def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
+        steps: list[int] = []
+        yield steps.append
+        seen.append((description, total, sum(steps)))
+
+    out = tmp_path / "m.tar.gz"
+    package_directory(source, out, progress=progress)
+    files = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    assert seen == [("packaging m.tar.gz", files, files), ("checking m.tar.gz", out.stat().st_size, out.stat().st_size)]
+
+
+def test_an_invalid_result_is_an_invalid_archive(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError) as invalid:
+        package_directory(_model(tmp_path / "src"), tmp_path / "m.tar.gz", layout=Layout.TRITON)
+    assert invalid.value.status == INVALID

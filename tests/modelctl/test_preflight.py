@@ -18,7 +18,7 @@ import pytest
 from constructs_lib.artifact_catalog import INFERENCE_COMPONENTS, ContainerArchive, EndpointArtifacts
 from hosting_contract import ssm_paths
 from modelctl import preflight
-from modelctl.cli import INVALID, OK, main
+from modelctl.cli import INVALID, NOT_FOUND, OK, main
 from tests.modelctl.archives import Entry, good, tar_gz
 from tests.support import Moto
 
@@ -191,3 +191,56 @@ def test_the_printed_fixes_upload_each_component_s_archive(
         account.put_object_tagging(Bucket=BUCKET, Key=key, Tagging={"TagSet": tags})
     assert main(["preflight", "--env", "dev", "--assembly", assembly], clients=_clients) == OK
     assert "2 of 2 archive(s) the dev stage needs are valid" in capsys.readouterr().out
+
+
+def test_preflight_json(account: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assembly = str(_assembly(tmp_path))
+    account.put_object(Bucket=BUCKET, Key=f"{TABULAR}churn/model.tar.gz", Body=good())
+    version = account.head_object(Bucket=BUCKET, Key=f"{TABULAR}churn/model.tar.gz")["VersionId"]
+    tags = [{"Key": "guard-verdict", "Value": "valid"}, {"Key": "guard-version", "Value": version}]
+    account.put_object_tagging(Bucket=BUCKET, Key=f"{TABULAR}churn/model.tar.gz", Tagging={"TagSet": tags})
+    assert main(["preflight", "--env", "dev", "--assembly", assembly, "--json"], clients=_clients) == INVALID
+    document = json.loads(capsys.readouterr().out)
+    assert document == {
+        "environment": "dev",
+        "assembly": assembly,
+        "ready": False,
+        "needed": 2,
+        "valid": 1,
+        "archives": [
+            {
+                "uri": f"s3://{BUCKET}/{TABULAR}churn/model.tar.gz",
+                "bucket": BUCKET,
+                "key": f"{TABULAR}churn/model.tar.gz",
+                "needed_by": "inference component dev-tabular-churn (model TabularChurnModel)",
+                "endpoint": "dev-tabular",
+                "container": None,
+                "component": "churn",
+                "target_model": None,
+                "layout": "flat",
+                "state": "valid",
+                "fix": None,
+            },
+            {
+                "uri": f"s3://{BUCKET}/{TABULAR}fraud/model.tar.gz",
+                "bucket": BUCKET,
+                "key": f"{TABULAR}fraud/model.tar.gz",
+                "needed_by": "inference component TabularFraud (model TabularFraudModel)",
+                "endpoint": "dev-tabular",
+                "container": None,
+                "component": "fraud",
+                "target_model": None,
+                "layout": "tensorflow",
+                "state": "missing",
+                "fix": "modelctl upload ARCHIVE.tar.gz --env dev --endpoint tabular --component fraud --layout tensorflow",
+            },
+        ],
+    }
+
+
+def test_preflight_without_an_assembly_is_not_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "cdk.out"
+    assert main(["preflight", "--env", "dev", "--assembly", str(missing), "--json"], clients=_clients) == NOT_FOUND
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err == f"error: {missing} is not a cloud assembly: run make synth first (or pass --assembly)\n"
