@@ -168,7 +168,8 @@ test: lint
 	$(BIN)/python -m tools.review $(OUT)
 	$(BIN)/cfn-lint --ignore-checks W3005 -- $(OUT)/assembly-*/*.template.json
 
-# Speed is measured here, never in tests. BENCH_ARCHIVE_MIB sets the data size in MiB (default 2048: an archive of about 1 GiB).
+# Speed is measured here, never in tests. BENCH_ARCHIVE_MIB sets archive_bench's model size in MiB (default 1024; mostly
+# float32 weights: an archive of about 0.9 GiB, and tar czf takes a minute of it).
 bench: setup
 	$(BIN)/python -m bench.synth_bench
 	$(BIN)/python -m bench.archive_bench
@@ -205,7 +206,8 @@ endif
 delivery: setup
 	rm -rf $(DELIVERY_OUT)
 	$(CDK) synth --quiet --no-notices --app "$(BIN)/python -m delivery.app" --output $(DELIVERY_OUT) \
-	  $(if $(GITHUB_REPOSITORY),--context github-repository=$(GITHUB_REPOSITORY))
+	  $(if $(GITHUB_REPOSITORY),--context github-repository=$(GITHUB_REPOSITORY)) \
+	  $(if $(GITHUB_SUBJECT),--context github-subject=$(GITHUB_SUBJECT))
 	@ls $(DELIVERY_OUT)/*.template.json
 
 # Each line of tools.stages: stage region account nested-assembly.

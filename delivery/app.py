@@ -15,8 +15,10 @@ from constructs_lib.errors import ValidationError
 from delivery.config import (
     EXISTING_OIDC_PROVIDERS,
     GITHUB_REPOSITORY,
+    GITHUB_SUBJECT,
     QUALIFIER_CONTEXT,
     REPOSITORY_CONTEXT,
+    SUBJECT_CONTEXT,
     DeliveryConfig,
 )
 from delivery.github_oidc import GitHubOidcStack
@@ -24,12 +26,14 @@ from stacks.compliance import VALIDATION_REPORT, add_compliance_checks, unacknow
 
 
 def configured(app: cdk.App) -> DeliveryConfig:
-    """The configured repository (or the ``github-repository`` context), existing providers and qualifier (or the
-    CDK's bootstrap-qualifier context), and the app's environments."""
+    """The configured repository and subject (or the ``github-repository`` and ``github-subject`` contexts),
+    existing providers and qualifier (or the CDK's bootstrap-qualifier context), and the app's environments."""
     from stacks.environments import ENVIRONMENTS
 
+    subject = app.node.try_get_context(SUBJECT_CONTEXT) or GITHUB_SUBJECT
     return DeliveryConfig(
         repository=str(app.node.try_get_context(REPOSITORY_CONTEXT) or GITHUB_REPOSITORY),
+        subject=None if subject is None else str(subject),
         environments=ENVIRONMENTS,
         existing_oidc_providers=EXISTING_OIDC_PROVIDERS,
         bootstrap_qualifier=str(

@@ -3,13 +3,15 @@
 No long-lived keys: a workflow job presents GitHub's OIDC token and gets a role's session for that job only.
 
 - The **deploy role** of an environment is trusted only for jobs of this repository that run in the GitHub
-  environment of the same name (token subject ``repo:<owner>/<name>:environment:<env>``), so the environment's
-  protection rules (required reviewers on prod, deployment branches) decide who may deploy. It may only assume
-  the CDK bootstrap roles of that environment's regions (the CLI deploys through them) and read what
-  ``modelctl preflight`` reads: the environment's SSM parameters and its artifact buckets' archive metadata.
-- The **diff role** is trusted for pull requests and for jobs on the main branch without an environment (the
-  prod plan, which must run before the prod approval); it may only assume the bootstrap lookup roles, which
-  are read-only (``cdk diff --method template`` reads the deployed templates with them).
+  environment of the same name (token subject ``<prefix>:environment:<env>``, the prefix being
+  ``repo:<owner>/<name>`` or, on GitHub's immutable subject claims, ``repo:<owner>@<id>/<name>@<id>``), so the
+  environment's protection rules (required reviewers on prod, deployment branches) decide who may deploy. It may
+  only assume the CDK bootstrap roles of that environment's regions (the CLI deploys through them) and read what
+  ``modelctl preflight`` reads: its artifact buckets' archive metadata and tags (S3 only).
+- The **diff role** is trusted for jobs on the main branch without an environment (the prod plan, which must run
+  before the prod approval) and, except for a planned environment (prod), for pull requests; it may only assume
+  the bootstrap lookup roles, which are read-only (``cdk diff --method template`` reads the deployed templates
+  with them).
 
 The bootstrap roles trust their own account, so an identity policy here is all a same-account role needs:
 no ``cdk bootstrap --trust`` is involved ("Bootstrapping your environment", AWS CDK Developer Guide).
@@ -23,7 +25,6 @@ from constructs import Construct
 
 from constructs_lib.compliance import acknowledge
 from delivery.config import GITHUB_OIDC_HOST, GITHUB_OIDC_URL, STS_AUDIENCE, DeliveryConfig
-from hosting_contract import ssm_paths
 from hosting_contract.served_prefix import SERVED_ROOT
 from stacks.config import EnvironmentConfig
 
@@ -129,11 +130,8 @@ class GitHubOidcStack(cdk.Stack):
             max_session_duration=cdk.Duration.hours(self.config.deploy_session_hours),
         )
         placements = environment.placements()
-        parameters = [
-            f"arn:{self.partition}:ssm:{p.region}:{p.account}:parameter{ssm_paths.environment_path(name)}{suffix}"
-            for p in placements
-            for suffix in ("", "/*")
-        ]
+        # No SSM: preflight reads the catalog from the cloud assembly and asks S3 alone (HeadObject,
+        # ListObjectVersions, GetObjectTagging).
         buckets = [f"arn:{self.partition}:s3:::{p.artifact_bucket_name}" for p in placements]
         archives = [f"{bucket}/{SERVED_ROOT}*" for bucket in buckets]
         policy = iam.ManagedPolicy(
@@ -146,11 +144,6 @@ class GitHubOidcStack(cdk.Stack):
                     sid="AssumeCdkBootstrapRoles",
                     actions=["sts:AssumeRole"],
                     resources=self._bootstrap_roles(environment, tuple(BOOTSTRAP_ROLES)),
-                ),
-                iam.PolicyStatement(
-                    sid="ReadEnvironmentParameters",
-                    actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-                    resources=parameters,
                 ),
                 # HeadObject answers 404 for a missing archive only with s3:ListBucket (403 without it), and
                 # preflight lists an archive's versions to tell "never uploaded" from "removed".
@@ -168,10 +161,10 @@ class GitHubOidcStack(cdk.Stack):
             ],
         )
         why = (
-            "modelctl preflight reads every archive the stage's Hosting stacks name under the served root and every "
-            "parameter of the environment; their keys and names are not known to this stack"
+            "modelctl preflight reads the metadata and tags of every archive the stage's Hosting stacks name under "
+            "the served root; their keys are not known to this stack"
         )
-        for resource in [*parameters[1::2], *archives]:
+        for resource in archives:
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", why)
         cdk.CfnOutput(
             self,
@@ -181,15 +174,20 @@ class GitHubOidcStack(cdk.Stack):
         )
         return role
 
+    def _diff_callers(self, environment: str) -> str:
+        if environment in self.config.plan_environments:
+            return f"the plan on {self.config.branch} only"
+        return f"pull requests and {self.config.branch}"
+
     def _diff_role(self, environment: EnvironmentConfig) -> iam.Role:
         name = environment.name
+        subjects = list(self.config.diff_subjects(name))
         role = iam.Role(
             self,
             f"DiffRole{_construct_id(name)}",
             role_name=self.config.role_name("diff", name),
-            description=f"Read-only cdk diff of {name} from pull requests and {self.config.branch} "
-            f"({self.config.repository})",
-            assumed_by=self._trust(list(self.config.diff_subjects())),
+            description=f"Read-only cdk diff of {name} from {self._diff_callers(name)} ({self.config.repository})",
+            assumed_by=self._trust(subjects[0] if len(subjects) == 1 else subjects),
         )
         iam.ManagedPolicy(
             self,

@@ -7,6 +7,7 @@ less.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -14,12 +15,14 @@ from unittest import mock
 import aws_cdk as cdk
 import pytest
 import yaml  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError
 
 import delivery.github_oidc
 from delivery import app as delivery_app
 from delivery.config import DeliveryConfig
 from delivery.github_oidc import BOOTSTRAP_ROLES, bootstrap_role_arn
 from hosting_contract.served_prefix import SERVED_ROOT
+from modelctl import cli as modelctl_cli
 from modelctl import preflight
 from stacks.config import ConfigError
 from tests import examples
@@ -157,17 +160,6 @@ def test_a_deploy_role_may_assume_the_bootstrap_roles_of_its_regions_and_read_wh
     assert statements == [
         {"Sid": "AssumeCdkBootstrapRoles", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": roles},
         {
-            "Sid": "ReadEnvironmentParameters",
-            "Effect": "Allow",
-            "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-            "Resource": [
-                "arn:aws:ssm:eu-central-1:333333333333:parameter/sagemaker-hosting/prod",
-                "arn:aws:ssm:eu-central-1:333333333333:parameter/sagemaker-hosting/prod/*",
-                "arn:aws:ssm:eu-west-1:333333333333:parameter/sagemaker-hosting/prod",
-                "arn:aws:ssm:eu-west-1:333333333333:parameter/sagemaker-hosting/prod/*",
-            ],
-        },
-        {
             "Sid": "ListArtifactBuckets",
             "Effect": "Allow",
             "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
@@ -180,6 +172,20 @@ def test_a_deploy_role_may_assume_the_bootstrap_roles_of_its_regions_and_read_wh
             "Resource": [f"{b}/models/*" for b in buckets],
         },
     ]
+
+
+def test_prods_diff_role_trusts_main_alone(templates: dict[str, dict[str, Any]]) -> None:
+    # A pull request's jobs run the workflow files of its branch: a pull_request subject would let anyone who may
+    # push a branch run any code with prod's diff role. The plan on main is its one caller.
+    role = _role(templates["GitHubDelivery-333333333333"], "sagemaker-hosting-github-diff-prod")
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:octo-org/models:ref:refs/heads/main",
+        }
+    }
+    assert "pull requests" not in role["Properties"]["Description"]
 
 
 def test_a_diff_role_trusts_pull_requests_and_main_and_may_only_look_up(
@@ -238,6 +244,38 @@ def test_another_qualifier_and_branch_reach_every_arn_and_subject() -> None:
     )
 
 
+@pytest.mark.parametrize("subject", ["octo-org@123456/models@456789", "repo:octo-org@123456/models@456789"])
+def test_an_immutable_subject_reaches_every_trust_policy(subject: str) -> None:
+    # GitHub's immutable subject claims: repositories created from 15 July 2026 (or renamed, transferred or opted
+    # in) send repo:owner@OWNER_ID/name@REPO_ID:..., which a name-only subject never matches.
+    templates = _templates(_config(subject=subject))
+    prefix = "repo:octo-org@123456/models@456789"
+    trusted = {
+        role["Properties"]["RoleName"]: role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"][
+            "StringEquals"
+        ]["token.actions.githubusercontent.com:sub"]
+        for template in templates.values()
+        for role in _resources(template, "AWS::IAM::Role").values()
+    }
+    assert trusted == {
+        "sagemaker-hosting-github-deploy-dev": f"{prefix}:environment:dev",
+        "sagemaker-hosting-github-deploy-staging": f"{prefix}:environment:staging",
+        "sagemaker-hosting-github-deploy-prod": f"{prefix}:environment:prod",
+        "sagemaker-hosting-github-diff-dev": [f"{prefix}:pull_request", f"{prefix}:ref:refs/heads/main"],
+        "sagemaker-hosting-github-diff-staging": [f"{prefix}:pull_request", f"{prefix}:ref:refs/heads/main"],
+        "sagemaker-hosting-github-diff-prod": f"{prefix}:ref:refs/heads/main",
+    }
+
+
+def test_the_subject_comes_from_the_github_subject_context() -> None:
+    app = make_app(**{"github-repository": REPOSITORY, "github-subject": "octo-org@123456/models@456789"})
+    config = delivery_app.configured(app)
+    assert config.environment_subject("prod") == "repo:octo-org@123456/models@456789:environment:prod"
+    assert delivery_app.configured(make_app(**{"github-repository": REPOSITORY})).subject_prefix == (
+        "repo:octo-org/models"
+    )
+
+
 def test_the_bootstrap_role_names_are_the_bootstrap_templates() -> None:
     # The roles `cdk bootstrap` (the CLI pinned in package.json) creates, by their RoleName.
     bootstrap = yaml.safe_load((ROOT / "node_modules/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml").read_text())
@@ -273,11 +311,8 @@ def test_the_wildcards_are_acknowledged_one_by_one() -> None:
     expected = set()
     for account, env, region in wildcards:
         path = f"GitHubDelivery-{account}/DeployPolicy{env.capitalize()}/Resource"
-        for resource in (
-            f"arn:aws:ssm:{region}:{account}:parameter/sagemaker-hosting/{env}/*",
-            f"arn:aws:s3:::sagemaker-models-{env}-{account}-{region}/models/*",
-        ):
-            expected.add((f"AwsSolutions-IAM5[Resource::{resource}]", path))
+        resource = f"arn:aws:s3:::sagemaker-models-{env}-{account}-{region}/models/*"
+        expected.add((f"AwsSolutions-IAM5[Resource::{resource}]", path))
     assert findings == expected
 
 
@@ -294,6 +329,12 @@ def test_the_roles_outputs_name_the_variables_to_set(templates: dict[str, dict[s
     [
         ({"repository": "octo-org/*"}, "repository 'octo-org/*' must be owner/name as GitHub spells it"),
         ({"repository": "models"}, "repository 'models' must be owner/name as GitHub spells it"),
+        ({"subject": "octo-org@1/*"}, "subject 'octo-org@1/*' must be owner/name or owner@OWNER_ID/name@REPO_ID"),
+        ({"subject": "octo-org@123/models"}, "must be owner/name or owner@OWNER_ID/name@REPO_ID"),  # both ids
+        ({"subject": "octo-org/models@456"}, "must be owner/name or owner@OWNER_ID/name@REPO_ID"),
+        ({"subject": "repo:octo-org@123/models@456:ref:refs/heads/main"}, "must be owner/name or owner@OWNER_ID"),
+        ({"subject": "octo-org@123/other@456"}, "subject 'octo-org@123/other@456' names repository octo-org/other"),
+        ({"plan_environments": ("production",)}, "plan_environments names 'production', which is not an environment"),
         ({"branch": "release/*"}, "branch 'release/*' must be a branch name without wildcards"),
         ({"bootstrap_qualifier": "hnb659fds-xyz"}, "bootstrap_qualifier 'hnb659fds-xyz' must be 1-10 letters"),
         ({"deploy_session_hours": 13}, "deploy_session_hours 13 must be 1 to 12 (IAM)"),
@@ -330,6 +371,15 @@ def test_main_reports_a_configuration_error_in_one_line(capsys: pytest.CaptureFi
     assert delivery_app.main(app) == 2
     assert capsys.readouterr().err == (
         "error: delivery: repository 'not a repository' must be owner/name as GitHub spells it\n"
+    )
+
+
+def test_main_reports_a_wrong_subject_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    app = make_app(**{"github-repository": REPOSITORY, "github-subject": "octo-org@123456/models"})
+    assert delivery_app.main(app) == 2
+    assert capsys.readouterr().err == (
+        "error: delivery: subject 'octo-org@123456/models' must be owner/name or owner@OWNER_ID/name@REPO_ID, as the "
+        "repository's OIDC subject prefix spells it\n"
     )
 
 
@@ -370,3 +420,83 @@ def test_the_deploy_policy_covers_the_buckets_and_keys_the_stages_use(synthesis:
             assert f"arn:aws:s3:::{placement.artifact_bucket_name}" in listed
             needed = preflight.requirements(synthesis.outdir / f"assembly-{placement.stage_id}", environment.name)
             assert all(r.key.startswith(SERVED_ROOT) for r in needed)
+
+
+# The S3 calls modelctl preflight makes, by the IAM action each needs ("Actions, resources, and condition keys for
+# Amazon S3", Service Authorization Reference). A call not listed here fails the test below: add it, and to the
+# deploy policy if it needs another action.
+_PREFLIGHT_ACTIONS = {
+    "head_object": "s3:GetObject",
+    "list_object_versions": "s3:ListBucketVersions",
+    "get_object_tagging": "s3:GetObjectTagging",
+}
+
+
+class _RecordingClients:
+    """``clients`` for modelctl: every service asked for and every call made; the first archive is missing."""
+
+    def __init__(self) -> None:
+        self.calls: set[tuple[str, str]] = set()
+
+    def __call__(self, service: str, *_: Any) -> Any:
+        outer = self
+        missing: list[bool] = [True]
+
+        class Client:
+            def __getattr__(self, method: str) -> Any:
+                def call(**_: Any) -> Any:
+                    outer.calls.add((service, method))
+                    if method == "head_object" and missing:
+                        missing.clear()
+                        raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
+                    return {"VersionId": "1", "Versions": [], "TagSet": []}
+
+                return call
+
+        return Client()
+
+
+def test_the_deploy_role_allows_what_preflight_calls_and_nothing_more(synthesis: Synthesis) -> None:
+    # Every non-STS action of the deploy policy is one preflight needs: s3:ListBucket turns HeadObject's 403 for a
+    # missing archive into the 404 preflight reports as "missing". No SSM: preflight reads the catalog from the
+    # cloud assembly.
+    clients = _RecordingClients()
+    for placement in examples.PLACEMENTS:
+        assembly = synthesis.outdir / f"assembly-{placement.stage_id}"
+        argv = ["preflight", "--env", placement.name, "--region", placement.region, "--assembly", str(assembly)]
+        assert modelctl_cli.main(argv, clients=clients) in (0, 1)
+    assert {service for service, _ in clients.calls} == {"s3"}
+    called = {method for _, method in clients.calls}
+    assert called == set(_PREFLIGHT_ACTIONS)  # the missing archive's versions were listed, the others' tags read
+    config = DeliveryConfig(repository=REPOSITORY, environments=_EXAMPLES)
+    templates = _templates(config)
+    for environment in _EXAMPLES:
+        statements = _policy_of(
+            templates[f"GitHubDelivery-{environment.account}"], config.role_name("deploy", environment.name)
+        )
+        actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert actions - {"sts:AssumeRole"} == {*_PREFLIGHT_ACTIONS.values(), "s3:ListBucket"}
+
+
+def _execution_policy_services() -> set[str]:
+    """The ``AWS::<Service>::*`` rows of docs/DELIVERY.md's table of what --cloudformation-execution-policies must
+    allow."""
+    text = (ROOT / "docs" / "DELIVERY.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `AWS::")]
+    return {service for row in rows for service in re.findall(r"`AWS::(\w+)::\*`", row.split("|")[1])}
+
+
+def test_the_execution_policy_list_names_every_service_the_stages_use(synthesis: Synthesis) -> None:
+    # A bootstrap narrowed to this list must still deploy every resource the stages synthesize; a row no stage
+    # needs any more is stale.
+    types = {
+        resource["Type"]
+        for stack in synthesized_stacks(synthesis.outdir)
+        for resource in stack.template()["Resources"].values()
+    }
+    used = {t.split("::")[1] for t in types if t.startswith("AWS::") and t != "AWS::CDK::Metadata"}
+    assert {"Events", "SQS"} <= used  # the alarm delivery's rule and queue
+    assert _execution_policy_services() == used
+    # Custom resources are Lambda functions CloudFormation invokes.
+    assert any(t.startswith("Custom::") for t in types)
+    assert "| `AWS::Lambda::*`, `Custom::*` |" in (ROOT / "docs" / "DELIVERY.md").read_text()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
+from delivery.config import DeliveryConfig
 from tests import examples
 from tests.support import ROOT
 
@@ -297,9 +298,16 @@ def test_the_review_passes_the_allowance_to_make_review() -> None:
     assert 'make review BASE=base/cdk.out ${allow:+"ALLOW_REPLACE=$allow"}' in run
 
 
-def test_the_pull_request_diffs_every_environment_read_only() -> None:
+def test_the_pull_request_diffs_the_environments_whose_diff_role_trusts_pull_requests() -> None:
+    # A pull request's jobs run its own workflow files: prod's diff role trusts main's plan alone, so a pull request
+    # that asked for it would fail, and one that could assume it would run any code it likes with it.
+    environments = tuple(examples.environment(name) for name in examples.NAMES)
+    config = DeliveryConfig(repository="octo-org/models", environments=environments)
+    trusting = [name for name in examples.NAMES if "repo:octo-org/models:pull_request" in config.diff_subjects(name)]
+    assert "prod" in examples.NAMES
+    assert "prod" not in trusting
     job = _load("pull-request.yml")["jobs"]["diff"]
-    assert [entry["environment"] for entry in job["strategy"]["matrix"]["include"]] == list(examples.NAMES)
+    assert [entry["environment"] for entry in job["strategy"]["matrix"]["include"]] == trusting
     assert job["env"]["ROLE_ARN"] == "${{ vars[matrix.role] }}"
     (diff,) = [run for run in _runs(job) if "node_modules/.bin/cdk diff" in run]
     assert "--app cdk.out" in diff
@@ -379,6 +387,80 @@ def test_the_plans_base_is_what_prod_last_deployed() -> None:
     assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
 
 
+def test_prod_holds_each_stage_to_its_approved_plan() -> None:
+    # The plan keeps one diff per prod stage; each prod stage, once approved and inside its concurrency group,
+    # diffs again and stops before its first deploy when prod changed since.
+    jobs = _load("deploy.yml")["jobs"]
+    (upload,) = [s for s in _steps(jobs["plan"]) if _uses(s) == "actions/upload-artifact"]
+    (diff,) = [run for run in _runs(jobs["plan"]) if "node_modules/.bin/cdk diff" in run]
+    assert '--exclusively "$stage/*"' in diff
+    assert f'tee -a diff.txt "{upload["with"]["path"]}$stage.diff"' in diff
+    assert upload["with"]["overwrite"] is True  # a re-run of the plan replaces the stale one
+    assert jobs["prod"]["with"]["plan"] == upload["with"]["name"]
+    assert [jobs[name]["with"]["plan"] for name in ("dev", "staging")] == ["", ""]  # no plan to hold them to
+
+    job = _load("deploy-stage.yml")["jobs"]["deploy"]
+    download = _index(job, lambda s: s.get("with", {}).get("name") == "${{ inputs.plan }}")
+    compare = _index(job, lambda s: "prod changed since the plan you approved: re-run" in str(s.get("run", "")))
+    first_deploy = _index(job, lambda s: "cdk deploy" in str(s.get("run", "")))
+    credentials = _index(job, lambda s: _uses(s) == "aws-actions/configure-aws-credentials")
+    assert credentials < download < compare < first_deploy
+    steps = _steps(job)
+    assert _uses(steps[download]) == "actions/download-artifact"
+    assert steps[download]["with"]["path"] == "plan"
+    for index in (download, compare):
+        assert steps[index]["if"] == "inputs.plan != ''"
+    run = steps[compare]["run"]
+    (plan_diff,) = [line for line in diff.splitlines() if "node_modules/.bin/cdk diff" in line]
+    assert plan_diff.strip() in run  # the very diff the plan ran
+    assert '--exclusively "$STAGE/*"' in run
+    assert 'diff -u <(normalise "plan/$STAGE.diff") <(normalise now.diff)' in run
+    assert job["concurrency"]["group"] == "deploy-${{ inputs.stage }}"
+
+
+def _normalised(text: str, tmp_path: Path) -> str:
+    """What the stage's comparison makes of a cdk diff output."""
+    (run,) = [r for r in _runs(_load("deploy-stage.yml")["jobs"]["deploy"]) if "normalise()" in r]
+    (definition,) = [line.strip() for line in run.splitlines() if line.strip().startswith("normalise() {")]
+    (tmp_path / "out.diff").write_text(text)
+    script = f"{definition}\nnormalise out.diff\n"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True)
+    return result.stdout
+
+
+_PLAN = """Stack Prod-Hosting
+Resources
+[~] AWS::SageMaker::EndpointConfig Config ConfigAB12 replace
+ └─ [~] ProductionVariants
+
+\u2728  Number of stacks with differences: 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("now", "same"),
+    [
+        (_PLAN, True),
+        # The deploy role's session instead of the diff role's: only the CLI's credential warnings differ.
+        (
+            "arn:aws:sts::333333333333:assumed-role/sagemaker-hosting-github-deploy-prod/GitHubActions could not be "
+            "used to assume 'arn:aws:iam::333333333333:role/cdk-hnb659fds-lookup-role-333333333333-eu-west-1', but "
+            "are for the right account. Proceeding anyway.\n" + _PLAN.replace("replace\n", "replace   \n") + "\n",
+            True,
+        ),
+        (
+            "Lookup role arn:aws:iam::333333333333:role/cdk-hnb659fds-lookup-role-333333333333-eu-west-1 was not "
+            "assumed. Proceeding with default credentials.\n" + _PLAN,
+            True,
+        ),
+        (_PLAN.replace("[~] AWS::SageMaker::EndpointConfig", "[+] AWS::SageMaker::EndpointConfig"), False),
+        ("Stack Prod-Hosting\nThere were no differences\n\n\u2728  Number of stacks with differences: 0\n", False),
+    ],
+)
+def test_the_plan_comparison_ignores_only_who_ran_the_diff(now: str, same: bool, tmp_path: Path) -> None:
+    assert (_normalised(now, tmp_path) == _normalised(_PLAN, tmp_path)) is same
+
+
 def test_a_stage_deploys_the_downloaded_assembly_and_never_synthesizes() -> None:
     job = _load("deploy-stage.yml")["jobs"]["deploy"]
     runs = _runs(job)
@@ -402,7 +484,7 @@ def test_each_stage_deploys_model_store_then_preflight_then_the_whole_stage() ->
     order = [
         next(i for i, run in enumerate(runs) if '"$STAGE/ModelStore"' in run),
         next(i for i, run in enumerate(runs) if "modelctl preflight" in run),
-        next(i for i, run in enumerate(runs) if '"$STAGE/*"' in run),
+        next(i for i, run in enumerate(runs) if "cdk deploy" in run and '"$STAGE/*"' in run),
     ]
     assert order == sorted(order)
     preflight = runs[order[1]]
