@@ -8,7 +8,7 @@ import sys
 import aws_cdk as cdk
 
 from constructs_lib.errors import ValidationError
-from stacks.compliance import VALIDATION_REPORT, add_compliance_checks, unacknowledged_findings
+from stacks.compliance import add_compliance_checks, report_findings
 from stacks.config import EnvironmentConfig, check_environments, select_environments
 from stacks.stage import ModelHostingStage
 
@@ -67,15 +67,7 @@ def main(app: cdk.App | None = None, environments: tuple[EnvironmentConfig, ...]
         for name, count in too_big:
             print(f"  {name}: resources {count} of {MAX_RESOURCES} {_SPLIT_ADVICE}", file=sys.stderr)
         return 1
-    findings = unacknowledged_findings(assembly.directory)
-    if findings:
-        # Unacknowledged compliance findings, CloudFormation schema errors and template limits alike.
-        print(f"error: {len(findings)} unacknowledged finding(s):", file=sys.stderr)
-        for finding in findings:
-            print(f"  {finding.explained()}", file=sys.stderr)
-        print(f"details: {assembly.directory}/{VALIDATION_REPORT}", file=sys.stderr)
-        return 1
-    return 0
+    return report_findings(assembly.directory)
 
 
 if __name__ == "__main__":

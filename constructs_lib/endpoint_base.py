@@ -46,7 +46,39 @@ class EndpointNetwork:
     """1-5 security groups. Default: one created for the model, with no inbound rule."""
 
 
-class EndpointBase(cdk.Resource):
+class InvocationMetrics:
+    """The invocation metrics SageMaker publishes for a variant and for an inference component alike (namespace
+    ``AWS/SageMaker``); each class supplies ``metric`` with its own dimensions."""
+
+    def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
+        raise NotImplementedError
+
+    def metric_invocations(self, **props: Any) -> cloudwatch.Metric:
+        """Requests sent (Sum)."""
+        return self.metric("Invocations", statistic="Sum", **props)
+
+    def metric_model_latency(self, **props: Any) -> cloudwatch.Metric:
+        """Time the model took to respond, in microseconds (Average)."""
+        return self.metric("ModelLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
+
+    def metric_overhead_latency(self, **props: Any) -> cloudwatch.Metric:
+        """SageMaker's own overhead per request, in microseconds (Average)."""
+        return self.metric("OverheadLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
+
+    def metric_invocation_4xx_errors(self, **props: Any) -> cloudwatch.Metric:
+        """Requests answered with a 4XX error (Sum)."""
+        return self.metric("Invocation4XXErrors", statistic="Sum", **props)
+
+    def metric_invocation_5xx_errors(self, **props: Any) -> cloudwatch.Metric:
+        """Requests answered with a 5XX error (Sum)."""
+        return self.metric("Invocation5XXErrors", statistic="Sum", **props)
+
+    def metric_invocation_model_errors(self, **props: Any) -> cloudwatch.Metric:
+        """Requests the model failed (non-2xx, socket errors, timeouts) (Sum)."""
+        return self.metric("InvocationModelErrors", statistic="Sum", **props)
+
+
+class EndpointBase(InvocationMetrics, cdk.Resource):
     """An endpoint's identity and what can be derived from it: ARN, CloudWatch metrics, invoke grants.
 
     Both created endpoints and imported ones (``from_endpoint_name``, ``from_endpoint_arn``,
@@ -100,33 +132,9 @@ class EndpointBase(cdk.Resource):
             **props,
         )
 
-    def metric_invocations(self, **props: Any) -> cloudwatch.Metric:
-        """Requests sent to the variant (Sum)."""
-        return self.metric("Invocations", statistic="Sum", **props)
-
     def metric_invocations_per_instance(self, **props: Any) -> cloudwatch.Metric:
         """Requests per instance (Sum); what SageMakerVariantInvocationsPerInstance target tracking uses."""
         return self.metric("InvocationsPerInstance", statistic="Sum", **props)
-
-    def metric_model_latency(self, **props: Any) -> cloudwatch.Metric:
-        """Time the model took to respond, in microseconds (Average)."""
-        return self.metric("ModelLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
-
-    def metric_overhead_latency(self, **props: Any) -> cloudwatch.Metric:
-        """SageMaker's own overhead per request, in microseconds (Average)."""
-        return self.metric("OverheadLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
-
-    def metric_invocation_4xx_errors(self, **props: Any) -> cloudwatch.Metric:
-        """Requests answered with a 4XX error (Sum)."""
-        return self.metric("Invocation4XXErrors", statistic="Sum", **props)
-
-    def metric_invocation_5xx_errors(self, **props: Any) -> cloudwatch.Metric:
-        """Requests answered with a 5XX error (Sum)."""
-        return self.metric("Invocation5XXErrors", statistic="Sum", **props)
-
-    def metric_invocation_model_errors(self, **props: Any) -> cloudwatch.Metric:
-        """Requests the model failed (non-2xx, socket errors, timeouts) (Sum)."""
-        return self.metric("InvocationModelErrors", statistic="Sum", **props)
 
     def _instance_metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
         return self.metric(metric_name, namespace=INSTANCE_NAMESPACE, unit=cloudwatch.Unit.PERCENT, **props)

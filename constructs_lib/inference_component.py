@@ -20,6 +20,7 @@ from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.alarm_factory import AlarmThresholds, alarm, microseconds
+from constructs_lib.endpoint_base import InvocationMetrics
 from constructs_lib.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class ComponentRollingUpdate:
         )
 
 
-class InferenceComponent(Construct):
+class InferenceComponent(InvocationMetrics, Construct):
     """One model hosted by an ``InferenceComponentEndpoint``: a SageMaker model (generated name, replaced on every
     change) and the ``AWS::SageMaker::InferenceComponent`` that places ``initial_copies`` copies of it.
 
@@ -327,10 +328,6 @@ class InferenceComponent(Construct):
             **props,
         )
 
-    def metric_invocations(self, **props: Any) -> cloudwatch.Metric:
-        """Requests sent to the component (Sum)."""
-        return self.metric("Invocations", statistic="Sum", **props)
-
     def metric_invocations_per_copy(self, **props: Any) -> cloudwatch.Metric:
         """Requests per copy (Sum): what ``SageMakerInferenceComponentInvocationsPerCopy`` tracks."""
         return self.metric("InvocationsPerCopy", statistic="Sum", **props)
@@ -338,26 +335,6 @@ class InferenceComponent(Construct):
     def metric_concurrent_requests_per_copy(self, **props: Any) -> cloudwatch.Metric:
         """Requests in flight per copy (Maximum; the metric offers Minimum and Maximum only)."""
         return self.metric("ConcurrentRequestsPerCopy", statistic="Maximum", **props)
-
-    def metric_model_latency(self, **props: Any) -> cloudwatch.Metric:
-        """Time the model took to respond, in microseconds (Average)."""
-        return self.metric("ModelLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
-
-    def metric_overhead_latency(self, **props: Any) -> cloudwatch.Metric:
-        """SageMaker's own overhead per request, in microseconds (Average)."""
-        return self.metric("OverheadLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
-
-    def metric_invocation_4xx_errors(self, **props: Any) -> cloudwatch.Metric:
-        """Requests answered with a 4XX error (Sum)."""
-        return self.metric("Invocation4XXErrors", statistic="Sum", **props)
-
-    def metric_invocation_5xx_errors(self, **props: Any) -> cloudwatch.Metric:
-        """Requests answered with a 5XX error (Sum)."""
-        return self.metric("Invocation5XXErrors", statistic="Sum", **props)
-
-    def metric_invocation_model_errors(self, **props: Any) -> cloudwatch.Metric:
-        """Requests the model failed (Sum)."""
-        return self.metric("InvocationModelErrors", statistic="Sum", **props)
 
     def metric_no_capacity_invocation_failures(self, **props: Any) -> cloudwatch.Metric:
         """Requests refused because no copy was running (Sum): what wakes a component scaled to zero."""

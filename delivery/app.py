@@ -22,7 +22,7 @@ from delivery.config import (
     DeliveryConfig,
 )
 from delivery.github_oidc import GitHubOidcStack
-from stacks.compliance import VALIDATION_REPORT, add_compliance_checks, unacknowledged_findings
+from stacks.compliance import add_compliance_checks, report_findings
 
 
 def configured(app: cdk.App) -> DeliveryConfig:
@@ -67,14 +67,7 @@ def main(app: cdk.App | None = None, config: DeliveryConfig | None = None) -> in
         print(f"error: {error}", file=sys.stderr)
         return 2
     assembly = app.synth()
-    findings = unacknowledged_findings(assembly.directory)
-    if findings:
-        print(f"error: {len(findings)} unacknowledged finding(s):", file=sys.stderr)
-        for finding in findings:
-            print(f"  {finding.explained()}", file=sys.stderr)
-        print(f"details: {assembly.directory}/{VALIDATION_REPORT}", file=sys.stderr)
-        return 1
-    return 0
+    return report_findings(assembly.directory)
 
 
 if __name__ == "__main__":

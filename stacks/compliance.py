@@ -67,3 +67,18 @@ def unacknowledged_findings(assembly_directory: str | Path) -> list[Finding]:
             for construct in violation.get("violatingConstructs", [])
         }
     )
+
+
+def report_findings(directory: str) -> int:
+    """Print the assembly's unacknowledged findings (compliance rules, CloudFormation schema errors, template
+    limits) to stderr, one a line; 1 if there are any, else 0: what an app's ``main`` exits with."""
+    import sys
+
+    findings = unacknowledged_findings(directory)
+    if not findings:
+        return 0
+    print(f"error: {len(findings)} unacknowledged finding(s):", file=sys.stderr)
+    for finding in findings:
+        print(f"  {finding.explained()}", file=sys.stderr)
+    print(f"details: {directory}/{VALIDATION_REPORT}", file=sys.stderr)
+    return 1
