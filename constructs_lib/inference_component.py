@@ -205,7 +205,8 @@ class InferenceComponent(InvocationMetrics, Construct):
         endpoint_attribute: str,
         variant_name: str,
         component_name: str,
-        model: sagemaker.CfnModel,
+        model: sagemaker.CfnModel | None,
+        model_name: str,
         compute: ComputeRequirements,
         initial_copies: int,
         model_data_download_timeout: cdk.Duration | None,
@@ -223,7 +224,9 @@ class InferenceComponent(InvocationMetrics, Construct):
         self.component_name = component_name
         """Its ``InferenceComponentName``."""
         self.model = model
-        """The SageMaker model it serves (generated name)."""
+        """The SageMaker model created for it (generated name), or None for an existing model."""
+        self.model_name = model_name
+        """The name of the model it serves (a token for a model created here)."""
         self.compute = compute
         """What one copy reserves."""
         self.initial_copies = initial_copies
@@ -244,7 +247,7 @@ class InferenceComponent(InvocationMetrics, Construct):
             variant_name=variant_name,
             inference_component_name=component_name,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
-                model_name=model.attr_model_name,
+                model_name=model_name,
                 compute_resource_requirements=compute.render(),
                 startup_parameters=_startup(model_data_download_timeout, container_startup_health_check_timeout),
             ),

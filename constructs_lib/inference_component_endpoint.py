@@ -284,8 +284,9 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
         self,
         name: str,
         *,
-        image: ServingImage,
-        model_data: ModelArchive | None,
+        image: ServingImage | None = None,
+        model_data: ModelArchive | None = None,
+        model_name: str | None = None,
         compute: ComputeRequirements,
         initial_copies: int = 1,
         environment: Mapping[str, str] | None = None,
@@ -296,8 +297,11 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
         """Host one model as the component ``<endpoint>-<name>`` (construct id: ``name`` in CamelCase).
 
         :param name: lowercase letters, digits and hyphens; the component is named ``<endpoint_name>-<name>``.
-        :param image: its serving container.
+        :param image: its serving container (a model is created for it, replaced on every change).
         :param model_data: its ``model.tar.gz`` (one archive); the execution role may read that object only.
+        :param model_name: instead of ``image`` and ``model_data``, an existing SageMaker model (e.g. from the
+            model registry's deployment); its execution role and grants are the model owner's, and its VPC and
+            network isolation should match this endpoint's.
         :param compute: what one copy reserves; one copy must fit one instance.
         :param initial_copies: copies at creation, at least 1 (SageMaker refuses 0 at creation, even for a
             component that scales to zero: it scales in afterwards).
@@ -341,21 +345,33 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
         if rolling_update is not None:
             rolling_update.validate(owner, where)
 
+        if (image is None) == (model_name is None) or (model_name is not None and (model_data or env)):
+            raise limits.fail(
+                owner,
+                f"model of {where}",
+                model_name or (image and "image"),
+                "give either image (with model_data and environment) or model_name (an existing model)",
+            )
+        if model_name is not None:
+            limits.check_name(owner, f"model_name of {where}", model_name)
+
         scope = Construct(self, construct_id_from_name(name))
-        image_uri = image.bind(scope, self.execution_role.role)
-        if model_data is not None:
-            model_data.grant_read(self.execution_role.role)
-        model = create_model(
-            scope,
-            role=self.execution_role,
-            network=None,
-            enable_network_isolation=self.enable_network_isolation,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image_uri, model_data_url=model_data.s3_url if model_data else None, environment=env or None
-            ),
-        )
-        # The containers run in the endpoint's VPC, declared on the model as on the config.
-        model.vpc_config = self._vpc_config
+        model: sagemaker.CfnModel | None = None
+        if image is not None:
+            image_uri = image.bind(scope, self.execution_role.role)
+            if model_data is not None:
+                model_data.grant_read(self.execution_role.role)
+            model = create_model(
+                scope,
+                role=self.execution_role,
+                network=None,
+                enable_network_isolation=self.enable_network_isolation,
+                primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                    image=image_uri, model_data_url=model_data.s3_url if model_data else None, environment=env or None
+                ),
+            )
+            # The containers run in the endpoint's VPC, declared on the model as on the config.
+            model.vpc_config = self._vpc_config
         component = InferenceComponent(
             scope,
             "Component",
@@ -364,6 +380,7 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
             variant_name=VARIANT,
             component_name=component_name,
             model=model,
+            model_name=model.attr_model_name if model is not None else model_name or "",
             compute=compute,
             initial_copies=initial_copies,
             model_data_download_timeout=model_data_download_timeout,
@@ -551,7 +568,7 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
         )
         return SmokeExpectations(
             dependencies=tuple(c.resource for c in components),
-            expected_models={c.component_name: c.model.attr_model_name for c in components},
+            expected_models={c.component_name: c.model_name for c in components},
         )
 
     def grant_smoke_invocations(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> iam.Grant:

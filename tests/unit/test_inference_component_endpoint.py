@@ -625,3 +625,32 @@ def test_a_rolling_update_by_copies_and_its_one_minute_alarms() -> None:
         # The window fits the 120 s bake: SageMaker watches the alarms only while a batch bakes.
         assert rendered["EvaluationPeriods"] == 1
         assert json.dumps(rendered).count('"Period": 60') >= 1
+
+
+def test_a_component_can_serve_an_existing_model() -> None:
+    stack = _stack()
+    endpoint = _endpoint(stack)
+    endpoint.add_component("registry", model_name="churn-model-v7", compute=SMALL)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SageMaker::Model", 0)
+    template.has_resource_properties(
+        "AWS::SageMaker::InferenceComponent",
+        {
+            "InferenceComponentName": "dev-tabular-registry",
+            "Specification": Match.object_like({"ModelName": "churn-model-v7"}),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {},
+        {"image": XGBOOST, "model_name": "churn-model-v7"},
+        {"model_name": "churn-model-v7", "environment": {"A": "1"}},
+        {"model_name": "Churn_Model"},
+    ],
+)
+def test_a_component_names_exactly_one_model(props: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="model"):
+        _endpoint(_stack()).add_component("registry", compute=SMALL, **props)
