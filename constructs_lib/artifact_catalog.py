@@ -19,14 +19,10 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
+from hosting_contract import naming
 from hosting_contract.archive_rules import ARCHIVE_SUFFIX, Layout
+from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS, KINDS, MULTI_MODEL
 from hosting_contract.served_prefix import SERVED_ROOT, ServedPrefix
-
-#: Multi-model: many archives under one prefix. Multi-container: one archive per container. Inference components:
-#: one archive per component, kept in ``containers`` as well (the guard judges each like a container's).
-MULTI_MODEL, MULTI_CONTAINER, INFERENCE_COMPONENTS = "multi-model", "multi-container", "inference-components"
-#: Every kind, as ``EndpointArtifacts.kind`` takes it and ``modelctl`` reads it.
-KINDS = (MULTI_MODEL, MULTI_CONTAINER, INFERENCE_COMPONENTS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +95,7 @@ class EndpointArtifacts:
             if self.kind == INFERENCE_COMPONENTS:
                 # modelctl and the smoke test call it by its deployed name, an InferenceComponentName (botocore:
                 # 1-63 characters, '^[a-zA-Z0-9]([\-a-zA-Z0-9]*[a-zA-Z0-9])?$').
-                limits.check_name(owner, "component", f"{self.endpoint_name}-{container.hostname}")
+                limits.check_name(owner, "component", naming.component_name(self.endpoint_name, container.hostname))
         for layout in [self.layout] + [c.layout for c in self.containers]:
             if layout not in layouts:
                 raise limits.fail(owner, "layout", layout, f"must be one of {', '.join(layouts)}")

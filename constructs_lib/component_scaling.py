@@ -150,16 +150,16 @@ class ComponentScaling(Construct):
         scale_out_cooldown: cdk.Duration = DEFAULT_COOLDOWN,
     ) -> appscaling.TargetTrackingScalingPolicy:
         """Track ``InvocationsPerCopy`` (requests per copy per minute) at ``target``."""
-        limits.check_finite(self.owner, "invocations_per_copy", target)
-        limits.check_range(self.owner, "invocations_per_copy", target, 0.001)
-        self.invocations_target = target
-        return self.target.scale_to_track_metric(
+        policy = self._track(
             "InvocationsPerCopy",
-            target_value=target,
-            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
-            scale_in_cooldown=scale_in_cooldown,
-            scale_out_cooldown=scale_out_cooldown,
+            "invocations_per_copy",
+            target,
+            appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+            scale_in_cooldown,
+            scale_out_cooldown,
         )
+        self.invocations_target = target
+        return policy
 
     def scale_on_concurrent_requests_per_copy(
         self,
@@ -169,15 +169,32 @@ class ComponentScaling(Construct):
         scale_out_cooldown: cdk.Duration = DEFAULT_COOLDOWN,
     ) -> appscaling.TargetTrackingScalingPolicy:
         """Track requests in flight per copy at ``target`` (high resolution: reacts within seconds)."""
-        limits.check_finite(self.owner, "concurrent_requests_per_copy", target)
-        limits.check_range(self.owner, "concurrent_requests_per_copy", target, 0.001)
-        self.concurrency_target = target
-        return self.target.scale_to_track_metric(
+        policy = self._track(
             "ConcurrentRequestsPerCopy",
+            "concurrent_requests_per_copy",
+            target,
+            appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION,
+            scale_in_cooldown,
+            scale_out_cooldown,
+        )
+        self.concurrency_target = target
+        return policy
+
+    def _track(
+        self,
+        construct_id: str,
+        field: str,
+        target: float,
+        metric: appscaling.PredefinedMetric,
+        scale_in_cooldown: cdk.Duration,
+        scale_out_cooldown: cdk.Duration,
+    ) -> appscaling.TargetTrackingScalingPolicy:
+        limits.check_finite(self.owner, field, target)
+        limits.check_range(self.owner, field, target, 0.001)
+        return self.target.scale_to_track_metric(
+            construct_id,
             target_value=target,
-            predefined_metric=(
-                appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION
-            ),
+            predefined_metric=metric,
             scale_in_cooldown=scale_in_cooldown,
             scale_out_cooldown=scale_out_cooldown,
         )

@@ -16,13 +16,10 @@ import aws_cdk as cdk
 
 from constructs_lib import service_model
 from constructs_lib.errors import ValidationError
+from hosting_contract import naming
 from hosting_contract.archive_rules import MAX_TARGET_MODEL
 
-#: EndpointName, VariantName, ContainerHostname: 1-63 characters, alphanumerics and inner hyphens.
-NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
-#: SageMaker names: 63 characters at most. The pattern counts groups, not characters ('a' plus 62 groups of
-#: '-a' is 125 characters), so the length is checked on its own (botocore: EndpointName ``max`` 63).
-MAX_NAME = 63
+NAME, MAX_NAME = naming.NAME, naming.MAX_NAME
 ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 MAX_ENVIRONMENT_ENTRIES = 100
 MAX_ENVIRONMENT_KEY_OR_VALUE = 1024

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
+#: EndpointName, VariantName, ContainerHostname, InferenceComponentName: alphanumerics and inner hyphens (botocore's
+#: patterns, anchored here).
+NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
+#: SageMaker names: 63 characters at most. The pattern counts groups, not characters ('a' plus 62 groups of
+#: '-a' is 125 characters), so the length is checked on its own (botocore: EndpointName ``max`` 63).
+MAX_NAME = 63
+
+
+def is_sagemaker_name(name: str) -> bool:
+    """Whether ``name`` is a valid SageMaker endpoint, variant, hostname or inference component name."""
+    return bool(NAME.match(name)) and len(name) <= MAX_NAME
+
 
 def endpoint_name(environment: str, endpoint: str) -> str:
     """The deployed name of endpoint ``endpoint`` of ``environment``, e.g. ``dev-home-values``."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,9 @@ from hosting_contract.archive_rules import (
     VERSION_TAG,
     check_key,
 )
+from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS as INFERENCE_COMPONENTS
+from hosting_contract.catalog_kinds import MULTI_CONTAINER as MULTI_CONTAINER
+from hosting_contract.catalog_kinds import MULTI_MODEL as MULTI_MODEL
 
 # Re-exported: preflight and the tests import them from here.
 from modelctl.errors import ModelctlError as ModelctlError
@@ -30,12 +32,9 @@ from modelctl.errors import NotFoundError as NotFoundError
 from modelctl.progress import Advance
 
 #: The catalog's kinds (``constructs_lib.artifact_catalog``, published in each endpoint's SSM parameter).
-MULTI_MODEL, MULTI_CONTAINER, INFERENCE_COMPONENTS = "multi-model", "multi-container", "inference-components"
 #: What modelctl shows for an archive the guard has not judged yet.
 PENDING = "pending"
 #: InferenceComponentName (botocore, sagemaker-runtime InvokeEndpoint): 1-63 letters, digits and inner hyphens.
-_COMPONENT_NAME = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
-_MAX_COMPONENT_NAME = 63
 #: A verdict tag the guard did not write for this version (a copy, or written before the bucket policy).
 UNVERIFIED = "unverified"
 
@@ -132,11 +131,11 @@ def inference_component(entry: dict[str, Any], component: str | None) -> str | N
         known = ", ".join(sorted(entry.get("containers", {}))) or "a component name of its configuration"
         raise ModelctlError(f"{name} is an inference-component endpoint: give --component, one of: {known}")
     # A component without an archive is in no catalog, so a name it does not list is not refused here.
-    deployed = f"{name}-{short_component(name, component)}"
-    if not _COMPONENT_NAME.match(deployed) or len(deployed) > _MAX_COMPONENT_NAME:
+    deployed = naming.component_name(name, short_component(name, component))
+    if not naming.is_sagemaker_name(deployed):
         raise ModelctlError(
             f"--component {component!r}: {deployed!r} is no inference component name "
-            f"(1-{_MAX_COMPONENT_NAME} letters, digits and inner hyphens; {len(deployed)} given)"
+            f"(1-{naming.MAX_NAME} letters, digits and inner hyphens; {len(deployed)} given)"
         )
     return deployed
 

@@ -17,7 +17,7 @@ from aws_cdk import region_info
 
 from constructs_lib import service_model
 from constructs_lib.alarm_factory import AlarmThresholds
-from constructs_lib.artifact_catalog import INFERENCE_COMPONENTS, MULTI_CONTAINER, ContainerArchive, EndpointArtifacts
+from constructs_lib.artifact_catalog import ContainerArchive, EndpointArtifacts
 from constructs_lib.artifact_guard import validate_guard_limits
 from constructs_lib.component_scaling import ComponentScalingPlan
 from constructs_lib.data_capture import DEFAULT_SAMPLING_PERCENT
@@ -31,6 +31,7 @@ from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.smoke_test import SmokeInvocation
 from hosting_contract import naming, ssm_paths
 from hosting_contract.archive_rules import Layout
+from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS, MULTI_CONTAINER
 from hosting_contract.guard_limits import GuardLimits
 from hosting_contract.served_prefix import endpoint_prefix
 from stacks.config_types import check_fields
@@ -602,46 +603,32 @@ class EnvironmentConfig:
                         warm_up=mme.warm_up,
                     )
                 )
-        for endpoint in self.multi_container_endpoints:
-            with endpoint_errors(self.name, endpoint.name):
-                prefix = self.endpoint_prefix(endpoint.name)
-                found.append(
-                    EndpointArtifacts(
-                        endpoint_name=self.endpoint_name(endpoint.name),
-                        prefix=prefix,
-                        kind=MULTI_CONTAINER,
-                        containers=tuple(
-                            ContainerArchive(
-                                hostname=c.hostname,
-                                key=prefix + c.model_data_key,
-                                layout=c.layout or c.image.default_layout,
-                            )
-                            for c in endpoint.containers
-                            if c.model_data_key is not None
-                        ),
-                    )
-                )
-                self._check_urls(endpoint.name, "container", found[-1])
+        for mce in self.multi_container_endpoints:
+            archives = [(c.hostname, c.model_data_key, c.layout, c.image) for c in mce.containers if c.model_data_key]
+            found.append(self._archives(mce.name, MULTI_CONTAINER, "container", archives))
         for ice in self.inference_component_endpoints:
-            with endpoint_errors(self.name, ice.name):
-                prefix = self.endpoint_prefix(ice.name)
-                found.append(
-                    EndpointArtifacts(
-                        endpoint_name=self.endpoint_name(ice.name),
-                        prefix=prefix,
-                        kind=INFERENCE_COMPONENTS,
-                        containers=tuple(
-                            ContainerArchive(
-                                hostname=c.name,
-                                key=prefix + c.archive_key,
-                                layout=c.layout or c.image.default_layout,
-                            )
-                            for c in ice.components
-                        ),
-                    )
-                )
-                self._check_urls(ice.name, "component", found[-1])
+            archives = [(c.name, c.archive_key, c.layout, c.image) for c in ice.components]
+            found.append(self._archives(ice.name, INFERENCE_COMPONENTS, "component", archives))
         return tuple(found)
+
+    def _archives(
+        self, endpoint: str, kind: str, what: str, archives: list[tuple[str, str, str | None, ImageConfig]]
+    ) -> EndpointArtifacts:
+        """An endpoint whose containers or components each load one archive: (name, key under the endpoint's
+        prefix, layout or None for the image's, image) each."""
+        with endpoint_errors(self.name, endpoint):
+            prefix = self.endpoint_prefix(endpoint)
+            artifacts = EndpointArtifacts(
+                endpoint_name=self.endpoint_name(endpoint),
+                prefix=prefix,
+                kind=kind,
+                containers=tuple(
+                    ContainerArchive(hostname=name, key=prefix + key, layout=layout or image.default_layout)
+                    for name, key, layout, image in archives
+                ),
+            )
+            self._check_urls(endpoint, what, artifacts)
+        return artifacts
 
     def _check_urls(self, endpoint: str, what: str, artifacts: EndpointArtifacts) -> None:
         for container in artifacts.containers:

@@ -286,13 +286,9 @@ def _component_guard(s3: Any, recorder: Recorder, runtime: Any = None) -> Any:
     inference components: the catalog's prefixes, through the function's environment variable."""
     import aws_cdk as cdk
 
-    from constructs_lib.artifact_catalog import (
-        INFERENCE_COMPONENTS,
-        ArtifactCatalog,
-        ContainerArchive,
-        EndpointArtifacts,
-    )
+    from constructs_lib.artifact_catalog import ArtifactCatalog, ContainerArchive, EndpointArtifacts
     from hosting_contract import served_prefix
+    from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS
     from tests.support import make_app
 
     catalog = ArtifactCatalog(

@@ -15,8 +15,9 @@ from typing import Any
 import boto3
 import pytest
 
-from constructs_lib.artifact_catalog import INFERENCE_COMPONENTS, ContainerArchive, EndpointArtifacts
+from constructs_lib.artifact_catalog import ContainerArchive, EndpointArtifacts
 from hosting_contract import ssm_paths
+from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS
 from modelctl import preflight
 from modelctl.cli import INVALID, NOT_FOUND, OK, main
 from tests.modelctl.archives import Entry, good, tar_gz

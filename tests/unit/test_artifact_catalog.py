@@ -11,15 +11,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from constructs_lib import ValidationError
-from constructs_lib.artifact_catalog import (
-    INFERENCE_COMPONENTS,
-    KINDS,
-    MULTI_CONTAINER,
-    MULTI_MODEL,
-    ArtifactCatalog,
-    ContainerArchive,
-    EndpointArtifacts,
-)
+from constructs_lib.artifact_catalog import ArtifactCatalog, ContainerArchive, EndpointArtifacts
+from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS, KINDS, MULTI_CONTAINER, MULTI_MODEL
 from hosting_contract.served_prefix import ServedPrefix
 from tests.support import make_app
 
