@@ -5,7 +5,9 @@ Shared fixtures:
 - ``synthesis`` / ``stages``: every configured stage, built and synthesized once per session by ``app.main``
   exactly as ``cdk synth`` runs ``app.py`` (same context, same validation report, same cloud assembly). With
   ``HOSTING_SYNTH_OUT=DIR`` the assembly is written to ``DIR`` at session start, whether or not a test asks for
-  it, so that ``make test`` lints and reviews the very templates the tests read instead of synthesizing twice.
+  it, and cfn-lint reads it in a process of its own while the tests run, so that ``make test`` lints and reviews
+  the very templates the tests read instead of synthesizing twice. Under pytest-xdist (``make test`` runs two
+  workers) the first worker writes it; the other synthesizes its own copy into a temporary folder.
 - ``moto``: a moto mock for the tests of a module that ask for it, with every backend reset before each test.
 - ``quick_verdicts``: modelctl polls the guard's verdict every 50 ms instead of every 2 s.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,17 +40,40 @@ os.environ.pop("AWS_PROFILE", None)
 import pytest  # noqa: E402  (the environment above must be set before aws_cdk loads)
 
 from stacks.stage import ModelHostingStage  # noqa: E402
-from tests.support import SYNTH_OUT_VARIABLE, Moto, Synthesis, synthesize_like_the_cli  # noqa: E402
+from tests.support import (  # noqa: E402
+    CFN_LINT_IGNORED,
+    SYNTH_OUT_VARIABLE,
+    Moto,
+    Synthesis,
+    synthesize_like_the_cli,
+)
 
 # -- the session's synthesis ------------------------------------------------------------------------------------
 
 _synthesis: Synthesis | None = None
+#: cfn-lint on the assembly written to ``HOSTING_SYNTH_OUT``, running beside the tests, and its output file.
+_assembly_lint: tuple[subprocess.Popen[bytes], Path] | None = None
+#: What the xdist workers reported about the assembly (read by the controller at the end of the session).
+_worker_problems: list[str] = []
 
 
 def _synth_out() -> Path | None:
     """The folder ``HOSTING_SYNTH_OUT`` names (relative to the working directory), if set."""
     value = os.environ.get(SYNTH_OUT_VARIABLE, "").strip()
     return Path(value).resolve() if value else None
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.hasplugin("dsession")
+
+
+def _writes_the_assembly(config: pytest.Config) -> bool:
+    """Whether this process writes ``HOSTING_SYNTH_OUT``: the only process, or the first xdist worker (the
+    controller runs no test; the other workers synthesize for themselves, into a temporary folder)."""
+    if _is_xdist_controller(config):
+        return False
+    worker: dict[str, Any] | None = getattr(config, "workerinput", None)
+    return worker is None or worker.get("workerid") == "gw0"
 
 
 def _synthesize(outdir: Path) -> Synthesis:
@@ -57,21 +83,65 @@ def _synthesize(outdir: Path) -> Synthesis:
     return _synthesis
 
 
+def _start_assembly_lint(outdir: Path) -> None:
+    """cfn-lint every template of the assembly in a process of its own, while the tests run (``make test``)."""
+    global _assembly_lint
+    templates = sorted(str(path) for path in outdir.glob("assembly-*/*.template.json"))
+    if not templates:
+        return
+    output = outdir.parent / f".{outdir.name}.cfn-lint.txt"
+    ignored = [argument for rule in CFN_LINT_IGNORED for argument in ("--ignore-checks", rule)]
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "cfn-lint"), *ignored, "--", *templates],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    _assembly_lint = (process, output)
+
+
+def _assembly_problems() -> list[str]:
+    """What is wrong with the assembly this process wrote: ``app.main``'s verdict, then cfn-lint's."""
+    problems = []
+    if _synthesis is not None and _synthesis.status != 0:
+        problems.append(f"{SYNTH_OUT_VARIABLE}: app.main exited {_synthesis.status}:\n{_synthesis.stderr}")
+    if _assembly_lint is not None:
+        process, output = _assembly_lint
+        if process.wait() != 0:
+            problems.append(f"cfn-lint on {SYNTH_OUT_VARIABLE} exited {process.returncode}:\n{output.read_text()}")
+        output.unlink(missing_ok=True)
+    return problems
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """With ``HOSTING_SYNTH_OUT`` set, synthesize into it now: the folder is complete when pytest ends, even if
-    no selected test reads a stage (``make test`` lints and reviews it next)."""
+    """With ``HOSTING_SYNTH_OUT`` set, synthesize into it now, whether or not a test asks for a stage (``make test``
+    reviews it next), and cfn-lint it beside the tests."""
     outdir = _synth_out()
-    if outdir is not None and not hasattr(session.config, "workerinput"):  # once, not per xdist worker
+    if outdir is not None and _writes_the_assembly(session.config):
         _synthesize(outdir)
+        _start_assembly_lint(outdir)
+
+
+def pytest_testnodedown(node: Any) -> None:
+    """The controller collects what the worker that wrote the assembly found wrong with it (a worker that
+    crashed has no output: xdist fails the session for it)."""
+    _worker_problems.extend(getattr(node, "workeroutput", {}).get("assembly_problems", []))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """``app.main``'s verdict decides ``make test`` too: a finding or a configuration error fails the session
-    even when the test that lists it was not selected."""
-    if _synthesis is not None and _synthesis.status != 0 and _synth_out() is not None:
-        sys.stderr.write(f"\n{SYNTH_OUT_VARIABLE}: app.main exited {_synthesis.status}:\n{_synthesis.stderr}")
-        if session.exitstatus == 0:
-            session.exitstatus = 1
+    """``app.main``'s verdict and cfn-lint's decide ``make test`` too: a finding, a configuration error or a lint
+    error fails the session even when no selected test reads the assembly."""
+    if _synth_out() is None:
+        return
+    problems = _worker_problems if _is_xdist_controller(session.config) else _assembly_problems()
+    worker_output: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output["assembly_problems"] = problems  # the controller reports them
+        return
+    for problem in problems:
+        sys.stderr.write(f"\n{problem}")
+    if problems and session.exitstatus == 0:
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +149,8 @@ def synthesis(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     """Every configured stage as ``cdk synth`` builds it: ``app.main`` on an App with the CLI's context, its cloud
     assembly in ``HOSTING_SYNTH_OUT`` (or a temporary folder). Built once per session; shared, so never add
     constructs to its stages (build a stage of your own for that)."""
-    worker = hasattr(request.config, "workerinput")  # an xdist worker: the controller writes HOSTING_SYNTH_OUT
-    synthesized = _synthesize((None if worker else _synth_out()) or tmp_path_factory.mktemp("cdk.out"))
+    writer = _writes_the_assembly(request.config)
+    synthesized = _synthesize((_synth_out() if writer else None) or tmp_path_factory.mktemp("cdk.out"))
     if not synthesized.stages:
         pytest.fail(f"app.main built no stage (exit {synthesized.status}):\n{synthesized.stderr}")
     return synthesized

@@ -83,7 +83,7 @@ def test_the_refusal_suggests_regions_of_the_same_partition() -> None:
         region_support.check_inference_component_region(OWNER, "cn-northwest-1")
 
 
-@pytest.mark.parametrize("region", ["xx-newest-1", "", cdk.Aws.REGION])
+@pytest.mark.parametrize("region", ["xx-newest-1", "", pytest.param(cdk.Aws.REGION, id="token")])
 def test_a_region_the_data_does_not_know_is_not_checked(region: str) -> None:
     assert region_support.inference_components_available(region) is None
     region_support.check_inference_component_region(OWNER, region)
