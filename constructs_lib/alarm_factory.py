@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -61,6 +62,10 @@ class AlarmThresholds:
         Sources: the CloudWatch API Reference, PutMetricAlarm (``Period``, ``EvaluationPeriods``), and the
         SageMaker Developer Guide, "Amazon SageMaker AI metrics in Amazon CloudWatch" (units, 1-minute frequency).
         """
+        # One set of thresholds serves every endpoint of an environment: checked once (each check reads durations
+        # from the CDK's Node process), not once per endpoint.
+        if self in _VALID_THRESHOLDS:
+            return
         # Every threshold is a CloudWatch double: NaN and infinity pass a range check, so refuse them first.
         for name in ("error_rate_percent", "cpu_percent", "memory_percent", "disk_percent"):
             limits.check_finite(owner, name, getattr(self, name))
@@ -73,6 +78,7 @@ class AlarmThresholds:
         for name in ("model_latency_p99", "model_loading_wait_p99"):
             _check_latency(owner, name, getattr(self, name))
         self._check_period(owner)
+        _VALID_THRESHOLDS.add(self)
 
     def _check_period(self, owner: str) -> None:
         # PutMetricAlarm Period: 10, 20, 30 or a multiple of 60; 10-30 only for high-resolution metrics (stored
@@ -120,9 +126,22 @@ def _check_latency(owner: str, field: str, duration: cdk.Duration) -> None:
         raise limits.fail(owner, field, duration.to_human_string(), "must be a whole number of milliseconds, >= 1 ms")
 
 
+#: Thresholds that passed ``validate``.
+_VALID_THRESHOLDS: weakref.WeakSet[AlarmThresholds] = weakref.WeakSet()
+#: Durations read from the CDK once each: a threshold appears in every endpoint's alarms and descriptions.
+_MILLISECONDS: weakref.WeakKeyDictionary[cdk.Duration, float] = weakref.WeakKeyDictionary()
+
+
+def duration_milliseconds(duration: cdk.Duration) -> float:
+    """``duration.to_milliseconds()``, asked of the CDK once per duration."""
+    if duration not in _MILLISECONDS:
+        _MILLISECONDS[duration] = duration.to_milliseconds()
+    return _MILLISECONDS[duration]
+
+
 def microseconds(duration: cdk.Duration) -> int:
     """A duration in the unit of SageMaker's latency metrics."""
-    return int(duration.to_milliseconds() * 1000)
+    return int(duration_milliseconds(duration) * 1000)
 
 
 def error_rate(
@@ -153,7 +172,7 @@ def alarm(
 ) -> cloudwatch.Alarm:
     """An alarm that treats missing data (no traffic) as fine, named under its stage's prefix when it has one
     (``AlarmNames.set_prefix``)."""
-    created = cloudwatch.Alarm(
+    return cloudwatch.Alarm(
         scope,
         construct_id,
         metric=metric,
@@ -166,9 +185,8 @@ def alarm(
         ),
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
+        alarm_name=AlarmNames.name_for(scope, construct_id),
     )
-    AlarmNames.name_alarm(created)
-    return created
 
 
 def alarm_from_spec(scope: Construct, spec: AlarmSpec, thresholds: AlarmThresholds) -> cloudwatch.Alarm:
@@ -217,7 +235,7 @@ def model_latency_spec(
         threshold=microseconds(thresholds.model_latency_p99),
         description=(
             f"{endpoint.endpoint_name}/{variant}: p99 model latency above "
-            f"{thresholds.model_latency_p99.to_milliseconds()} ms"
+            f"{duration_milliseconds(thresholds.model_latency_p99)} ms"
         ),
     )
 

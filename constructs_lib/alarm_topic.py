@@ -11,7 +11,9 @@ alarm of a scope a name under one prefix, and the topic allows exactly that pref
 
 from __future__ import annotations
 
+import hashlib
 import re
+import weakref
 from collections.abc import Sequence
 
 import aws_cdk as cdk
@@ -123,12 +125,26 @@ class AlarmNames:
         return cls(prefix)
 
     @classmethod
-    def name_alarm(cls, alarm: cloudwatch.Alarm) -> None:
-        """Name ``alarm`` now, as the aspect would, if its scope recorded a prefix (``set_prefix``).
+    def name_for(cls, scope: Construct, construct_id: str) -> str | None:
+        """The name the aspect would give an L2 alarm ``construct_id`` about to be created in ``scope``, if ``scope``
+        recorded a prefix (``set_prefix``); pass it as the alarm's ``alarm_name``.
 
-        An aspect is a call from the CDK's Node process for every construct of its scope; naming the alarms
-        made by ``alarm_factory`` when they are made spares the endpoints' stacks those calls.
+        An aspect is a call from the CDK's Node process for every construct of its scope, and naming an alarm once
+        it exists takes several more: the name is worked out here, in Python, from the scope's path (read once per
+        scope) by the CDK's own rule for ``Names.unique_resource_name`` (a test compares the two).
         """
+        naming = _scope_naming(scope, cls.CONTEXT_KEY)
+        if naming is None:
+            return None
+        prefix, components = naming
+        return prefix + unique_resource_name(
+            (*components, construct_id, "Resource"), max_length=MAX_ALARM_NAME - len(prefix), separator="-"
+        )
+
+    @classmethod
+    def name_alarm(cls, alarm: cloudwatch.Alarm) -> None:
+        """Name ``alarm`` now, as the aspect would, if its scope recorded a prefix (``set_prefix``); ``name_for``
+        is cheaper for an alarm not created yet."""
         prefix = alarm.node.try_get_context(cls.CONTEXT_KEY)
         if prefix is None:
             return
@@ -145,3 +161,58 @@ class AlarmNames:
             node.alarm_name = self.prefix + cdk.Names.unique_resource_name(
                 node, max_length=MAX_ALARM_NAME - len(self.prefix), separator="-"
             )
+
+
+#: Per scope: its stage's alarm-name prefix and the path ``Names.unique_resource_name`` starts from (the top-level
+#: stack's name, then construct ids). Read from the CDK once per scope, not once per alarm.
+_NAMING: weakref.WeakKeyDictionary[IConstruct, tuple[str, tuple[str, ...]] | None] = weakref.WeakKeyDictionary()
+
+
+def _scope_naming(scope: IConstruct, context_key: str) -> tuple[str, tuple[str, ...]] | None:
+    if scope in _NAMING:
+        return _NAMING[scope]
+    prefix = scope.node.try_get_context(context_key)
+    naming = None
+    if prefix is not None:
+        stack = cdk.Stack.of(scope)
+        relative = cdk.Names.stack_relative_construct_path(scope)
+        # Names.unique_resource_name starts from the last top-level stack: a nested stack's path needs its parents.
+        if stack.nested:
+            raise ValidationError(f"{scope.node.path}: alarms are named per top-level stack, not in a nested stack")
+        naming = (prefix, (stack.stack_name, *(relative.split("/") if relative else ())))
+    _NAMING[scope] = naming
+    return naming
+
+
+#: ``makeUniqueResourceName`` (aws-cdk-lib, core/lib/private/unique-resource-name.ts): the last 8 characters are a
+#: hash of the whole path; ``Default`` is left out of both, ``Resource`` of the readable part only.
+_HASH_LENGTH = 8
+_HIDDEN_ID, _HIDDEN_FROM_HUMAN_ID = "Default", "Resource"
+
+
+def unique_resource_name(components: Sequence[str], *, max_length: int = 256, separator: str = "") -> str:
+    """``cdk.Names.unique_resource_name`` of a construct at the path ``components`` (top-level stack name, then
+    construct ids), computed without a call to the CDK."""
+    path = [component for component in components if component != _HIDDEN_ID]
+    if not path:
+        raise ValueError("a unique resource name needs a path")
+    if len(path) == 1 and len(readable := _allowed(path[0])) <= max_length:
+        return readable
+    digest = hashlib.md5("/".join(path).encode(), usedforsecurity=False).hexdigest()[:_HASH_LENGTH].upper()
+    deduplicated: list[str] = []
+    for component in path:
+        if not deduplicated or not deduplicated[-1].endswith(component):
+            deduplicated.append(component)
+    human = (
+        separator.join(part for part in (_allowed(c) for c in deduplicated if c != _HIDDEN_FROM_HUMAN_ID) if part)
+        + separator
+    )
+    longest = max_length - _HASH_LENGTH
+    if len(human) > longest:
+        half = int(longest / 2)  # JavaScript's slice truncates a fractional index toward zero
+        human = human[:half] + (human[-half:] if half else human)  # slice(-0) is the whole string
+    return human + digest
+
+
+def _allowed(component: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", component)

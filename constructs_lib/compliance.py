@@ -8,8 +8,14 @@ construct gets the same, reviewed reason instead of writing their own.
 
 from __future__ import annotations
 
+import weakref
+
 import aws_cdk as cdk
 from constructs import IConstruct
+
+#: Each construct's ``Validations``, asked of the CDK once: every call into the CDK's Node process costs a round
+#: trip, and a role's policy collects several acknowledgments.
+_VALIDATIONS: weakref.WeakKeyDictionary[IConstruct, cdk.Validations] = weakref.WeakKeyDictionary()
 
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
@@ -18,11 +24,20 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     ``reason`` must say why the rule does not apply to this construct; an empty or placeholder reason is
     refused, since a reviewer reads it in the synth report.
     """
-    if len(reason.strip()) < 20:
-        raise ValueError(
-            f"acknowledgment of {rule_id!r} on {scope.node.path!r} needs a specific reason, got {reason!r}"
-        )
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+    acknowledge_each(scope, {rule_id: reason})
+
+
+def acknowledge_each(scope: IConstruct, reasons: dict[str, str]) -> None:
+    """Acknowledge each finding of ``reasons`` (rule id to reason) on ``scope`` (and only there), as ``acknowledge``
+    does one."""
+    for rule_id, reason in reasons.items():
+        if len(reason.strip()) < 20:
+            raise ValueError(
+                f"acknowledgment of {rule_id!r} on {scope.node.path!r} needs a specific reason, got {reason!r}"
+            )
+    if scope not in _VALIDATIONS:
+        _VALIDATIONS[scope] = cdk.Validations.of(scope)
+    _VALIDATIONS[scope].acknowledge(*(cdk.Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))
 
 
 #: The rule packs besides AwsSolutions. They share rule names, each prefixed with its pack.
@@ -35,8 +50,7 @@ def acknowledge_control_rule(
     scope: IConstruct, rule: str, reason: str, *, packs: tuple[str, ...] = CONTROL_PACKS
 ) -> None:
     """Acknowledge ``rule`` (e.g. ``IAMNoInlinePolicy``) of the control ``packs`` that have it, on ``scope``."""
-    for pack in packs:
-        acknowledge(scope, f"{pack}-{rule}", reason)
+    acknowledge_each(scope, {f"{pack}-{rule}": reason for pack in packs})
 
 
 def nag_resource_id(scope: IConstruct, value: str) -> str:
@@ -70,4 +84,10 @@ def default_policy(role: IConstruct) -> IConstruct:
 
     It exists once the role has a grant.
     """
-    return role.node.find_child("DefaultPolicy").node.find_child("Resource")
+    if role not in _DEFAULT_POLICIES:
+        _DEFAULT_POLICIES[role] = role.node.find_child("DefaultPolicy").node.find_child("Resource")
+    return _DEFAULT_POLICIES[role]
+
+
+#: Each role's default policy resource, looked up once (it never moves once created).
+_DEFAULT_POLICIES: weakref.WeakKeyDictionary[IConstruct, IConstruct] = weakref.WeakKeyDictionary()

@@ -235,8 +235,8 @@ class ComponentScaling(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"{self.component.component_name}: a request found no copy; add one (scale out from "
             "zero)",
+            alarm_name=AlarmNames.name_for(self, "NoCapacity"),
         )
-        AlarmNames.name_alarm(self.wake_up_alarm)
         self.wake_up_alarm.add_alarm_action(cloudwatch_actions.ApplicationScalingAction(action))
         return action
 

@@ -7,6 +7,7 @@ import re
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
+from constructs_lib import metric_facts
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.endpoint_base import EndpointBase
 
@@ -19,9 +20,10 @@ MINUTE = cdk.Duration.minutes(1)
 def milliseconds(metric: cloudwatch.Metric, label: str) -> cloudwatch.MathExpression:
     """A microsecond latency metric shown in milliseconds."""
     # Ids must be unique within a graph: derive them from what differs between the graph's metrics.
-    metric_id = re.sub(r"[^a-z0-9_]", "_", f"{metric.metric_name}_{metric.statistic}".lower())
+    facts = metric_facts.facts(metric)
+    metric_id = re.sub(r"[^a-z0-9_]", "_", f"{facts.metric_name}_{facts.statistic}".lower())
     return cloudwatch.MathExpression(
-        expression=f"{metric_id} / 1000", using_metrics={metric_id: metric}, label=label, period=metric.period
+        expression=f"{metric_id} / 1000", using_metrics={metric_id: metric}, label=label, period=facts.period
     )
 
 

@@ -16,6 +16,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from constructs_lib import metric_facts
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.execution_role import ExecutionRole
 from constructs_lib.production_variant import ProductionVariant, validate_variants
@@ -119,7 +120,7 @@ class EndpointBase(InvocationMetrics, cdk.Resource):
         **props: Any,
     ) -> cloudwatch.Metric:
         """A metric of this endpoint's variant (default: the first), dimensions EndpointName and VariantName."""
-        return cloudwatch.Metric(
+        return metric_facts.metric(
             namespace=namespace,
             metric_name=metric_name,
             statistic=statistic,

@@ -31,6 +31,7 @@ class ExecutionRole(Construct):
         """Create the role for the endpoint named ``endpoint_name`` (its log group is scoped by that name), or
         extend ``role`` with the same statements."""
         super().__init__(scope, construct_id)
+        self._has_policy = False
         check_name(f"ExecutionRole {self.node.path}", "endpoint_name", endpoint_name, lowercase=True)
         stack = cdk.Stack.of(self)
         self.role: iam.IRole = role or iam.Role(
@@ -126,7 +127,10 @@ class ExecutionRole(Construct):
     @property
     def _owns_policy(self) -> bool:
         """Whether grants land in a policy of this app's (an imported, immutable role takes none)."""
-        return self.role.node.try_find_child("DefaultPolicy") is not None
+        # Asked of the CDK until the policy exists (the first grant creates it), then remembered.
+        if not self._has_policy:
+            self._has_policy = self.role.node.try_find_child("DefaultPolicy") is not None
+        return self._has_policy
 
     def _acknowledge_policy(self, rule_id: str, reason: str) -> None:
         if self._owns_policy:

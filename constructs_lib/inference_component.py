@@ -18,8 +18,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from constructs_lib import metric_facts
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.alarm_factory import AlarmThresholds, alarm, microseconds
+from constructs_lib.alarm_factory import AlarmThresholds, alarm, duration_milliseconds, microseconds
 from constructs_lib.endpoint_base import InvocationMetrics
 from constructs_lib.errors import ValidationError
 
@@ -287,7 +288,7 @@ class InferenceComponent(InvocationMetrics, Construct):
                     threshold=microseconds(thresholds.model_latency_p99),
                     thresholds=thresholds,
                     description=f"{self.component_name}: p99 model latency above "
-                    f"{thresholds.model_latency_p99.to_milliseconds()} ms during a rolling update (rolls it back)",
+                    f"{duration_milliseconds(thresholds.model_latency_p99)} ms during a rolling update (rolls it back)",
                 ),
             ]
             role.add_to_principal_policy(
@@ -322,7 +323,7 @@ class InferenceComponent(InvocationMetrics, Construct):
         **props: Any,
     ) -> cloudwatch.Metric:
         """A metric of this component (dimension ``InferenceComponentName``)."""
-        return cloudwatch.Metric(
+        return metric_facts.metric(
             namespace=namespace,
             metric_name=metric_name,
             statistic=statistic,

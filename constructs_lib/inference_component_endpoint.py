@@ -28,7 +28,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.alarm_factory import AlarmThresholds, microseconds
+from constructs_lib.alarm_factory import AlarmThresholds, duration_milliseconds, microseconds
 from constructs_lib.dashboard_widgets import MINUTE, milliseconds
 from constructs_lib.data_capture import (
     CAPTURE_UNDOCUMENTED_INFERENCE_COMPONENTS,
@@ -453,7 +453,9 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
                     construct_id=f"ModelLatency{suffix}",
                     metric=component.metric_model_latency(statistic="p99", period=thresholds.period),
                     threshold=microseconds(thresholds.model_latency_p99),
-                    description=f"{label}: p99 model latency above {thresholds.model_latency_p99.to_milliseconds()} ms",
+                    description=(
+                        f"{label}: p99 model latency above {duration_milliseconds(thresholds.model_latency_p99)} ms"
+                    ),
                 ),
             ]
             if component.scaling is None or component.scaling.min_copies > 0:

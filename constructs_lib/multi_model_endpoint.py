@@ -12,7 +12,13 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.alarm_factory import AlarmThresholds, instance_alarm_specs, microseconds, variant_suffix
+from constructs_lib.alarm_factory import (
+    AlarmThresholds,
+    duration_milliseconds,
+    instance_alarm_specs,
+    microseconds,
+    variant_suffix,
+)
 from constructs_lib.dashboard_widgets import MINUTE, instance_variant_row, milliseconds
 from constructs_lib.data_capture import (
     CAPTURE_UNSUPPORTED_MULTI_MODEL,
@@ -234,7 +240,7 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
                 threshold=microseconds(thresholds.model_loading_wait_p99),
                 description=(
                     f"{name}/{variant}: p99 model loading wait above "
-                    f"{thresholds.model_loading_wait_p99.to_milliseconds()} ms"
+                    f"{duration_milliseconds(thresholds.model_loading_wait_p99)} ms"
                 ),
             ),
         ]
