@@ -81,3 +81,50 @@ def test_moto_starts_empty_for_every_test(moto: Moto, attempt: int) -> None:
     assert ssm.describe_parameters()["Parameters"] == [], attempt
     s3.create_bucket(Bucket="left-behind", CreateBucketConfiguration={"LocationConstraint": moto.region})
     ssm.put_parameter(Name="/left/behind", Value="x", Type="String")
+
+
+def _assembly_with(tmp_path: Path, template: dict[str, object]) -> Path:
+    outdir = tmp_path / "cdk.out"
+    (outdir / "assembly-Stage").mkdir(parents=True)
+    (outdir / "assembly-Stage" / "StageHosting.template.json").write_text(json.dumps(template))
+    return outdir
+
+
+@pytest.mark.parametrize(
+    ("properties", "problem"),
+    [
+        # A property CloudFormation's schema for the type does not have: cfn-lint's E3002.
+        ({"TopicName": "alarms", "Colour": "red"}, "E3002"),
+        ({"TopicName": "alarms"}, None),
+    ],
+)
+def test_the_assembly_is_cfn_linted_beside_the_tests_and_a_finding_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, properties: dict[str, str], problem: str | None
+) -> None:
+    from tests import conftest
+
+    # The session's own synthesis and lint are not this test's: it drives the same functions on an assembly of its own.
+    monkeypatch.setattr(conftest, "_synthesis", None)
+    monkeypatch.setattr(conftest, "_assembly_lint", None)
+    outdir = _assembly_with(tmp_path, {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": properties}}})
+    conftest._start_assembly_lint(outdir)
+    problems = conftest._assembly_problems()
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1
+        assert problems[0].startswith("cfn-lint on HOSTING_SYNTH_OUT exited")
+        assert problem in problems[0]
+    assert list(tmp_path.glob(".*cfn-lint*")) == []  # its output file is removed once read
+
+
+def test_the_xdist_controller_reports_what_the_writing_worker_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from tests import conftest
+
+    monkeypatch.setattr(conftest, "_worker_problems", [])
+    conftest.pytest_testnodedown(SimpleNamespace(workeroutput={"assembly_problems": ["cfn-lint on ... exited 2"]}))
+    conftest.pytest_testnodedown(SimpleNamespace(workeroutput={}))  # a worker that wrote no assembly
+    conftest.pytest_testnodedown(SimpleNamespace())  # a worker that crashed: xdist reports it
+    assert conftest._worker_problems == ["cfn-lint on ... exited 2"]
