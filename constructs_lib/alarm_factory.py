@@ -144,22 +144,6 @@ def microseconds(duration: cdk.Duration) -> int:
     return int(duration_milliseconds(duration) * 1000)
 
 
-def error_rate(
-    endpoint: EndpointBase, variant: str, period: cdk.Duration, **dimensions: str
-) -> cloudwatch.MathExpression:
-    """5XX errors as a percent of invocations (0 when there is no traffic)."""
-    extra = dimensions or None
-    return cloudwatch.MathExpression(
-        expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-        using_metrics={
-            "errors": endpoint.metric("Invocation5XXErrors", statistic="Sum", variant_name=variant, dimensions=extra),
-            "invocations": endpoint.metric("Invocations", statistic="Sum", variant_name=variant, dimensions=extra),
-        },
-        period=period,
-        label="5XX error rate (%)",
-    )
-
-
 def alarm(
     scope: Construct,
     construct_id: str,
@@ -211,7 +195,7 @@ def error_rate_spec(endpoint: EndpointBase, variant: str, thresholds: AlarmThres
     """5XX error rate of a variant above ``thresholds.error_rate_percent``."""
     return AlarmSpec(
         construct_id=f"ErrorRate{suffix}",
-        metric=error_rate(endpoint, variant, thresholds.period),
+        metric=endpoint.metric_error_rate(period=thresholds.period, variant_name=variant),
         threshold=thresholds.error_rate_percent,
         description=(
             f"{endpoint.endpoint_name}/{variant}: 5XX errors above {thresholds.error_rate_percent}% of requests"

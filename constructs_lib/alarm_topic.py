@@ -111,7 +111,7 @@ class AlarmNames:
     allow exactly these alarms (``AlarmTopic``). The name is stable: it derives from the construct path.
     """
 
-    #: The construct context under which a stage records its prefix for ``name_alarm``.
+    #: The construct context under which a stage records its prefix for ``name_for``.
     CONTEXT_KEY = "sagemaker-hosting:alarm-name-prefix"
 
     def __init__(self, prefix: str) -> None:
@@ -119,7 +119,7 @@ class AlarmNames:
 
     @classmethod
     def set_prefix(cls, scope: Construct, prefix: str) -> AlarmNames:
-        """Record ``prefix`` for the alarms ``name_alarm`` names under ``scope`` (before ``scope`` has children),
+        """Record ``prefix`` for the alarms ``name_for`` names under ``scope`` (before ``scope`` has children),
         and return the aspect for scopes whose alarms other constructs create."""
         scope.node.set_context(cls.CONTEXT_KEY, prefix)
         return cls(prefix)
@@ -139,19 +139,6 @@ class AlarmNames:
         prefix, components = naming
         return prefix + unique_resource_name(
             (*components, construct_id, "Resource"), max_length=MAX_ALARM_NAME - len(prefix), separator="-"
-        )
-
-    @classmethod
-    def name_alarm(cls, alarm: cloudwatch.Alarm) -> None:
-        """Name ``alarm`` now, as the aspect would, if its scope recorded a prefix (``set_prefix``); ``name_for``
-        is cheaper for an alarm not created yet."""
-        prefix = alarm.node.try_get_context(cls.CONTEXT_KEY)
-        if prefix is None:
-            return
-        cfn = alarm.node.default_child
-        assert isinstance(cfn, cloudwatch.CfnAlarm)
-        cfn.alarm_name = prefix + cdk.Names.unique_resource_name(
-            cfn, max_length=MAX_ALARM_NAME - len(prefix), separator="-"
         )
 
     def visit(self, node: IConstruct) -> None:

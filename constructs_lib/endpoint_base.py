@@ -78,6 +78,19 @@ class InvocationMetrics:
         """Requests the model failed (non-2xx, socket errors, timeouts) (Sum)."""
         return self.metric("InvocationModelErrors", statistic="Sum", **props)
 
+    def metric_error_rate(self, *, period: cdk.Duration, **props: Any) -> cloudwatch.MathExpression:
+        """5XX errors as a percent of invocations, 0 without traffic; ``props`` choose the metrics (for a variant:
+        ``variant_name``, ``dimensions``)."""
+        return cloudwatch.MathExpression(
+            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
+            using_metrics={
+                "errors": self.metric_invocation_5xx_errors(**props),
+                "invocations": self.metric_invocations(**props),
+            },
+            period=period,
+            label="5XX error rate (%)",
+        )
+
 
 class EndpointBase(InvocationMetrics, cdk.Resource):
     """An endpoint's identity and what can be derived from it: ARN, CloudWatch metrics, invoke grants.

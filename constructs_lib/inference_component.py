@@ -344,15 +344,6 @@ class InferenceComponent(InvocationMetrics, Construct):
         """Requests refused because no copy was running (Sum): what wakes a component scaled to zero."""
         return self.metric("NoCapacityInvocationFailures", statistic="Sum", **props)
 
-    def metric_error_rate(self, *, period: cdk.Duration) -> cloudwatch.MathExpression:
-        """5XX errors as a percent of invocations (0 without traffic)."""
-        return cloudwatch.MathExpression(
-            expression="IF(invocations > 0, 100 * errors / invocations, 0)",
-            using_metrics={"errors": self.metric_invocation_5xx_errors(), "invocations": self.metric_invocations()},
-            period=period,
-            label="5XX error rate (%)",
-        )
-
     def _utilization(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
         return self.metric(metric_name, namespace=UTILIZATION_NAMESPACE, unit=cloudwatch.Unit.PERCENT, **props)
 

@@ -17,7 +17,6 @@ from constructs import Construct
 from constructs_lib import sagemaker_limits as limits
 from constructs_lib.alarm_factory import (
     AlarmThresholds,
-    error_rate,
     error_rate_alarm,
     instance_alarm_specs,
     model_latency_alarm,
@@ -336,7 +335,9 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
     def _container_error_spec(self, hostname: str, variant: str, thresholds: AlarmThresholds, suffix: str) -> AlarmSpec:
         return AlarmSpec(
             construct_id=f"ErrorRate{construct_id_from_name(hostname)}{suffix}",
-            metric=error_rate(self, variant, thresholds.period, ContainerName=hostname),
+            metric=self.metric_error_rate(
+                period=thresholds.period, variant_name=variant, dimensions={"ContainerName": hostname}
+            ),
             threshold=thresholds.error_rate_percent,
             description=(
                 f"{self.endpoint_name}/{variant}/{hostname}: 5XX errors above "

@@ -179,16 +179,7 @@ class HostingStack(cdk.Stack):
                 Container(
                     hostname=container.hostname,
                     image=self._serving_image(container.image),
-                    model_data=(
-                        ModelArchive(
-                            bucket=self.artifact_bucket,
-                            key=prefix.prefix + container.model_data_key,
-                            encryption_key=self._model_store.key,
-                            required_tag=VALID_ARCHIVE,
-                        )
-                        if container.model_data_key
-                        else None
-                    ),
+                    model_data=self._archive(prefix, container.model_data_key) if container.model_data_key else None,
                     environment=container.environment,
                 )
                 for container in endpoint.containers
@@ -230,12 +221,7 @@ class HostingStack(cdk.Stack):
             added = ice.add_component(
                 component.name,
                 image=self._serving_image(component.image),
-                model_data=ModelArchive(
-                    bucket=self.artifact_bucket,
-                    key=prefix.prefix + component.archive_key,
-                    encryption_key=self._model_store.key,
-                    required_tag=VALID_ARCHIVE,
-                ),
+                model_data=self._archive(prefix, component.archive_key),
                 compute=component.compute,
                 initial_copies=component.initial_copies,
                 environment=component.environment,
@@ -250,6 +236,16 @@ class HostingStack(cdk.Stack):
             ice.grant_invoke(role, components=consumer.components, streaming=consumer.streaming)
             self._acknowledge_inline_policy(role)
         return ice
+
+    def _archive(self, prefix: ModelPrefix, key: str) -> ModelArchive:
+        """The archive ``key`` under an endpoint's ``prefix`` in the stage's bucket, served only once the artifact
+        guard tagged it valid."""
+        return ModelArchive(
+            bucket=self.artifact_bucket,
+            key=prefix.prefix + key,
+            encryption_key=self._model_store.key,
+            required_tag=VALID_ARCHIVE,
+        )
 
     def _scale(
         self, endpoint: MultiModelEndpoint | MultiContainerEndpoint, scaling: ScalingConfig | None

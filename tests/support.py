@@ -64,6 +64,20 @@ def cfn_lint(template: dict[str, Any], region: str = "eu-west-1") -> list[str]:
     return [f"{m.rule.id}: {m.message}" for m in matches]
 
 
+def byoc_model_handler() -> Any:
+    """``images/multi-model-server/model_handler.py``, the BYOC image's handler, imported from its file (the image
+    is not a package)."""
+    import importlib.util
+
+    path = ROOT / "images" / "multi-model-server" / "model_handler.py"
+    spec = importlib.util.spec_from_file_location("byoc_model_handler", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def lambda_module(function: str, module: str) -> Any:
     """Import ``constructs_lib/functions/<function>/<module>.py`` as Lambda would: its folder, plus the shared
     modules its asset bundles (``SHARED_MODULES``), importable by their bare names, and the shared packages

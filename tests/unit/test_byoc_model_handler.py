@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import byoc_model_handler
 
-
-def _handler_module() -> ModuleType:
-    path = ROOT / "images" / "multi-model-server" / "model_handler.py"
-    spec = importlib.util.spec_from_file_location("byoc_model_handler", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _handler_module()
+handler = byoc_model_handler()
 
 
 def _context(model_dir: Path) -> SimpleNamespace:

@@ -3,11 +3,9 @@ validation, and that all of them read exactly the line the Multi Model Server ha
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
-from types import ModuleType
 from typing import Any, cast
 
 import aws_cdk as cdk
@@ -19,23 +17,13 @@ from aws_cdk.assertions import Template
 from constructs_lib import ValidationError
 from constructs_lib import per_model_metrics as pmm
 from constructs_lib.per_model_metrics import PerModelMetrics
-from tests.support import ROOT, cfn_lint, make_app
+from tests.support import byoc_model_handler, cfn_lint, make_app
 
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")
 GROUP = "/aws/sagemaker/Endpoints/dev-prices"
 
 
-def _handler() -> ModuleType:
-    path = ROOT / "images" / "multi-model-server" / "model_handler.py"
-    spec = importlib.util.spec_from_file_location("byoc_model_handler_for_metrics", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-handler = _handler()
+handler = byoc_model_handler()
 
 
 def _stack() -> cdk.Stack:
