@@ -36,8 +36,9 @@ MAX_CONTENT_TYPE = 256
 MAX_DESTINATION_URI = 512
 #: The longest S3 bucket name, assumed when the bucket's name is only known at deploy time.
 _MAX_BUCKET_NAME = 63
-# S3 "safe characters" only, segments separated by single slashes, ending with a slash.
-_PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+\Z")
+# S3 "safe characters" only, segments separated by single slashes, ending with a slash; not '*', which S3 allows
+# but IAM reads as a wildcard in the grant's resource ARN (it would let the role write every endpoint's captures).
+_PREFIX = re.compile(r"^([A-Za-z0-9!_.'()-]+/)+\Z")
 
 # -- why a kind refuses data capture ---------------------------------------------------------------------------
 

@@ -205,10 +205,13 @@ def check(s3: Any, environment: str, needed: list[Requirement]) -> list[Finding]
             place += f" --container {requirement.container}"
         if requirement.component:
             place += f" --component {requirement.component}"
+        layout = f" --layout {requirement.layout}"
         upload = f"modelctl upload ARCHIVE.tar.gz {place}"
+        # A container's or component's key comes from the catalog; a canary's model is named with --as.
+        renamed = upload + (" --as NEW.tar.gz" if requirement.target_model else "") + layout
         if requirement.target_model:
             upload += f" --as {requirement.target_model}"
-        upload += f" --layout {requirement.layout}"
+        upload += layout
         if not requirement.endpoint:
             findings.append(
                 Finding(requirement, "not in the artifact catalog", "redeploy the ModelStore stack first (cdk deploy)")
@@ -229,7 +232,7 @@ def check(s3: Any, environment: str, needed: list[Requirement]) -> list[Finding]
                         requirement,
                         "removed (rejected and quarantined, or deleted)",
                         "give it a new name in the configuration (model_data_key, or the smoke test's target_model),"
-                        f" synthesize and deploy ModelStore, then {upload.replace(requirement.key, 'NEW')}",
+                        f" synthesize and deploy ModelStore, then {renamed}",
                     )
                 )
             else:

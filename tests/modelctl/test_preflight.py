@@ -245,3 +245,41 @@ def test_preflight_without_an_assembly_is_not_found(tmp_path: Path, capsys: pyte
     out = capsys.readouterr()
     assert out.out == ""
     assert out.err == f"error: {missing} is not a cloud assembly: run make synth first (or pass --assembly)\n"
+
+
+@pytest.mark.parametrize(
+    ("requirement", "upload"),
+    [
+        (
+            # A canary of a multi-model endpoint: its model is named by --as, and the old name is never reused.
+            preflight.Requirement(
+                needed_by="smoke test of dev-prices",
+                bucket=BUCKET,
+                key="models/dev-prices/Paris.tar.gz",
+                endpoint="dev-prices",
+                target_model="Paris.tar.gz",
+            ),
+            "modelctl upload ARCHIVE.tar.gz --env dev --endpoint prices --as NEW.tar.gz --layout flat",
+        ),
+        (
+            # A component's archive: its key comes from the catalog once the configuration names a new one.
+            preflight.Requirement(
+                needed_by="inference component dev-tabular-churn",
+                bucket=BUCKET,
+                key=f"{TABULAR}churn/model.tar.gz",
+                endpoint="dev-tabular",
+                component="churn",
+            ),
+            "modelctl upload ARCHIVE.tar.gz --env dev --endpoint tabular --component churn --layout flat",
+        ),
+    ],
+)
+def test_a_removed_archive_is_replaced_under_a_new_name(
+    account: Any, requirement: preflight.Requirement, upload: str
+) -> None:
+    # A rejected archive is quarantined and its key hidden by a delete marker (S3 versioning keeps the version).
+    account.put_object(Bucket=BUCKET, Key=requirement.key, Body=good())
+    account.delete_object(Bucket=BUCKET, Key=requirement.key)
+    [finding] = preflight.check(account, "dev", [requirement])
+    assert finding.state == "removed (rejected and quarantined, or deleted)"
+    assert finding.fix.endswith(f", synthesize and deploy ModelStore, then {upload}")

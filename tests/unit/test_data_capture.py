@@ -255,6 +255,8 @@ def test_compliance_clean_with_capture() -> None:
         ({"prefix": "capture/churn"}, r"data_capture\.prefix 'capture/churn' must be S3-safe segments"),
         ({"prefix": "/capture/churn/"}, r"data_capture\.prefix '/capture/churn/' must be S3-safe segments"),
         ({"prefix": "capture/../models/"}, r"data_capture\.prefix 'capture/\.\./models/' must be S3-safe segments"),
+        # IAM User Guide, "IAM JSON policy elements: Resource": '*' in a resource ARN is a wildcard.
+        ({"prefix": "capture/*/"}, r"data_capture\.prefix 'capture/\*/' must be S3-safe segments"),
         ({"prefix": "models/churn/"}, r"data_capture\.prefix 'models/churn/' must be under 'capture/'"),
         ({"prefix": "quarantine/churn/"}, r"data_capture\.prefix 'quarantine/churn/' must be under 'capture/'"),
         (
