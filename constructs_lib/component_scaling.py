@@ -102,7 +102,7 @@ class ComponentScaling(Construct):
         if max_copies < min_copies:
             raise limits.fail(self.owner, "max_copies", max_copies, f"must be at least min_copies ({min_copies})")
         initial = component.initial_copies
-        if not min(max(min_copies, 1), max_copies) <= initial <= max_copies:
+        if not max(min_copies, 1) <= initial <= max_copies:
             # RegisterScalableTarget moves the current capacity into the range at once; creation needs >= 1 copy.
             raise limits.fail(
                 self.owner,

@@ -303,8 +303,9 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
             model registry's deployment); its execution role and grants are the model owner's, and its VPC and
             network isolation should match this endpoint's.
         :param compute: what one copy reserves; one copy must fit one instance.
-        :param initial_copies: copies at creation, at least 1 (SageMaker refuses 0 at creation, even for a
-            component that scales to zero: it scales in afterwards).
+        :param initial_copies: copies at creation, at least 1, even for a component that scales to zero (it scales
+            in afterwards): the API accepts a CopyCount of 0, but a component created empty would let the first
+            deploy and its smoke test pass without ever loading the model.
         :param environment: container environment.
         :param model_data_download_timeout: 60-3600 s. Default: SageMaker's.
         :param container_startup_health_check_timeout: 60-3600 s. Default: SageMaker's.
@@ -334,7 +335,8 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
                 owner,
                 f"initial_copies of {where}",
                 initial_copies,
-                "must be a whole number >= 1: SageMaker refuses to create a component with 0 copies",
+                "must be a whole number >= 1: a component created without a copy never loads its model, so the deploy "
+                "and its smoke test would prove nothing",
             )
         env = dict(environment or {})
         limits.check_environment(owner, [(where, env)])
@@ -557,10 +559,10 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
             )
 
     def prepare_smoke_test(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> SmokeExpectations:
-        """The test waits for the components it invokes (CloudFormation creates them after the endpoint, and
-        placing copies takes minutes) and checks that each runs the model this deploy set: a rolling or blue/green
-        update SageMaker rolled back on its own leaves the component on the old model, which CloudFormation's
-        cleanup would then delete. ``grantee`` may describe exactly those components."""
+        """The test waits for the components it invokes and their scalable targets (CloudFormation creates them
+        after the endpoint, and placing copies takes minutes) and checks that each runs the model this deploy set: a
+        rolling or blue/green update SageMaker rolled back on its own leaves the component on the old model, which
+        CloudFormation's cleanup would then delete. ``grantee`` may describe exactly those components."""
         tested = {i.inference_component for i in invocations}
         components = [c for c in self.components.values() if c.component_name in tested]
         iam.Grant.add_to_principal(
@@ -568,8 +570,11 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
             actions=["sagemaker:DescribeInferenceComponent"],
             resource_arns=[c.component_arn for c in components],
         )
+        # Each component's scalable target too: registering it (or a changed min or max) may move the copy count
+        # while the test runs, and CloudFormation would otherwise update it beside the test.
+        targets = [c.scaling.target for c in components if c.scaling is not None]
         return SmokeExpectations(
-            dependencies=tuple(c.resource for c in components),
+            dependencies=(*(c.resource for c in components), *targets),
             expected_models={c.component_name: c.model_name for c in components},
         )
 

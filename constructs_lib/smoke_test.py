@@ -38,6 +38,10 @@ class SmokeTestProvider(Construct):
             description="Post-deploy smoke test of SageMaker endpoints",
             log_encryption_key=log_encryption_key,
             timeout=self.timeout,
+            # CloudFormation invokes a custom resource's function asynchronously: Lambda's default two retries
+            # would run the canaries again after CloudFormation stopped waiting; every path answers, so a retry
+            # has nothing to add.
+            retry_attempts=0,
         )
         self.function = self.custom.function
         """The function; custom resources use its ARN as service token."""

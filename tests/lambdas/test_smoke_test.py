@@ -548,14 +548,18 @@ def test_handler_answers_a_malformed_request(monkeypatch: pytest.MonkeyPatch, cf
 
 class FakeComponents(FakeSageMaker):
     """DescribeInferenceComponent as SageMaker answers it (botocore: InferenceComponentStatus,
-    Specification.ModelName, FailureReason)."""
+    Specification.ModelName, FailureReason); a component given several answers gives them in turn, the last one
+    for good."""
 
-    def __init__(self, models: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, models: dict[str, tuple[str, str] | list[tuple[str, str]]]) -> None:
         super().__init__()
-        self.models = models
+        self.models = {name: answer if isinstance(answer, list) else [answer] for name, answer in models.items()}
+        self.described = 0
 
     def describe_inference_component(self, InferenceComponentName: str) -> dict[str, Any]:  # noqa: N803
-        status, model = self.models[InferenceComponentName]
+        self.described += 1
+        answers = self.models[InferenceComponentName]
+        status, model = answers.pop(0) if len(answers) > 1 else answers[0]
         return {"InferenceComponentStatus": status, "Specification": {"ModelName": model}}
 
 
@@ -616,4 +620,48 @@ def test_describe_inference_component_is_called_as_botocore_expects() -> None:
             },
             {"InferenceComponentName": "prod-tabular-churn"},
         )
-        assert smoke._check_component(client, "prod-tabular-churn", "model-new") is None
+        assert smoke._check_component(client, "prod-tabular-churn", "model-new", deadline=_far()) is None
+
+
+def test_a_component_being_scaled_is_looked_at_again_until_in_service() -> None:
+    # Application Auto Scaling changing the copy count (UpdateInferenceComponentRuntimeConfig) makes a healthy
+    # component Updating for a while (DescribeInferenceComponent, InferenceComponentStatus): not a failed deploy.
+    sleeps: list[float] = []
+    sagemaker = FakeComponents({"prod-tabular-churn": [("Updating", "model-new"), ("InService", "model-new")]})
+    runtime = FakeRuntime()
+    problems = smoke.check_endpoint(
+        sagemaker,
+        runtime,
+        endpoint_name="prod-tabular",
+        expected_config="cfg-new",
+        invocations=[{"Body": "1", "ContentType": "text/csv", "InferenceComponentName": "prod-tabular-churn"}],
+        expected_models={"prod-tabular-churn": "model-new"},
+        deadline=_far(),
+        sleep=sleeps.append,
+    )
+    assert problems == []
+    assert sleeps == [smoke.COMPONENT_POLL_SECONDS]
+    assert len(runtime.calls) == 1
+
+
+def test_a_component_that_stays_in_transition_answers_before_the_deadline() -> None:
+    clock = FakeClock()
+    deadline = smoke.Deadline(clock.now() + 100, now=clock.now)
+    sagemaker = FakeComponents({"prod-tabular-churn": ("Creating", "model-new")})
+    runtime = FakeRuntime()
+    (problem,) = smoke.check_endpoint(
+        sagemaker,
+        runtime,
+        endpoint_name="prod-tabular",
+        expected_config="cfg-new",
+        invocations=[{"Body": "1", "ContentType": "text/csv", "InferenceComponentName": "prod-tabular-churn"}],
+        expected_models={"prod-tabular-churn": "model-new"},
+        deadline=deadline,
+        sleep=clock.sleep,
+    )
+    assert problem.startswith(
+        "prod-tabular: deadline reached after 0 of 1 canaries (DescribeInferenceComponent prod-tabular-churn, Creating;"
+    )
+    assert deadline.remaining() >= 0
+    assert sagemaker.described > 1
+    assert runtime.calls == []

@@ -478,3 +478,29 @@ def test_every_inference_component_may_write_its_log_group(synthesis: Synthesis,
     assert stage.config.component_names()
     for component in stage.config.component_names():
         assert f"log-group:/aws/sagemaker/InferenceComponents/{component}:log-stream:*" in policies
+
+
+def test_custom_resource_functions_are_never_retried(synthesis: Synthesis) -> None:
+    # CloudFormation invokes a Lambda-backed custom resource asynchronously, and Lambda retries a failed
+    # asynchronous invocation twice by default (Lambda Developer Guide, "Asynchronous invocation"): a retry would
+    # run after CloudFormation stopped waiting for the answer, beside the stack's next requests.
+    checked = 0
+    for stage in synthesis.stages:
+        for stack in (stage.model_store, *stage.hosting_stacks):
+            resources = synthesis.template(stack)["Resources"]
+            tokens = {
+                r["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
+                for r in resources.values()
+                if r["Type"].startswith("Custom::") and "Fn::GetAtt" in r["Properties"].get("ServiceToken", {})
+            }
+            retries = {
+                r["Properties"]["FunctionName"]["Ref"]: r["Properties"].get("MaximumRetryAttempts")
+                for r in resources.values()
+                if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+            }
+            # The CDK's own S3 auto-delete provider (dev buckets) is invoked the same way; it is not ours to set.
+            ours = {t for t in tokens if "CustomResourceProvider" not in t}
+            for function in ours:
+                assert retries.get(function) == 0, f"{stack.stack_name}: {function} is retried"
+                checked += 1
+    assert checked

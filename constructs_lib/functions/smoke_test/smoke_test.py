@@ -153,9 +153,10 @@ def check_endpoint(
         ]
     problems: list[str] = []
     for component, model in sorted((expected_models or {}).items()):
-        if not deadline.allows(CONTROL_PLANE.worst_case_seconds):
-            return [_deadline_reached(endpoint_name, 0, total, deadline, CONTROL_PLANE, "DescribeInferenceComponent")]
-        problem = _check_component(sagemaker, component, model)
+        try:
+            problem = _check_component(sagemaker, component, model, deadline=deadline, sleep=sleep)
+        except _OutOfTimeError as error:
+            return [_deadline_reached(endpoint_name, 0, total, deadline, CONTROL_PLANE, str(error))]
         if problem:
             problems.append(problem)
     if problems:
@@ -171,10 +172,33 @@ def check_endpoint(
     return problems
 
 
-def _check_component(sagemaker: Any, component: str, expected_model: str) -> str | None:
-    """The component is InService on the model this deploy set, or what is wrong."""
-    described = sagemaker.describe_inference_component(InferenceComponentName=component)
-    status = described.get("InferenceComponentStatus")
+#: DescribeInferenceComponent statuses that pass on their own (InferenceComponentStatus: InService, Creating,
+#: Updating, Failed, Deleting): Application Auto Scaling changing the copy count makes a healthy component Updating.
+_IN_TRANSITION = frozenset({"Creating", "Updating"})
+#: Seconds between two looks at a component in transition.
+COMPONENT_POLL_SECONDS = 15
+
+
+def _check_component(
+    sagemaker: Any,
+    component: str,
+    expected_model: str,
+    *,
+    deadline: Deadline,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str | None:
+    """The component is InService on the model this deploy set, or what is wrong; a component in transition is
+    looked at again until the deadline (``_OutOfTimeError`` when the next look would not end by then)."""
+    while True:
+        if not deadline.allows(CONTROL_PLANE.worst_case_seconds):
+            raise _OutOfTimeError(f"DescribeInferenceComponent {component}")
+        described = sagemaker.describe_inference_component(InferenceComponentName=component)
+        status = described.get("InferenceComponentStatus")
+        if status not in _IN_TRANSITION:
+            break
+        if not deadline.allows(COMPONENT_POLL_SECONDS + CONTROL_PLANE.worst_case_seconds):
+            raise _OutOfTimeError(f"DescribeInferenceComponent {component}, {status}")
+        sleep(COMPONENT_POLL_SECONDS)
     if status != "InService":
         reason = described.get("FailureReason")
         return f"{component} is {status}, not InService" + (f": {reason}" if reason else "")
