@@ -83,6 +83,13 @@ def test_every_alarm_of_the_stage_may_publish_to_its_topic(synthesis: Synthesis,
     refs = {"AlarmTopicB56431CA": topic_arn}
     (policy,) = [r for r in template.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
     statements = _render(policy["Properties"]["PolicyDocument"]["Statement"], stage, refs)
+    # An encrypted topic takes a message only if the publisher may make a data key with the topic's key: CloudWatch
+    # needs kms:GenerateDataKey* and kms:Decrypt in the key policy (SNS Developer Guide, "Key management",
+    # "Enable compatibility between event sources from AWS services and encrypted topics").
+    (topic,) = [r for r in template.values() if r["Type"] == "AWS::SNS::Topic"]
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key_statements = _render(template[key_id]["Properties"]["KeyPolicy"]["Statement"], stage, refs)
+    key_actions = ("kms:GenerateDataKey", "kms:Decrypt")
     alarms = _alarm_names(synthesis, stage)
     assert len(alarms) >= 10  # endpoint alarms in Hosting, the guard's in ModelStore
     for alarm in alarms:
@@ -92,6 +99,8 @@ def test_every_alarm_of_the_stage_may_publish_to_its_topic(synthesis: Synthesis,
             "aws:SecureTransport": "true",
         }
         assert _allows(statements, "cloudwatch.amazonaws.com", "sns:Publish", topic_arn, context), alarm
+        for action in key_actions:
+            assert _allows(key_statements, "cloudwatch.amazonaws.com", action, "*", context), (alarm, action)
     # Not another account's alarm (confused deputy), not an alarm outside the stage, never without TLS.
     foreign = {
         "aws:SourceArn": f"arn:aws:cloudwatch:{stage.region}:999999999999:alarm:{alarms[0]}",
@@ -111,6 +120,9 @@ def test_every_alarm_of_the_stage_may_publish_to_its_topic(synthesis: Synthesis,
     }
     for context in (foreign, other, plain):
         assert not _allows(statements, "cloudwatch.amazonaws.com", "sns:Publish", topic_arn, context)
+    for context in (foreign, other):
+        for action in key_actions:
+            assert not _allows(key_statements, "cloudwatch.amazonaws.com", action, "*", context), action
 
 
 @pytest.mark.parametrize("name", examples.NAMES)

@@ -1,0 +1,105 @@
+"""Captured requests reach the stage's bucket: what SageMaker writes, under which key, is allowed end to end.
+
+SageMaker writes each captured file under the configured ``DestinationS3Uri`` followed by
+``<endpoint-name>/<variant-name>/yyyy/mm/dd/hh/<file>.jsonl`` (SageMaker Developer Guide, "Capture data from
+real-time endpoint"), encrypted with the config's ``KmsKeyId``, as the endpoint's execution role (the one its
+models run as; no other principal is given to SageMaker). So for every capturing endpoint config of every stage:
+the role's policy allows ``s3:PutObject`` on such a key and ``kms:GenerateDataKey`` on that key through S3, and
+the bucket policy denies neither (IAM User Guide, "Policy evaluation logic": an explicit Deny wins).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from tests.support import Synthesis
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _allows(statements: list[dict[str, Any]], action: str, resource: Any, context: dict[str, str]) -> bool:
+    """An identity policy's verdict: an Allow whose action, resource (ARN pattern, or the same token) and every
+    StringEquals condition match, and no Deny that matches."""
+
+    def matches(statement: dict[str, Any]) -> bool:
+        if not any(fnmatch.fnmatchcase(action, a) for a in _as_list(statement["Action"])):
+            return False
+        resources = _as_list(statement["Resource"])
+        if isinstance(resource, str):
+            if not any(isinstance(r, str) and fnmatch.fnmatchcase(resource, r) for r in resources):
+                return False
+        elif resource not in resources and "*" not in resources:
+            return False
+        for operator, pairs in statement.get("Condition", {}).items():
+            assert operator == "StringEquals", f"an evaluator for {operator} is needed here"
+            for key, wanted in pairs.items():
+                if context.get(key) not in _as_list(wanted):
+                    return False
+        return True
+
+    relevant = [s for s in statements if matches(s)]
+    return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
+
+
+def test_every_capturing_endpoint_may_write_its_captures(synthesis: Synthesis) -> None:
+    checked = 0
+    for stage in synthesis.stages:
+        bucket_name = stage.config.artifact_bucket_name
+        store = synthesis.resources(stage.model_store)
+        (bucket_policy,) = [
+            r["Properties"]["PolicyDocument"]["Statement"]
+            for r in store.values()
+            if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": "ArtifactsBucket88671897"}
+        ]
+        denies = [
+            statement
+            for statement in bucket_policy
+            if statement["Effect"] == "Deny"
+            and any(fnmatch.fnmatchcase("s3:PutObject", a) for a in _as_list(statement["Action"]))
+            and statement.get("Condition") != {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert denies, "the artifact guard's Denies are expected on the bucket"
+        for hosting in stage.hosting_stacks:
+            resources = synthesis.resources(hosting)
+            for config_id, config in resources.items():
+                capture = (
+                    config["Properties"].get("DataCaptureConfig") if config["Type"].endswith("EndpointConfig") else None
+                )
+                if not capture:
+                    continue
+                (endpoint,) = [
+                    r["Properties"]["EndpointName"]
+                    for r in resources.values()
+                    if r["Type"] == "AWS::SageMaker::Endpoint"
+                    and r["Properties"]["EndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
+                ]
+                uri = capture["DestinationS3Uri"]
+                assert uri.startswith(f"s3://{bucket_name}/"), uri
+                variants = config["Properties"]["ProductionVariants"]
+                model_id = variants[0]["ModelName"]["Fn::GetAtt"][0]
+                role_id = resources[model_id]["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+                statements = [
+                    statement
+                    for r in resources.values()
+                    if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+                    for statement in r["Properties"]["PolicyDocument"]["Statement"]
+                ]
+                via_s3 = {"kms:ViaService": f"s3.{stage.region}.amazonaws.com"}
+                assert _allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], via_s3), endpoint
+                # Not directly: only S3 may use the key on the role's behalf.
+                assert not _allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], {}), endpoint
+                for variant in variants:
+                    key = f"{uri.removeprefix(f's3://{bucket_name}/')}/{endpoint}/{variant['VariantName']}"
+                    arn = f"arn:aws:s3:::{bucket_name}/{key}/2026/11/26/13/capture-file.jsonl"
+                    assert _allows(statements, "s3:PutObject", arn, {}), arn
+                    # The bucket's Denies of PutObject (models/ only) other than plain HTTP's: none reaches captures.
+                    for deny in denies:
+                        for pattern in _as_list(deny["Resource"]):
+                            # {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/models/*"]]}: the key pattern.
+                            path = pattern["Fn::Join"][1][1] if isinstance(pattern, dict) else "/*"
+                            assert not fnmatch.fnmatchcase(arn.split(":::", 1)[1], bucket_name + path), deny["Sid"]
+                    checked += 1
+    assert checked, "no stage captures data: the examples should keep one that does"
