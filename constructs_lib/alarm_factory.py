@@ -224,11 +224,24 @@ def model_latency_spec(
     )
 
 
+#: Data capture "stops capturing requests at high levels of disk usage"; AWS recommends keeping disk utilization
+#: below 75% (SageMaker Developer Guide, "Capture data from real-time endpoint"): a capturing variant's disk alarm
+#: fires there at the latest, before capture silently stops.
+CAPTURE_DISK_PERCENT = 75.0
+
+
 def instance_alarm_specs(
-    endpoint: EndpointBase, variant: ProductionVariant, thresholds: AlarmThresholds, suffix: str
+    endpoint: EndpointBase,
+    variant: ProductionVariant,
+    thresholds: AlarmThresholds,
+    suffix: str,
+    *,
+    capturing: bool = False,
 ) -> list[AlarmSpec]:
-    """What every instance-backed variant is watched for: 5XX rate, p99 latency, CPU, memory and disk."""
+    """What every instance-backed variant is watched for: 5XX rate, p99 latency, CPU, memory and disk (at
+    ``CAPTURE_DISK_PERCENT`` at the latest when the endpoint captures data)."""
     name = variant.variant_name
+    disk_percent = min(thresholds.disk_percent, CAPTURE_DISK_PERCENT) if capturing else thresholds.disk_percent
     specs = [
         error_rate_spec(endpoint, name, thresholds, suffix),
         model_latency_spec(endpoint, name, thresholds, suffix),
@@ -237,7 +250,7 @@ def instance_alarm_specs(
     for metric_name, percent, scale in (
         ("CPUUtilization", thresholds.cpu_percent, cpus),
         ("MemoryUtilization", thresholds.memory_percent, 1),
-        ("DiskUtilization", thresholds.disk_percent, 1),
+        ("DiskUtilization", disk_percent, 1),
     ):
         specs.append(
             AlarmSpec(

@@ -302,6 +302,8 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
             else None
         )
         self._host(self.model, variants, volume_encryption_key, data_capture=capture)
+        self.captures_data = capture is not None
+        """Whether the endpoint captures requests and responses (its disk alarm fires before capture stops)."""
         self.rollback_alarms: list[cloudwatch.Alarm] = []
         """The alarms that roll a blue/green update back (empty without ``deployment``)."""
         if deployment is not None:
@@ -325,7 +327,7 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
         specs: list[AlarmSpec] = []
         for variant in self.production_variants:
             suffix = variant_suffix(self.production_variants, variant)
-            specs += instance_alarm_specs(self, variant, thresholds, suffix)
+            specs += instance_alarm_specs(self, variant, thresholds, suffix, capturing=self.captures_data)
             if self.mode is InferenceMode.DIRECT:
                 specs += [
                     self._container_error_spec(h, variant.variant_name, thresholds, suffix) for h in self.hostnames

@@ -103,3 +103,23 @@ def test_every_capturing_endpoint_may_write_its_captures(synthesis: Synthesis) -
                             assert not fnmatch.fnmatchcase(arn.split(":::", 1)[1], bucket_name + path), deny["Sid"]
                     checked += 1
     assert checked, "no stage captures data: the examples should keep one that does"
+
+
+def test_a_capturing_endpoint_alarms_on_disk_before_capture_stops(synthesis: Synthesis) -> None:
+    # "Data Capture stops capturing requests at high levels of disk usage ... keep your disk utilization below
+    # 75%" (SageMaker Developer Guide, "Capture data from real-time endpoint").
+    seen = set()
+    for stage in synthesis.stages:
+        capturing = {e.name for e in stage.config.multi_container_endpoints if e.data_capture is not None}
+        for hosting in stage.hosting_stacks:
+            for alarm in synthesis.resources(hosting, "AWS::CloudWatch::Alarm").values():
+                properties = alarm["Properties"]
+                if properties.get("MetricName") != "DiskUtilization":
+                    continue
+                endpoint = next(d["Value"] for d in properties["Dimensions"] if d["Name"] == "EndpointName")
+                short = endpoint.removeprefix(f"{stage.config.name}-")
+                configured = stage.config.alarm_thresholds.disk_percent
+                expected = min(configured, 75) if short in capturing else configured
+                assert properties["Threshold"] == expected, endpoint
+                seen.add(short in capturing)
+    assert seen == {True, False}
