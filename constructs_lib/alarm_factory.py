@@ -227,7 +227,7 @@ def model_latency_spec(
 #: Data capture "stops capturing requests at high levels of disk usage"; AWS recommends keeping disk utilization
 #: below 75% (SageMaker Developer Guide, "Capture data from real-time endpoint"): a capturing variant's disk alarm
 #: fires there at the latest, before capture silently stops.
-CAPTURE_DISK_PERCENT = 75.0
+CAPTURE_DISK_PERCENT = 75
 
 
 def instance_alarm_specs(

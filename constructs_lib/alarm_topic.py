@@ -34,6 +34,11 @@ MAX_ALARM_NAME = 255
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}[-/.]\Z")
 
 
+def is_email_address(address: str) -> bool:
+    """Whether ``address`` looks like an e-mail address SNS can subscribe (one ``@``, a dot in the domain)."""
+    return _EMAIL.match(address) is not None
+
+
 class AlarmTopic(Construct):
     """An SNS topic for alarms: KMS-encrypted, SSL-only, publishable by the account's alarms named under
     ``alarm_name_prefix`` (see ``AlarmNames``), optional e-mail subscriptions.
@@ -58,7 +63,7 @@ class AlarmTopic(Construct):
         super().__init__(scope, construct_id)
         owner = f"AlarmTopic {self.node.path}"
         for address in email_addresses:
-            if not _EMAIL.match(address):
+            if not is_email_address(address):
                 raise ValidationError(f"{owner}: email address {address!r} is not an e-mail address")
         if not _PREFIX.match(alarm_name_prefix):
             raise ValidationError(

@@ -50,23 +50,11 @@ class ExecutionRole(Construct):
             description=f"SageMaker execution role of endpoint {endpoint_name}",
         )
         """The IAM role."""
-        log_group = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=naming.endpoint_log_group(endpoint_name),
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-                resources=[log_group],
-            )
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{log_group}:log-stream:*"],
-            )
+        # SageMaker creates the endpoint's log group itself when it does not exist yet.
+        self._allow_logs(
+            naming.endpoint_log_group(endpoint_name),
+            create=True,
+            streams="SageMaker names the log streams of its own log group per variant and instance at run time.",
         )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["cloudwatch:PutMetricData", "ecr:GetAuthorizationToken"], resources=["*"])
@@ -76,10 +64,6 @@ class ExecutionRole(Construct):
             " ".join(
                 _NO_RESOURCE_SCOPE.format(action=a) for a in ("cloudwatch:PutMetricData", "ecr:GetAuthorizationToken")
             ),
-        )
-        self.acknowledge_wildcard(
-            f"{log_group}:log-stream:*",
-            "SageMaker names the log streams of its own log group per variant and instance at run time.",
         )
         if not self._owns_policy:
             return
@@ -93,24 +77,29 @@ class ExecutionRole(Construct):
     def allow_log_group(self, log_group_name: str) -> None:
         """Let the containers write to the existing log group ``log_group_name`` too (its streams are named by
         SageMaker at run time), e.g. an inference component's."""
+        self._allow_logs(
+            log_group_name,
+            create=False,
+            streams="SageMaker names the log streams of this log group per copy and instance at run time.",
+        )
+
+    def _allow_logs(self, log_group_name: str, *, create: bool, streams: str) -> None:
+        """Describe (and create, if ``create``) the log group ``log_group_name`` and write to any of its streams,
+        whose names SageMaker chooses (``streams``: why the wildcard, for the acknowledgment)."""
         log_group = cdk.Stack.of(self).format_arn(
             service="logs",
             resource="log-group",
             resource_name=log_group_name,
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["logs:DescribeLogStreams"], resources=[log_group])
-        )
+        actions = ["logs:CreateLogGroup", "logs:DescribeLogStreams"] if create else ["logs:DescribeLogStreams"]
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[log_group]))
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{log_group}:log-stream:*"]
             )
         )
-        self.acknowledge_wildcard(
-            f"{log_group}:log-stream:*",
-            "SageMaker names the log streams of this log group per copy and instance at run time.",
-        )
+        self.acknowledge_wildcard(f"{log_group}:log-stream:*", streams)
 
     def add_to_policy(self, statement: iam.PolicyStatement) -> None:
         """Add ``statement`` to the role's policy."""

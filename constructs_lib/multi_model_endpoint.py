@@ -40,9 +40,10 @@ from constructs_lib.endpoint_base import (
 from constructs_lib.execution_role import ExecutionRole, execution_role_for
 from constructs_lib.hosted_endpoint import AlarmSpec, OperatedEndpoint, SmokeInvocation
 from constructs_lib.model_prefix import ModelPrefix
-from constructs_lib.per_model_metrics import LOG_GROUP_PREFIX, PerModelMetrics
+from constructs_lib.per_model_metrics import PerModelMetrics
 from constructs_lib.production_variant import ProductionVariant
 from constructs_lib.serving_image import ServingImage
+from hosting_contract import naming
 from hosting_contract.archive_rules import check_key
 
 
@@ -258,7 +259,7 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
             self,
             "PerModelMetrics",
             endpoint_name=self.endpoint_name,
-            log_group_name=f"{LOG_GROUP_PREFIX}{self.endpoint_name}",
+            log_group_name=naming.endpoint_log_group(self.endpoint_name),
             bounded_models=bounded_models,
         )
         return self.per_model_metrics

@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
+from constructs_lib.dashboard_widgets import WIDTH
 from hosting_contract import naming
 from hosting_contract.archive_rules import MAX_TARGET_MODEL
 
@@ -43,9 +44,6 @@ DEFAULT_NAMESPACE = "SageMakerHosting/PerModel"
 RuleKind = Literal["invocations", "errors", "latency"]
 RULE_KINDS: tuple[RuleKind, ...] = ("invocations", "errors", "latency")
 
-#: SageMaker writes an endpoint's container logs to this group (SageMaker Developer Guide, "Log Amazon SageMaker
-#: AI Events with Amazon CloudWatch").
-LOG_GROUP_PREFIX = naming.ENDPOINT_LOG_GROUP_PREFIX
 #: CloudWatch Logs LogGroupName (botocore ``logs`` service model): 1-512 of these characters.
 _LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}\Z")
 #: The namespace is a metric filter's MetricNamespace: the CloudFormation schema of AWS::Logs::MetricFilter allows
@@ -55,8 +53,6 @@ _NAMESPACE = re.compile(r"^[0-9a-zA-Z.\-_/#]{1,255}\Z")
 _RESERVED_NAMESPACE = "AWS/"
 #: GetInsightRuleReport MaxContributorCount: 1-100.
 MAX_CONTRIBUTORS = 100
-#: A dashboard row is 24 columns wide.
-DASHBOARD_WIDTH = 24
 
 
 def rule_name(endpoint_name: str, kind: RuleKind) -> str:
@@ -279,7 +275,7 @@ class PerModelMetrics(Construct):
         limits.check_count(self._owner, "max_contributors", max_contributors, 1)
         limits.check_range(self._owner, "max_contributors", max_contributors, 1, MAX_CONTRIBUTORS)
         limits.check_count(self._owner, "width", width, 1)
-        limits.check_range(self._owner, "width", width, 1, DASHBOARD_WIDTH)
+        limits.check_range(self._owner, "width", width, 1, WIDTH)
         limits.check_count(self._owner, "height", height, 1)
         what = {"invocations": "requests", "errors": "errors", "latency": "total latency (ms)"}[kind]
         return TopModelsWidget(
@@ -298,12 +294,12 @@ def _check_log_group(owner: str, log_group_name: str, endpoint_name: str) -> Non
     if not _LOG_GROUP_NAME.match(log_group_name):
         raise limits.fail(owner, "log_group_name", log_group_name, "must be 1-512 of a-z, A-Z, 0-9, '.-_/#'")
     # SageMaker writes nowhere else: rules on another group would count nothing, silently.
-    if not limits.is_token(endpoint_name) and log_group_name != f"{LOG_GROUP_PREFIX}{endpoint_name}":
+    if not limits.is_token(endpoint_name) and log_group_name != naming.endpoint_log_group(endpoint_name):
         raise limits.fail(
             owner,
             "log_group_name",
             log_group_name,
-            f"must be {LOG_GROUP_PREFIX}{endpoint_name}, where SageMaker writes the endpoint's container logs",
+            f"must be {naming.endpoint_log_group(endpoint_name)}, where SageMaker writes the endpoint's container logs",
         )
 
 

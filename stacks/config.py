@@ -17,6 +17,7 @@ from aws_cdk import region_info
 
 from constructs_lib import service_model
 from constructs_lib.alarm_factory import AlarmThresholds
+from constructs_lib.alarm_topic import is_email_address
 from constructs_lib.artifact_catalog import ContainerArchive, EndpointArtifacts
 from constructs_lib.artifact_guard import validate_guard_limits
 from constructs_lib.component_scaling import ComponentScalingPlan
@@ -38,7 +39,6 @@ from stacks.config_types import check_fields
 
 _ACCOUNT = re.compile(r"^\d{12}\Z")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}\Z")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 #: Enough for thousands of endpoints; each stack costs a key and two functions.
 _MAX_HOSTING_STACKS = 64
 _MAX_BUCKET_NAME = 63
@@ -479,7 +479,7 @@ class EnvironmentConfig:
         validate_guard_limits(f"environment {self.name!r}", self.guard_limits)
         # Checked here too, not only in each endpoint's alarms: an environment without endpoints has the guard's.
         self.alarm_thresholds.validate(f"environment {self.name!r}: alarm_thresholds")
-        if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
+        if self.alarm_email is not None and not is_email_address(self.alarm_email):
             self._fail("alarm_email", self.alarm_email, "is not an e-mail address")
         if self.name == "prod" and not self.retain_stateful_resources:
             self._fail("retain_stateful_resources", False, "must be True in prod: model artifacts must survive")
