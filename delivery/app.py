@@ -16,6 +16,7 @@ from delivery.config import (
     EXISTING_OIDC_PROVIDERS,
     GITHUB_REPOSITORY,
     GITHUB_SUBJECT,
+    PLACEHOLDER_REPOSITORY,
     QUALIFIER_CONTEXT,
     REPOSITORY_CONTEXT,
     SUBJECT_CONTEXT,
@@ -31,8 +32,15 @@ def configured(app: cdk.App) -> DeliveryConfig:
     from stacks.environments import ENVIRONMENTS
 
     subject = app.node.try_get_context(SUBJECT_CONTEXT) or GITHUB_SUBJECT
+    repository = str(app.node.try_get_context(REPOSITORY_CONTEXT) or GITHUB_REPOSITORY)
+    if repository == PLACEHOLDER_REPOSITORY:
+        # The roles would trust whoever owns that name on GitHub, and the deploy role reaches the bootstrap roles.
+        raise ValidationError(
+            f"delivery: repository {repository!r} is the shipped placeholder: set GITHUB_REPOSITORY in "
+            f"delivery/config.py, or make delivery GITHUB_REPOSITORY=owner/name (context {REPOSITORY_CONTEXT})"
+        )
     return DeliveryConfig(
-        repository=str(app.node.try_get_context(REPOSITORY_CONTEXT) or GITHUB_REPOSITORY),
+        repository=repository,
         subject=None if subject is None else str(subject),
         environments=ENVIRONMENTS,
         existing_oidc_providers=EXISTING_OIDC_PROVIDERS,

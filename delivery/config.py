@@ -21,8 +21,10 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"
 
-#: The repository (owner/name) whose workflows may assume the roles: a placeholder, like the accounts.
-GITHUB_REPOSITORY = "example-org/sagemaker-multi-hosting"
+#: The name shipped as GITHUB_REPOSITORY: the delivery app refuses to synthesize roles that trust it.
+PLACEHOLDER_REPOSITORY = "example-org/sagemaker-multi-hosting"
+#: The repository (owner/name) whose workflows may assume the roles: set it (the shipped value is a placeholder).
+GITHUB_REPOSITORY = PLACEHOLDER_REPOSITORY
 #: The context key that overrides it (``cdk synth -c github-repository=owner/name``).
 REPOSITORY_CONTEXT = "github-repository"
 #: The repository as its OIDC tokens' subject names it, when GitHub adds the owner's and the repository's ids
@@ -161,9 +163,9 @@ class DeliveryConfig:
         return f"{self.subject_prefix}:environment:{environment}"
 
     def diff_subjects(self, environment: str) -> tuple[str, ...]:
-        """The token subjects that may assume ``environment``'s diff role: jobs on ``branch`` that use no GitHub
-        environment and, unless ``environment`` is planned (``plan_environments``), pull-request jobs."""
-        branch = f"{self.subject_prefix}:ref:refs/heads/{self.branch}"
+        """The token subjects that may assume ``environment``'s diff role: for a planned environment
+        (``plan_environments``), its plan, a job on ``branch`` that uses no GitHub environment; for the others,
+        pull-request jobs (their diff), and nothing on ``branch``, where no job diffs them."""
         if environment in self.plan_environments:
-            return (branch,)
-        return (f"{self.subject_prefix}:pull_request", branch)
+            return (f"{self.subject_prefix}:ref:refs/heads/{self.branch}",)
+        return (f"{self.subject_prefix}:pull_request",)

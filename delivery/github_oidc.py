@@ -37,6 +37,12 @@ BOOTSTRAP_ROLES = {
 }
 
 
+#: The ones ``cdk deploy`` of the stages goes through: deploy, file assets (Lambda code), and lookup (the re-diff
+#: inside the prod lock). Not image publishing: the stages build no Docker image asset (serving images are
+#: pulled from ECR by tag; a test keeps the assembly so).
+DEPLOY_BOOTSTRAP_ROLES = ("deploy", "file-publishing", "lookup")
+
+
 def bootstrap_role_arn(kind: str, *, qualifier: str, account: str, region: str, partition: str = "aws") -> str:
     """The ARN of bootstrap role ``kind`` (a key of BOOTSTRAP_ROLES) of ``account`` in ``region``."""
     arn = BOOTSTRAP_ROLES[kind]
@@ -89,11 +95,9 @@ class GitHubOidcStack(cdk.Stack):
                 self, "GitHubOidcProvider", url=GITHUB_OIDC_URL, client_id_list=[STS_AUDIENCE]
             )
             self.provider_arn = provider.attr_arn
-        self.deploy_roles: dict[str, iam.Role] = {}
-        self.diff_roles: dict[str, iam.Role] = {}
         for environment in environments:
-            self.deploy_roles[environment.name] = self._deploy_role(environment)
-            self.diff_roles[environment.name] = self._diff_role(environment)
+            self._deploy_role(environment)
+            self._diff_role(environment)
 
     def _trust(self, subjects: str | list[str]) -> iam.WebIdentityPrincipal:
         return iam.WebIdentityPrincipal(
@@ -143,7 +147,7 @@ class GitHubOidcStack(cdk.Stack):
                 iam.PolicyStatement(
                     sid="AssumeCdkBootstrapRoles",
                     actions=["sts:AssumeRole"],
-                    resources=self._bootstrap_roles(environment, tuple(BOOTSTRAP_ROLES)),
+                    resources=self._bootstrap_roles(environment, DEPLOY_BOOTSTRAP_ROLES),
                 ),
                 # HeadObject answers 404 for a missing archive only with s3:ListBucket (403 without it), and
                 # preflight lists an archive's versions to tell "never uploaded" from "removed".
@@ -177,7 +181,7 @@ class GitHubOidcStack(cdk.Stack):
     def _diff_callers(self, environment: str) -> str:
         if environment in self.config.plan_environments:
             return f"the plan on {self.config.branch} only"
-        return f"pull requests and {self.config.branch}"
+        return "pull requests only"
 
     def _diff_role(self, environment: EnvironmentConfig) -> iam.Role:
         name = environment.name

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 import delivery.github_oidc
 from delivery import app as delivery_app
 from delivery.config import DeliveryConfig
-from delivery.github_oidc import BOOTSTRAP_ROLES, bootstrap_role_arn
+from delivery.github_oidc import BOOTSTRAP_ROLES, DEPLOY_BOOTSTRAP_ROLES, bootstrap_role_arn
 from hosting_contract.served_prefix import SERVED_ROOT
 from modelctl import cli as modelctl_cli
 from modelctl import preflight
@@ -153,7 +153,7 @@ def test_a_deploy_role_may_assume_the_bootstrap_roles_of_its_regions_and_read_wh
     statements = _policy_of(templates["GitHubDelivery-333333333333"], "sagemaker-hosting-github-deploy-prod")
     roles = [
         f"arn:aws:iam::333333333333:role/cdk-hnb659fds-{kind}-role-333333333333-{region}"
-        for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
+        for kind in ("deploy", "file-publishing", "lookup")
         for region in ("eu-central-1", "eu-west-1")
     ]
     buckets = [f"arn:aws:s3:::sagemaker-models-prod-333333333333-{r}" for r in ("eu-central-1", "eu-west-1")]
@@ -188,7 +188,7 @@ def test_prods_diff_role_trusts_main_alone(templates: dict[str, dict[str, Any]])
     assert "pull requests" not in role["Properties"]["Description"]
 
 
-def test_a_diff_role_trusts_pull_requests_and_main_and_may_only_look_up(
+def test_a_diff_role_trusts_pull_requests_alone_and_may_only_look_up(
     templates: dict[str, dict[str, Any]],
 ) -> None:
     template = templates["GitHubDelivery-111111111111"]
@@ -201,10 +201,8 @@ def test_a_diff_role_trusts_pull_requests_and_main_and_may_only_look_up(
             "Condition": {
                 "StringEquals": {
                     "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-                    "token.actions.githubusercontent.com:sub": [
-                        "repo:octo-org/models:pull_request",
-                        "repo:octo-org/models:ref:refs/heads/main",
-                    ],
+                    # No job on main diffs staging: only prod's plan runs there (deploy.yml).
+                    "token.actions.githubusercontent.com:sub": "repo:octo-org/models:pull_request",
                 }
             },
         }
@@ -236,10 +234,10 @@ def test_another_qualifier_and_branch_reach_every_arn_and_subject() -> None:
     template = templates["GitHubDelivery-111111111111"]
     (lookup,) = _policy_of(template, "sagemaker-hosting-github-diff-dev")
     assert lookup["Resource"] == "arn:aws:iam::111111111111:role/cdk-team1-lookup-role-111111111111-eu-west-1"
-    (statement,) = _role(template, "sagemaker-hosting-github-diff-dev")["Properties"]["AssumeRolePolicyDocument"][
-        "Statement"
-    ]
-    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"][1] == (
+    # The branch is where prod's plan runs: prod's diff role trusts it.
+    prod = _role(templates["GitHubDelivery-333333333333"], "sagemaker-hosting-github-diff-prod")
+    (statement,) = prod["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
         "repo:octo-org/models:ref:refs/heads/release"
     )
 
@@ -261,8 +259,8 @@ def test_an_immutable_subject_reaches_every_trust_policy(subject: str) -> None:
         "sagemaker-hosting-github-deploy-dev": f"{prefix}:environment:dev",
         "sagemaker-hosting-github-deploy-staging": f"{prefix}:environment:staging",
         "sagemaker-hosting-github-deploy-prod": f"{prefix}:environment:prod",
-        "sagemaker-hosting-github-diff-dev": [f"{prefix}:pull_request", f"{prefix}:ref:refs/heads/main"],
-        "sagemaker-hosting-github-diff-staging": [f"{prefix}:pull_request", f"{prefix}:ref:refs/heads/main"],
+        "sagemaker-hosting-github-diff-dev": f"{prefix}:pull_request",
+        "sagemaker-hosting-github-diff-staging": f"{prefix}:pull_request",
         "sagemaker-hosting-github-diff-prod": f"{prefix}:ref:refs/heads/main",
     }
 
@@ -371,6 +369,14 @@ def test_main_reports_a_configuration_error_in_one_line(capsys: pytest.CaptureFi
     assert delivery_app.main(app) == 2
     assert capsys.readouterr().err == (
         "error: delivery: repository 'not a repository' must be owner/name as GitHub spells it\n"
+    )
+
+
+def test_main_refuses_roles_for_the_placeholder_repository(capsys: pytest.CaptureFixture[str]) -> None:
+    # Whoever owns the placeholder's name on GitHub could otherwise assume the roles.
+    assert delivery_app.main(make_app()) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: delivery: repository 'example-org/sagemaker-multi-hosting' is the shipped placeholder: set "
     )
 
 
@@ -500,3 +506,18 @@ def test_the_execution_policy_list_names_every_service_the_stages_use(synthesis:
     # Custom resources are Lambda functions CloudFormation invokes.
     assert any(t.startswith("Custom::") for t in types)
     assert "| `AWS::Lambda::*`, `Custom::*` |" in (ROOT / "docs" / "DELIVERY.md").read_text()
+
+
+def test_the_deploy_role_reaches_the_bootstrap_roles_the_assembly_names(synthesis: Synthesis) -> None:
+    # What `cdk deploy` of the assembly assumes: each stack's assumeRoleArn and lookupRole (cloud assembly
+    # manifest), each asset's publishing role (assets.json); the CloudFormation execution role is passed to
+    # CloudFormation by the deploy role, not assumed by the caller (CDK bootstrapping, "Bootstrap roles").
+    named: set[str] = set()
+    for path in [
+        *synthesis.outdir.glob("assembly-*/manifest.json"),
+        *synthesis.outdir.glob("assembly-*/*.assets.json"),
+    ]:
+        named |= set(re.findall(r"cdk-[a-z0-9]+-([a-z-]+)-role-", path.read_text()))
+        if path.name.endswith(".assets.json"):
+            assert json.loads(path.read_text()).get("dockerImages", {}) == {}, path.name
+    assert named - {"cfn-exec"} == set(DEPLOY_BOOTSTRAP_ROLES)

@@ -209,6 +209,33 @@ def test_aws_credentials_come_from_oidc_only(workflow: str) -> None:
                 assert {"aws-region", "allowed-account-ids"} <= set(step["with"])
 
 
+#: The events a workflow may run on. A job on another (issue_comment, workflow_run, schedule, ...) runs with
+#: ``GITHUB_REF`` main, so its token's subject would be ``repo:...:ref:refs/heads/main``, which prod's diff role
+#: trusts, and main passes the prod environment's branch rule ("OpenID Connect reference", GitHub Actions
+#: documentation: the subject of jobs without an environment is the ref).
+ALLOWED_TRIGGERS = {"pull_request", "push", "workflow_dispatch", "workflow_call"}
+
+
+def _assumes_a_role(job: dict[str, Any]) -> bool:
+    """Whether ``job`` gets AWS credentials: itself, or through the local reusable workflow it calls."""
+    if any(_uses(step) == "aws-actions/configure-aws-credentials" for step in _steps(job)):
+        return True
+    called = str(job.get("uses", ""))
+    if called.startswith("./.github/workflows/"):
+        return any(_assumes_a_role(j) for j in _load(called.rsplit("/", 1)[1])["jobs"].values())
+    return False
+
+
+@pytest.mark.parametrize("workflow", [p.name for p in WORKFLOWS])
+def test_only_jobs_that_assume_a_role_may_ask_for_an_oidc_token(workflow: str) -> None:
+    document = _load(workflow)
+    assert set(_on(document)) <= ALLOWED_TRIGGERS
+    for name, job in document["jobs"].items():
+        permissions = job.get("permissions", document["permissions"])
+        if permissions.get("id-token") == "write":
+            assert _assumes_a_role(job), f"{workflow}: {name} may ask for an OIDC token but assumes no role"
+
+
 def test_a_stage_assumes_its_github_environments_deploy_role_in_its_region_and_account() -> None:
     job = _load("deploy-stage.yml")["jobs"]["deploy"]
     assert job["environment"] == "${{ inputs.environment }}"
