@@ -71,7 +71,7 @@ def check_name(owner: str, field: str, value: str, *, lowercase: bool = False) -
     """A SageMaker resource name: 1-63 characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9])*``."""
     if is_token(value):
         return
-    if not NAME.match(value) or len(value) > MAX_NAME:
+    if not naming.is_sagemaker_name(value):
         raise fail(owner, field, value, f"must be 1-{MAX_NAME} letters, digits and inner hyphens ({len(value)} given)")
     if lowercase and value != value.lower():
         # Endpoint ARNs carry the lowercased name: IAM policies built from a mixed-case name deny access.

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast
 
 ARCHIVE_SUFFIX = ".tar.gz"
 WARMUP_SUFFIX = ".warmup.json"
@@ -162,37 +162,64 @@ class _Deadline:
             raise _LimitReachedError
 
 
+@dataclass(frozen=True)
+class GzipReading:
+    """How ``check_archive`` inflates: the standard library's ``gzip`` by default (the guard Lambda's).
+
+    ``open`` takes the compressed stream and returns a binary reader of the uncompressed bytes (a context manager)
+    and a callable giving the compressed bytes read so far (for the compression ratio); ``tar_mode`` is how
+    ``tarfile`` reads it (``"r|"``: a stream; ``"r:"`` for a reader that also seeks forward); ``errors`` are the
+    reader's own exception types for corrupt data, beside ``zlib.error`` and ``OSError``.
+    """
+
+    open: Callable[[Any], tuple[Any, Callable[[], int]]]
+    tar_mode: Literal["r|", "r:"] = "r|"
+    errors: tuple[type[BaseException], ...] = ()
+
+
+def _standard_gzip(stream: Any) -> tuple[Any, Callable[[], int]]:
+    counting = _Counting(stream)
+    return gzip.GzipFile(fileobj=cast(IO[bytes], counting), mode="rb"), lambda: counting.count
+
+
+STANDARD_GZIP = GzipReading(open=_standard_gzip)
+
+
 def check_archive(
     stream: IO[bytes] | Any,
     *,
     layout: Layout = Layout.FLAT,
     limits: Limits | None = None,
     should_stop: Callable[[], bool] | None = None,
+    reading: GzipReading = STANDARD_GZIP,
 ) -> Report:
     """Check a ``.tar.gz`` read from ``stream`` (any object with ``read(size)``) against every rule.
 
     ``should_stop`` is asked between members and between chunks of a file; once it answers True the check
     ends with a ``time`` problem, so a caller with a deadline (the guard Lambda) gets a verdict before it.
+    ``reading`` chooses the inflater (``modelctl validate`` brings a parallel one); the rules are the same.
     """
     limits = limits or Limits()
     report = Report()
-    counting = _Counting(stream)
     names: list[str] = []
     deadline = _Deadline(should_stop, report)
+    consumed: Callable[[], int] = lambda: 0  # noqa: E731  (until the reader is open)
+    corrupt: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, OSError, zlib.error, *reading.errors)
     try:
-        with gzip.GzipFile(fileobj=cast(IO[bytes], counting), mode="rb") as unzipped:
-            with tarfile.open(fileobj=unzipped, mode="r|") as tar:
+        unzipped, consumed = reading.open(stream)
+        with unzipped:
+            with tarfile.open(fileobj=unzipped, mode=reading.tar_mode) as tar:
                 for member in tar:
                     deadline.poll()
-                    _check_member(member, tar, names, report, counting, limits, deadline)
+                    _check_member(member, tar, names, report, consumed, limits, deadline)
             # Read to the end of the gzip stream: its CRC and length are checked only there.
             while unzipped.read(_CHUNK):
                 deadline.poll()
     except _LimitReachedError:
         pass
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+    except corrupt as error:
         report.problems.append(Problem("corrupt", f"not a readable .tar.gz ({type(error).__name__}: {error})"))
-    report.compressed_bytes = counting.count
+    report.compressed_bytes = consumed()
     if report.valid:
         report.problems.extend(_check_layout(names, layout))
     return report
@@ -203,7 +230,7 @@ def _check_member(
     tar: tarfile.TarFile,
     names: list[str],
     report: Report,
-    counting: _Counting,
+    consumed: Callable[[], int],
     limits: Limits,
     deadline: _Deadline,
 ) -> None:
@@ -220,7 +247,7 @@ def _check_member(
     if member.issym() or member.islnk():
         _check_link(member, normalized, names, report)
     elif member.isfile():
-        _read_file(member, tar, report, counting, limits, deadline)
+        _read_file(member, tar, report, consumed, limits, deadline)
     elif not member.isdir():
         kind = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device", tarfile.FIFOTYPE: "FIFO"}
         report.problems.append(Problem("special-file", f"{name!r} is a {kind.get(member.type, 'special file')}"))
@@ -245,7 +272,7 @@ def _read_file(
     member: tarfile.TarInfo,
     tar: tarfile.TarFile,
     report: Report,
-    counting: _Counting,
+    consumed: Callable[[], int],
     limits: Limits,
     deadline: _Deadline,
 ) -> None:
@@ -259,7 +286,7 @@ def _read_file(
             report.problems.append(Problem("size", f"more than {limits.max_uncompressed_bytes} bytes once extracted"))
             raise _LimitReachedError
         if report.uncompressed_bytes > limits.ratio_grace_bytes:
-            ratio = report.uncompressed_bytes / max(counting.count, 1)
+            ratio = report.uncompressed_bytes / max(consumed(), 1)
             if ratio > limits.max_compression_ratio:
                 report.problems.append(
                     Problem(

@@ -17,6 +17,7 @@ from hosting_contract.archive_rules import (
     ARCHIVE_SUFFIX,
     QUARANTINE_PREFIX,
     REASON_TAG,
+    REJECTED,
     VALID,
     VERDICT_TAG,
     VERSION_TAG,
@@ -31,10 +32,8 @@ from modelctl.errors import ModelctlError as ModelctlError
 from modelctl.errors import NotFoundError as NotFoundError
 from modelctl.progress import Advance
 
-#: The catalog's kinds (``constructs_lib.artifact_catalog``, published in each endpoint's SSM parameter).
 #: What modelctl shows for an archive the guard has not judged yet.
 PENDING = "pending"
-#: InferenceComponentName (botocore, sagemaker-runtime InvokeEndpoint): 1-63 letters, digits and inner hyphens.
 #: A verdict tag the guard did not write for this version (a copy, or written before the bucket policy).
 UNVERIFIED = "unverified"
 
@@ -290,7 +289,7 @@ def rescan(lambda_client: Any, function: str, bucket: str, rows: list[ModelRow])
     """
     sent = []
     for row in rows:
-        if row.verdict in (VALID, "rejected"):
+        if row.verdict in (VALID, REJECTED):
             continue
         event = {
             "source": "modelctl.rescan",
