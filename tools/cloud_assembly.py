@@ -41,13 +41,23 @@ def _manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def nested_assemblies(outdir: Path) -> dict[str, str]:
+    """Each stage of the cloud assembly in ``outdir`` (its construct id, the manifest's ``displayName``) and the
+    folder of its nested assembly, in manifest order."""
+    folders = {}
+    for artifact_id, artifact in _manifest(outdir).get("artifacts", {}).items():
+        if artifact.get("type") == "cdk:cloud-assembly":
+            properties = artifact["properties"]
+            folders[properties.get("displayName") or artifact_id.removeprefix("assembly-")] = properties[
+                "directoryName"
+            ]
+    return folders
+
+
 def synthesized_stacks(outdir: Path) -> Iterator[SynthesizedStack]:
     """Every stack of every stage in ``outdir``, in manifest order."""
-    for artifact_id, artifact in _manifest(outdir).get("artifacts", {}).items():
-        if artifact.get("type") != "cdk:cloud-assembly":
-            continue
-        stage_dir = outdir / artifact["properties"]["directoryName"]
-        stage = artifact.get("displayName") or artifact_id.removeprefix("assembly-")
+    for stage, folder in nested_assemblies(outdir).items():
+        stage_dir = outdir / folder
         for stack in _manifest(stage_dir).get("artifacts", {}).values():
             if stack.get("type") == "aws:cloudformation:stack":
                 props = stack["properties"]

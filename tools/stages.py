@@ -21,12 +21,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from stacks.config import ConfigError, EnvironmentConfig
-
-#: The manifest type of a Stage's nested cloud assembly (``cdk.out/manifest.json``).
-_NESTED_ASSEMBLY = "cdk:cloud-assembly"
+from tools.cloud_assembly import nested_assemblies
 
 
 @dataclass(frozen=True)
@@ -70,15 +67,9 @@ def in_assembly(found: list[Stage], outdir: Path) -> list[Stage]:
 
     Raises MissingStageError for a stage ``outdir`` does not hold: deploying would silently skip it.
     """
-    manifest_path = outdir / "manifest.json"
-    if not manifest_path.is_file():
+    if not (outdir / "manifest.json").is_file():
         raise MissingStageError(f"{outdir} holds no cloud assembly: run make synth")
-    artifacts: dict[str, Any] = json.loads(manifest_path.read_text()).get("artifacts", {})
-    folders = {}  # stage id -> nested assembly folder
-    for artifact_id, artifact in artifacts.items():
-        if artifact.get("type") == _NESTED_ASSEMBLY:
-            properties = artifact["properties"]
-            folders[properties.get("displayName", artifact_id.removeprefix("assembly-"))] = properties["directoryName"]
+    folders = nested_assemblies(outdir)  # stage id -> nested assembly folder
     missing = [s.stage for s in found if s.stage not in folders]
     if missing:
         raise MissingStageError(
