@@ -132,8 +132,7 @@ def _anchor(endpoint: Endpoint) -> str:
 
 def _endpoint_cluster(endpoint: Endpoint) -> list[str]:
     variants = ", ".join(f"{v.instance_type} x {v.min_count}-{v.max_count}" for v in endpoint.variants)
-    rollback = f", rollback on {endpoint.rollback_alarms} alarms" if endpoint.rollback_alarms else ""
-    details = [endpoint.name, endpoint.kind, variants, f"{endpoint.deployment}{rollback}"]
+    details = [endpoint.name, endpoint.kind, variants, endpoint.deployment_policy]
     if endpoint.cache not in ("-", ""):
         details.append(f"model cache {endpoint.cache}")
     if endpoint.capture != "off":

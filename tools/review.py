@@ -286,10 +286,15 @@ class Endpoint:
         return f"arn:aws:sagemaker:{self.region}:{self.account}:inference-component/{component.name.lower()}"
 
     @property
+    def deployment_policy(self) -> str:
+        """Its deployment policy in a few words, with its rollback alarms."""
+        rollback = f", rollback on {self.rollback_alarms} alarms" if self.rollback_alarms else ""
+        return f"{self.deployment}{rollback}"
+
+    @property
     def rollout(self) -> str:
         """How a new endpoint config reaches it (UpdateEndpoint, under its deployment policy)."""
-        rollback = f", rollback on {self.rollback_alarms} alarms" if self.rollback_alarms else ""
-        return f"new endpoint config, UpdateEndpoint {self.deployment}{rollback}"
+        return f"new endpoint config, UpdateEndpoint {self.deployment_policy}"
 
 
 @dataclass(frozen=True, order=True)
@@ -338,10 +343,6 @@ class Resource:
         return self.deletion_policy in ("Retain", "RetainExceptOnCreate", "Snapshot")
 
 
-#: A resource whose replacement or removal loses data (of a type in ``STATEFUL_TYPES``).
-StatefulResource = Resource
-
-
 @dataclass
 class Assembly:
     """What a cdk.out holds, for review."""
@@ -350,7 +351,8 @@ class Assembly:
     access: list[Access] = field(default_factory=list)
     acknowledgments: list[Acknowledgment] = field(default_factory=list)
     limits: list[tuple[str, str, int, int]] = field(default_factory=list)
-    stateful: dict[tuple[str, str], StatefulResource] = field(default_factory=dict)
+    stateful: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    """Resources whose replacement or removal loses data (of a type in ``STATEFUL_TYPES``), by (stack, id)."""
     resources: list[Resource] = field(default_factory=list)
     """Every resource of every template (the diagram draws from them)."""
     stages: list[str] = field(default_factory=list)
@@ -1165,19 +1167,11 @@ def stateful_changes(base: Assembly, current: Assembly) -> list[StatefulChange]:
                     f"replaced by {twin} (a new logical id, the same name: CloudFormation creates {twin} first, "
                     "which fails while this one holds the name)"
                 )
-            found.append(_stateful_change(old, what, old.deletion_policy))
+            found.append(_stateful_change(old, what, policy=old.deletion_policy))
             continue
         if new.type != old.type:
-            found.append(
-                StatefulChange(
-                    old.stack,
-                    old.logical_id,
-                    old.type,
-                    old.path,
-                    f"update fails: its type becomes {new.type} (CloudFormation does not change a resource's type)",
-                    "kept: the deployment fails",
-                )
-            )
+            what = f"update fails: its type becomes {new.type} (CloudFormation does not change a resource's type)"
+            found.append(_stateful_change(old, what, fate="kept: the deployment fails"))
             continue
         changed = [p.removeprefix("/properties/") for p in STATEFUL_TYPES[old.type] if _differs(old, new, p)]
         # A parent pointer and its children name the same change once.
@@ -1186,23 +1180,16 @@ def stateful_changes(base: Assembly, current: Assembly) -> list[StatefulChange]:
             what = f"replaced: {', '.join(changed)} changes (create-only)"
             if _named(new) and not any(p.endswith("Name") for p in changed):
                 what += "; it has a custom name, so CloudFormation cannot replace it and the update fails"
-            found.append(_stateful_change(old, what, old.update_replace_policy))
+            found.append(_stateful_change(old, what, policy=old.update_replace_policy))
         refused = [p for p in IMMUTABLE.get(old.type, ()) if old.properties.get(p) != new.properties.get(p)]
         if refused:
-            found.append(
-                StatefulChange(
-                    old.stack,
-                    old.logical_id,
-                    old.type,
-                    old.path,
-                    f"update fails: {', '.join(refused)} cannot change",
-                    "kept: CloudFormation refuses the update, and the deployment fails",
-                )
-            )
+            what = f"update fails: {', '.join(refused)} cannot change"
+            fate = "kept: CloudFormation refuses the update, and the deployment fails"
+            found.append(_stateful_change(old, what, fate=fate))
     return found
 
 
-def _differs(old: StatefulResource, new: StatefulResource, pointer: str) -> bool:
+def _differs(old: Resource, new: Resource, pointer: str) -> bool:
     return bool(_pointer(old.properties, pointer) != _pointer(new.properties, pointer))
 
 
@@ -1211,11 +1198,11 @@ def _names(resource_type: str) -> list[str]:
     return [p for p in STATEFUL_TYPES[resource_type] if p.count("/") == 2 and p.endswith("Name")]
 
 
-def _named(resource: StatefulResource) -> bool:
+def _named(resource: Resource) -> bool:
     return any(_pointer(resource.properties, p) is not None for p in _names(resource.type))
 
 
-def _same_name(old: StatefulResource, current: Assembly) -> str:
+def _same_name(old: Resource, current: Assembly) -> str:
     """The logical id under which ``current`` has a resource of the same type and physical name in the same stack:
     the resource moved (a construct renamed), which CloudFormation deploys as a new resource and a deleted one."""
     names = _names(old.type)
@@ -1229,14 +1216,17 @@ def _same_name(old: StatefulResource, current: Assembly) -> str:
     return ""
 
 
-def _stateful_change(old: StatefulResource, what: str, policy: str) -> StatefulChange:
-    fate = (
-        "retained (no longer managed by the stack; its data is kept)"
-        if policy in ("Retain", "RetainExceptOnCreate")
-        else f"{policy.upper()}D: its data is lost"
-        if policy == "Delete"
-        else f"{policy} (a snapshot is kept)"
-    )
+def _stateful_change(old: Resource, what: str, *, policy: str = "", fate: str = "") -> StatefulChange:
+    """``old`` and ``what`` happens to it; its ``fate`` as given, or as the deletion or replacement ``policy``
+    CloudFormation applies decides it."""
+    if not fate:
+        fate = (
+            "retained (no longer managed by the stack; its data is kept)"
+            if policy in ("Retain", "RetainExceptOnCreate")
+            else f"{policy.upper()}D: its data is lost"
+            if policy == "Delete"
+            else f"{policy} (a snapshot is kept)"
+        )
     return StatefulChange(old.stack, old.logical_id, old.type, old.path, what, fate)
 
 
@@ -1449,8 +1439,8 @@ def diff(base: Assembly, current: Assembly, table: dict[str, Any], models_per_en
             if (was.low, was.high, was.unpriced) != (now.low, now.high, now.unpriced):
                 rows.append((stage, key[1], was, now))
         if rows:
-            old_total = total((e for e in base.endpoints if e.stage == stage), table, models_per_endpoint)
-            new_total = total((e for e in current.endpoints if e.stage == stage), table, models_per_endpoint)
+            old_total = stage_total(base, stage, table, models_per_endpoint)
+            new_total = stage_total(current, stage, table, models_per_endpoint)
             result.costs += [*rows, (stage, "all endpoints", old_total, new_total)]
     return result
 
@@ -1594,9 +1584,8 @@ def endpoints_section(assembly: Assembly) -> list[str]:
             + (f" (scales {v.min_count}-{v.max_count})" if v.scaled else "")
             for v in e.variants
         )
-        rollback = f", rollback on {e.rollback_alarms} alarms" if e.rollback_alarms else ""
         lines.append(
-            f"| {e.stage} | {e.name} | {e.kind} | {variants} | {e.cache} | {e.capture} | {e.deployment}{rollback} |"
+            f"| {e.stage} | {e.name} | {e.kind} | {variants} | {e.cache} | {e.capture} | {e.deployment_policy} |"
         )
     lines += ["", "### Images and model data", ""]
     for e in assembly.endpoints:
@@ -1706,6 +1695,7 @@ def cost_section(assembly: Assembly, table: dict[str, Any], models_per_endpoint:
 
 
 def stage_total(assembly: Assembly, stage: str, table: dict[str, Any], models_per_endpoint: int) -> Total:
+    """The cost of ``stage``'s endpoints in ``assembly``."""
     return total((e for e in assembly.endpoints if e.stage == stage), table, models_per_endpoint)
 
 
