@@ -159,8 +159,20 @@ def wanted(table: dict[str, Any], assembly: Path | None, added: Sequence[str]) -
 def refresh(
     table: dict[str, Any], pairs: set[tuple[str, str]], listed: Iterable[ListedPrice], today: str
 ) -> list[tuple[str, str]]:
-    """Write the listed prices of ``pairs`` into ``table``; return the pairs not listed (kept as they were)."""
-    found = {(p.region, p.instance_type): p for p in listed}
+    """Write the listed prices of ``pairs`` into ``table``; return the pairs not listed (kept as they were).
+
+    Raises ValueError when the Price List lists two different hosting prices for one region and instance type:
+    which one applies cannot be told, and keeping either would be a guess.
+    """
+    found: dict[tuple[str, str], ListedPrice] = {}
+    for price in listed:
+        key = (price.region, price.instance_type)
+        if key in found and found[key].usd_per_hour != price.usd_per_hour:
+            raise ValueError(
+                f"the Price List lists {price.instance_type} in {price.region} twice: {found[key].usd_per_hour} "
+                f"(SKU {found[key].sku}) and {price.usd_per_hour} (SKU {price.sku})"
+            )
+        found[key] = price
     missing = []
     prices = table.setdefault("prices", {})
     for region, instance_type in sorted(pairs):
@@ -195,10 +207,10 @@ def main(argv: list[str]) -> int:
             urls = region_urls(index, arguments.endpoint, (region for region, _ in pairs))
             offers = [_download(url) for url in urls.values()]
         listed = [price for offer in offers for price in read_offer(offer)]
+        missing = refresh(table, pairs, listed, datetime.date.today().isoformat())
     except (OSError, ValueError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    missing = refresh(table, pairs, listed, datetime.date.today().isoformat())
     table["source"] = (
         "Each price names its source: the AWS Price List (written by python -m tools.refresh_prices) or, marked "
         "estimate, a figure not read from it."

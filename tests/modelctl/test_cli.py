@@ -321,6 +321,25 @@ def test_rescan_sends_only_what_the_guard_has_not_judged(
     assert len(fake.events) == 2
 
 
+def test_rescan_without_an_endpoint_checks_every_endpoint_of_the_catalog(
+    aws: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The catalog's layout: one parameter per endpoint directly under the environment's artifacts path, named after
+    # the deployed endpoint (hosting_contract.ssm_paths.artifacts_parameter); GetParametersByPath lists them.
+    aws["s3"].put_object(Bucket=BUCKET, Key=PREFIX + "Early.tar.gz", Body=good())
+    fake = _GuardAsLambda(aws["s3"])
+
+    def clients(service: str, region: str | None) -> Any:
+        return fake if service == "lambda" else _clients(service, region)
+
+    assert main(["rescan", "--env", "dev", "--wait", "5"], clients=clients) == 0
+    out = capsys.readouterr().out
+    for endpoint in ("dev-home-values", "dev-mnist", "dev-tabular"):
+        assert f"{endpoint}: " in out, out
+    assert "dev-home-values: 1 archive(s), 1 sent to the guard" in out
+    assert [e["detail"]["object"]["key"] for e in fake.events] == [PREFIX + "Early.tar.gz"]
+
+
 @pytest.mark.usefixtures("aws")
 def test_invoke_passes_the_target_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # moto answers invocations with queued results.

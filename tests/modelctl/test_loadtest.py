@@ -116,3 +116,14 @@ def test_throttling_is_reported_under_the_table() -> None:
     assert result.lines()[-1] == (
         "throttled: 5 response(s), retried ones included (2 attempts a request; requests still failing are counted above)"
     )
+
+
+def test_throttling_codes_are_botocores() -> None:
+    # The codes botocore's standard retry mode retries as throttling (ThrottledRetryableChecker): a copy, because
+    # botocore's own detector would count SageMaker's ModelNotReadyException too; a botocore bump that changes the
+    # list fails here.
+    from botocore.retries.standard import ThrottledRetryableChecker
+
+    from modelctl.loadtest import THROTTLING_CODES
+
+    assert frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES) == THROTTLING_CODES

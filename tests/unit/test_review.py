@@ -1489,6 +1489,24 @@ def test_the_offer_file_yields_hosting_prices_only() -> None:
         refresh_prices.read_offer({"offerCode": "AmazonEC2"})
 
 
+def test_two_different_prices_for_one_instance_and_region_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    offer = json.loads(OFFER.read_text())
+    (sku,) = [s for s, p in offer["products"].items() if p["attributes"].get("usagetype") == "EU-Host:ml.m5.large"]
+    offer["products"]["TWIN"] = {**offer["products"][sku], "sku": "TWIN"}
+    terms = offer["terms"]["OnDemand"]
+    twin = json.loads(json.dumps(terms[sku]).replace(sku, "TWIN").replace('"0.1230000000"', '"0.2000000000"'))
+    terms["TWIN"] = twin
+    (tmp_path / "offer.json").write_text(json.dumps(offer))
+    prices = tmp_path / "prices.json"
+    shutil.copy(review.PRICES, prices)
+    before = prices.read_text()
+    assert refresh_prices.main(["--offer", str(tmp_path / "offer.json"), "--output", str(prices)]) == 2
+    assert "the Price List lists ml.m5.large in eu-west-1 twice: " in capsys.readouterr().err
+    assert prices.read_text() == before
+
+
 def test_refresh_replaces_estimates_with_the_price_list_and_keeps_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
