@@ -113,6 +113,10 @@ class ComponentScaling(Construct):
             )
         if component.scaling is not None:
             raise limits.fail(self.owner, "component", component.component_name, "is already scaled")
+        if component.rolling_update is not None:
+            component.rolling_update.check_copies(
+                self.owner, component.component_name, fewest=min_copies, most=max_copies
+            )
         self.component = component
         self.min_copies = min_copies
         """The fewest copies."""

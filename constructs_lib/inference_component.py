@@ -118,6 +118,27 @@ class ComponentRollingUpdate:
     (``WaitIntervalInSeconds``: "the baking period, during which SageMaker AI monitors alarms"), so their window
     (period x evaluation periods) must fit in it: one minute, once, by default."""
 
+    def check_copies(self, owner: str, where: str, *, fewest: int, most: int) -> None:
+        """``batch_copies`` within the API's 5-50% of the copy count for every count the component may run,
+        ``fewest`` to ``most`` copies (InferenceComponentRollingUpdatePolicy, ``MaximumBatchSize``: "The value
+        must be between 5% to 50% of the copy count of the inference component")."""
+        batch = self.batch_copies
+        if batch is None:
+            return
+        field = f"rolling_update.batch_copies of {where}"
+        if batch * 100 > MAX_BATCH_PERCENT * max(fewest, 1):
+            raise limits.fail(
+                owner,
+                field,
+                batch,
+                f"must be at most {MAX_BATCH_PERCENT}% of the copy count, which may be {fewest}: run at least "
+                f"{2 * batch} copies (min_copies), or update without a rolling policy (blue/green)",
+            )
+        if batch * 100 < MIN_BATCH_PERCENT * most:
+            raise limits.fail(
+                owner, field, batch, f"must be at least {MIN_BATCH_PERCENT}% of the copy count, which may be {most}"
+            )
+
     def validate(self, owner: str, where: str) -> None:
         """Raise ``ValidationError`` for a value the API refuses."""
         for name in ("batch_percent", "rollback_batch_percent"):
@@ -261,12 +282,13 @@ class InferenceComponent(InvocationMetrics, Construct):
             ),
         )
         """The ``AWS::SageMaker::InferenceComponent``."""
-        self._rolling_update = rolling_update
+        self.rolling_update = rolling_update
+        """How updates replace its copies (None: blue/green)."""
 
     def roll_back_on_own_alarms(self, role: iam.IRole) -> None:
         """Give updates their rolling policy, watched by this component's error-rate and latency alarms (which
         ``role``, the endpoint's execution role, may read: SageMaker reads their state while it rolls)."""
-        update = self._rolling_update
+        update = self.rolling_update
         if update is None:
             return
         if update.auto_rollback:

@@ -346,6 +346,8 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
         )
         if rolling_update is not None:
             rolling_update.validate(owner, where)
+            # Without scaling the count stays as created (ComponentScaling checks its own range).
+            rolling_update.check_copies(owner, where, fewest=initial_copies, most=initial_copies)
 
         if (image is None) == (model_name is None) or (model_name is not None and (model_data or env)):
             raise limits.fail(

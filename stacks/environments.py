@@ -245,8 +245,10 @@ ENVIRONMENTS: tuple[EnvironmentConfig, ...] = (
         inference_component_endpoints=(
             _tabular(
                 instance_type="ml.m5.large",
-                instances=ManagedInstanceScaling(min_instances=1, max_instances=3),
-                copies=ComponentScalingPlan(min_copies=1, max_copies=3, invocations_per_copy=300),
+                # Two copies at least: a rolling update replaces at most half of them per batch (the API's 50%),
+                # on two instances (two components x two copies x one core, on two vCPUs each).
+                instances=ManagedInstanceScaling(min_instances=2, max_instances=4),
+                copies=ComponentScalingPlan(min_copies=2, max_copies=4, invocations_per_copy=300),
                 rolling_update=ComponentRollingUpdate(batch_copies=1),
                 smoke=True,
             ),

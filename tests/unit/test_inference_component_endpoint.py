@@ -616,9 +616,32 @@ def test_the_smoke_test_waits_for_its_components_and_checks_their_models() -> No
     assert "fraud" not in json.dumps(describe["Resource"])
 
 
+@pytest.mark.parametrize(
+    ("copies", "batch", "scaling", "message"),
+    [
+        # InferenceComponentRollingUpdatePolicy, MaximumBatchSize: "between 5% to 50% of the copy count".
+        (1, 1, None, r"batch_copies of component 'churn' 1 must be at most 50% of the copy count, which may be 1"),
+        (4, 3, None, r"batch_copies .* 3 must be at most 50% of the copy count, which may be 4"),
+        (2, 1, (0, 4), r"batch_copies .* 1 must be at most 50% of the copy count, which may be 0"),
+        (2, 1, (2, 21), r"batch_copies .* 1 must be at least 5% of the copy count, which may be 21"),
+    ],
+)
+def test_a_batch_of_copies_must_be_5_to_50_percent_of_every_copy_count(
+    copies: int, batch: int, scaling: tuple[int, int] | None, message: str
+) -> None:
+    from constructs_lib.component_scaling import ComponentScaling
+
+    stack = _stack()
+    endpoint = _endpoint(stack)
+    with pytest.raises(ValidationError, match=message):
+        churn = _component(endpoint, initial_copies=copies, rolling_update=ComponentRollingUpdate(batch_copies=batch))
+        if scaling is not None:
+            ComponentScaling(churn, "Scaling", component=churn, min_copies=scaling[0], max_copies=scaling[1])
+
+
 def test_a_rolling_update_by_copies_and_its_one_minute_alarms() -> None:
     stack = _stack()
-    churn = _component(_endpoint(stack), rolling_update=ComponentRollingUpdate(batch_copies=1))
+    churn = _component(_endpoint(stack), initial_copies=2, rolling_update=ComponentRollingUpdate(batch_copies=1))
     template = Template.from_stack(stack).to_json()
     component = template["Resources"][stack.get_logical_id(churn.resource)]["Properties"]
     assert component["DeploymentConfig"]["RollingUpdatePolicy"]["MaximumBatchSize"] == {
