@@ -224,6 +224,34 @@ def synthesize_like_the_cli(outdir: Path, environments: tuple[Any, ...] | None =
     return Synthesis(app=cdk_app, stages=stages, outdir=outdir, status=status, stderr=stderr.getvalue())
 
 
+#: The prefix of the tests' endpoint of inference components ``dev-tabular``.
+TABULAR_PREFIX = "models/dev-tabular/"
+
+
+def tabular_artifacts() -> Any:
+    """The catalog entry of ``dev-tabular``: one archive per component (``churn`` flat, ``fraud`` TensorFlow)."""
+    from constructs_lib.artifact_catalog import ContainerArchive, EndpointArtifacts
+    from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS
+
+    return EndpointArtifacts(
+        endpoint_name="dev-tabular",
+        prefix=TABULAR_PREFIX,
+        kind=INFERENCE_COMPONENTS,
+        containers=(
+            ContainerArchive(hostname="churn", key=f"{TABULAR_PREFIX}churn/model.tar.gz"),
+            ContainerArchive(hostname="fraud", key=f"{TABULAR_PREFIX}fraud/model.tar.gz", layout="tensorflow"),
+        ),
+    )
+
+
+def mocked_clients(service: str, region: str | None, config: Any = None) -> Any:
+    """modelctl's client factory (``clients=``) for the moto mock: boto3 clients, in the examples' region unless
+    ``region`` says otherwise."""
+    import boto3
+
+    return boto3.client(service, region_name=region or Moto.region, config=config)  # type: ignore[call-overload]
+
+
 class Moto:
     """The mocked account: ``client(service)`` is a boto3 client of it, in the examples' region."""
 

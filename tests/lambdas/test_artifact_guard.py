@@ -11,7 +11,7 @@ import pytest
 from hosting_contract import archive_rules as rules
 from hosting_contract.served_prefix import ServedPrefix
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import Moto, lambda_module
+from tests.support import TABULAR_PREFIX, Moto, lambda_module
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
@@ -278,7 +278,7 @@ def test_a_retry_finishes_a_quarantine_a_failure_interrupted(
 
 # Inference components: the catalog keeps one archive per component, and the guard judges each like a container's.
 
-TABULAR = "models/dev-tabular/"
+TABULAR = TABULAR_PREFIX
 
 
 def _component_guard(s3: Any, recorder: Recorder, runtime: Any = None) -> Any:
@@ -286,10 +286,9 @@ def _component_guard(s3: Any, recorder: Recorder, runtime: Any = None) -> Any:
     inference components: the catalog's prefixes, through the function's environment variable."""
     import aws_cdk as cdk
 
-    from constructs_lib.artifact_catalog import ArtifactCatalog, ContainerArchive, EndpointArtifacts
+    from constructs_lib.artifact_catalog import ArtifactCatalog, EndpointArtifacts
     from hosting_contract import served_prefix
-    from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS
-    from tests.support import make_app
+    from tests.support import make_app, tabular_artifacts
 
     catalog = ArtifactCatalog(
         cdk.Stack(make_app(), "Store"),
@@ -297,15 +296,7 @@ def _component_guard(s3: Any, recorder: Recorder, runtime: Any = None) -> Any:
         parameter_path="/sagemaker-hosting/dev/artifacts",
         endpoints=[
             EndpointArtifacts(endpoint_name="dev-home-values", prefix=PREFIX, warm_up=True),
-            EndpointArtifacts(
-                endpoint_name="dev-tabular",
-                prefix=TABULAR,
-                kind=INFERENCE_COMPONENTS,
-                containers=(
-                    ContainerArchive(hostname="churn", key=f"{TABULAR}churn/model.tar.gz"),
-                    ContainerArchive(hostname="fraud", key=f"{TABULAR}fraud/model.tar.gz", layout="tensorflow"),
-                ),
-            ),
+            tabular_artifacts(),
         ],
     )
     return guard_module.Guard(

@@ -21,7 +21,7 @@ from hosting_contract.served_prefix import ServedPrefix
 from modelctl import progress
 from modelctl.cli import INVALID, NO_VERDICT, NOT_FOUND, OK, USAGE, main
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import Moto, lambda_module
+from tests.support import Moto, lambda_module, mocked_clients
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
@@ -74,8 +74,7 @@ def aws(moto: Moto) -> dict[str, Any]:
     return {"s3": s3, "ssm": ssm, "key_arn": key_arn}
 
 
-def _clients(service: str, region: str | None, config: Any = None) -> Any:
-    return boto3.client(service, region_name=region or "eu-west-1", config=config)
+_clients = mocked_clients
 
 
 def _run(*argv: str) -> int:

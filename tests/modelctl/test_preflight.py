@@ -12,28 +12,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from constructs_lib.artifact_catalog import ContainerArchive, EndpointArtifacts
 from hosting_contract import ssm_paths
-from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS
 from modelctl import preflight
 from modelctl.cli import INVALID, NOT_FOUND, OK, main
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import Moto
+from tests.support import TABULAR_PREFIX, Moto, mocked_clients, tabular_artifacts
 
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
-TABULAR = "models/dev-tabular/"
-CATALOG = EndpointArtifacts(
-    endpoint_name="dev-tabular",
-    prefix=TABULAR,
-    kind=INFERENCE_COMPONENTS,
-    containers=(
-        ContainerArchive(hostname="churn", key=f"{TABULAR}churn/model.tar.gz"),
-        ContainerArchive(hostname="fraud", key=f"{TABULAR}fraud/model.tar.gz", layout="tensorflow"),
-    ),
-)
+TABULAR = TABULAR_PREFIX
+CATALOG = tabular_artifacts()
 
 
 def _model(key: str) -> dict[str, Any]:
@@ -157,8 +146,7 @@ def account(moto: Moto) -> Any:
     return s3
 
 
-def _clients(service: str, region: str | None) -> Any:
-    return boto3.client(service, region_name=region or "eu-west-1")
+_clients = mocked_clients
 
 
 def test_the_printed_fixes_upload_each_component_s_archive(

@@ -9,14 +9,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from hosting_contract import ssm_paths
 from modelctl import preflight
 from modelctl.cli import NOT_FOUND, OK, USAGE, main
 from tests.modelctl.archives import good
-from tests.support import Moto
+from tests.support import Moto, mocked_clients
 
 BUCKET = "sagemaker-models-dev-111111111111-eu-west-1"
 PREFIX = "models/dev-home-values/"
@@ -91,8 +90,7 @@ def _assembly(root: Path, *, environment: str = "dev") -> Path:
     return stage.parent
 
 
-def _clients(service: str, region: str | None, config: Any = None) -> Any:
-    return boto3.client(service, region_name=region or "eu-west-1", config=config)
+_clients = mocked_clients
 
 
 def _retire(*argv: str) -> int:

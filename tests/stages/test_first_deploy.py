@@ -29,14 +29,13 @@ from hosting_contract.guard_limits import GuardLimits
 from modelctl.cli import main
 from tests import examples
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import Synthesis, lambda_module
+from tests.support import Synthesis, lambda_module, mocked_clients
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 REGION = "eu-west-1"
 
 
-def _clients(service: str, region: str | None) -> Any:
-    return boto3.client(service, region_name=region or REGION)
+_clients = mocked_clients
 
 
 def _deploy_model_store(template: dict[str, Any]) -> dict[str, str]:

@@ -631,12 +631,15 @@ def test_a_batch_of_copies_must_be_5_to_50_percent_of_every_copy_count(
 ) -> None:
     from constructs_lib.component_scaling import ComponentScaling
 
-    stack = _stack()
-    endpoint = _endpoint(stack)
+    endpoint = _endpoint(_stack())
+    rolling_update = ComponentRollingUpdate(batch_copies=batch)
+    if scaling is None:
+        with pytest.raises(ValidationError, match=message):
+            _component(endpoint, initial_copies=copies, rolling_update=rolling_update)
+        return
+    churn = _component(endpoint, initial_copies=copies, rolling_update=rolling_update)
     with pytest.raises(ValidationError, match=message):
-        churn = _component(endpoint, initial_copies=copies, rolling_update=ComponentRollingUpdate(batch_copies=batch))
-        if scaling is not None:
-            ComponentScaling(churn, "Scaling", component=churn, min_copies=scaling[0], max_copies=scaling[1])
+        ComponentScaling(churn, "Scaling", component=churn, min_copies=scaling[0], max_copies=scaling[1])
 
 
 def test_a_rolling_update_by_copies_and_its_one_minute_alarms() -> None:
