@@ -129,25 +129,20 @@ def requirements(assembly: Path, environment: str) -> list[Requirement]:
                 bucket, key = url.removeprefix("s3://").split("/", 1)
                 endpoint, hostname, layout, kind = by_key.get(key, ("", container.get("ContainerHostname"), "flat", ""))
                 component = components.get(logical_id)
-                if component is not None or kind == INFERENCE_COMPONENTS:
-                    found.append(
-                        Requirement(
-                            needed_by=f"inference component {component or '?'} (model {logical_id})",
-                            bucket=bucket,
-                            key=key,
-                            endpoint=endpoint,
-                            component=hostname,
-                            layout=layout,
-                        )
-                    )
-                    continue
+                is_component = component is not None or kind == INFERENCE_COMPONENTS
                 found.append(
                     Requirement(
-                        needed_by=f"model {logical_id}, container {container.get('ContainerHostname', '?')}",
+                        needed_by=(
+                            f"inference component {component or '?'} (model {logical_id})"
+                            if is_component
+                            else f"model {logical_id}, container {container.get('ContainerHostname', '?')}"
+                        ),
                         bucket=bucket,
                         key=key,
                         endpoint=endpoint,
-                        container=hostname,
+                        # ``modelctl upload`` names a component's archive by --component, a container's by --container.
+                        component=hostname if is_component else None,
+                        container=None if is_component else hostname,
                         layout=layout,
                     )
                 )

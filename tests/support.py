@@ -262,6 +262,28 @@ class Moto:
 
         return boto3.client(service, region_name=self.region, **kwargs)  # type: ignore[call-overload]
 
+    def model_store(self, environment: str, bucket: str, catalog: dict[str, str], **more: str) -> Any:
+        """The ModelStore as modelctl discovers it: the versioned artifact bucket, a KMS key, and the SSM parameters
+        (bucket, key, each endpoint's ``catalog`` entry by deployed name, and ``more`` ModelStore parameters by
+        key); returns the S3 client."""
+        from hosting_contract import ssm_paths
+
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        parameters = {
+            ssm_paths.model_store_parameter(environment, ssm_paths.BUCKET_NAME): bucket,
+            ssm_paths.model_store_parameter(environment, ssm_paths.KMS_KEY_ARN): self.client("kms").create_key()[
+                "KeyMetadata"
+            ]["Arn"],
+            **{ssm_paths.model_store_parameter(environment, key): value for key, value in more.items()},
+            **{ssm_paths.artifacts_parameter(environment, name): entry for name, entry in catalog.items()},
+        }
+        ssm = self.client("ssm")
+        for name, value in parameters.items():
+            ssm.put_parameter(Name=name, Value=value, Type="String")
+        return s3
+
 
 # -- the tests' own configuration ----------------------------------------------------------------------------------
 # Feature tests build stages from these, not from the shipped examples (tests/examples.py), so that editing

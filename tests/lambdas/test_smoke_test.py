@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -563,7 +564,13 @@ class FakeComponents(FakeSageMaker):
         return {"InferenceComponentStatus": status, "Specification": {"ModelName": model}}
 
 
-def _check_components(sagemaker: Any, runtime: Any, expected: dict[str, str]) -> list[str]:
+def _check_components(
+    sagemaker: Any,
+    runtime: Any,
+    expected: dict[str, str],
+    deadline: Any = None,
+    sleep: Callable[[float], None] = lambda _: None,
+) -> list[str]:
     problems: list[str] = smoke.check_endpoint(
         sagemaker,
         runtime,
@@ -571,8 +578,8 @@ def _check_components(sagemaker: Any, runtime: Any, expected: dict[str, str]) ->
         expected_config="cfg-new",
         invocations=[{"Body": "1", "ContentType": "text/csv", "InferenceComponentName": "prod-tabular-churn"}],
         expected_models=expected,
-        deadline=_far(),
-        sleep=lambda _: None,
+        deadline=deadline or _far(),
+        sleep=sleep,
     )
     return problems
 
@@ -629,17 +636,7 @@ def test_a_component_being_scaled_is_looked_at_again_until_in_service() -> None:
     sleeps: list[float] = []
     sagemaker = FakeComponents({"prod-tabular-churn": [("Updating", "model-new"), ("InService", "model-new")]})
     runtime = FakeRuntime()
-    problems = smoke.check_endpoint(
-        sagemaker,
-        runtime,
-        endpoint_name="prod-tabular",
-        expected_config="cfg-new",
-        invocations=[{"Body": "1", "ContentType": "text/csv", "InferenceComponentName": "prod-tabular-churn"}],
-        expected_models={"prod-tabular-churn": "model-new"},
-        deadline=_far(),
-        sleep=sleeps.append,
-    )
-    assert problems == []
+    assert _check_components(sagemaker, runtime, {"prod-tabular-churn": "model-new"}, sleep=sleeps.append) == []
     assert sleeps == [smoke.COMPONENT_POLL_SECONDS]
     assert len(runtime.calls) == 1
 
@@ -649,16 +646,7 @@ def test_a_component_that_stays_in_transition_answers_before_the_deadline() -> N
     deadline = smoke.Deadline(clock.now() + 100, now=clock.now)
     sagemaker = FakeComponents({"prod-tabular-churn": ("Creating", "model-new")})
     runtime = FakeRuntime()
-    (problem,) = smoke.check_endpoint(
-        sagemaker,
-        runtime,
-        endpoint_name="prod-tabular",
-        expected_config="cfg-new",
-        invocations=[{"Body": "1", "ContentType": "text/csv", "InferenceComponentName": "prod-tabular-churn"}],
-        expected_models={"prod-tabular-churn": "model-new"},
-        deadline=deadline,
-        sleep=clock.sleep,
-    )
+    (problem,) = _check_components(sagemaker, runtime, {"prod-tabular-churn": "model-new"}, deadline, clock.sleep)
     assert problem.startswith(
         "prod-tabular: deadline reached after 0 of 1 canaries (DescribeInferenceComponent prod-tabular-churn, Creating;"
     )

@@ -131,19 +131,7 @@ def test_a_component_archive_missing_from_the_catalog_is_reported(tmp_path: Path
 
 @pytest.fixture
 def account(moto: Moto) -> Any:
-    s3 = moto.client("s3")
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    ssm = moto.client("ssm")
-    for name, value in {
-        ssm_paths.model_store_parameter("dev", ssm_paths.BUCKET_NAME): BUCKET,
-        ssm_paths.model_store_parameter("dev", ssm_paths.KMS_KEY_ARN): moto.client("kms").create_key()["KeyMetadata"][
-            "Arn"
-        ],
-        ssm_paths.artifacts_parameter("dev", "dev-tabular"): CATALOG.to_json(),
-    }.items():
-        ssm.put_parameter(Name=name, Value=value, Type="String")
-    return s3
+    return moto.model_store("dev", BUCKET, {"dev-tabular": CATALOG.to_json()})
 
 
 _clients = mocked_clients

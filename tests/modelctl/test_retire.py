@@ -26,17 +26,7 @@ RETIRE = ["retire", "--env", "dev", "--endpoint", "home-values"]
 
 @pytest.fixture
 def s3(moto: Moto) -> Any:
-    s3 = moto.client("s3")
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    ssm = moto.client("ssm")
-    for name, value in {
-        ssm_paths.model_store_parameter("dev", ssm_paths.BUCKET_NAME): BUCKET,
-        ssm_paths.model_store_parameter("dev", ssm_paths.KMS_KEY_ARN): "arn:aws:kms:eu-west-1:111111111111:key/k",
-        ssm_paths.artifacts_parameter("dev", "dev-home-values"): _catalog()["dev-home-values"],
-        ssm_paths.artifacts_parameter("dev", "dev-mnist"): _catalog()["dev-mnist"],
-    }.items():
-        ssm.put_parameter(Name=name, Value=value, Type="String")
+    s3 = moto.model_store("dev", BUCKET, {name: _catalog()[name] for name in ("dev-home-values", "dev-mnist")})
     for model in ("Old_IL.tar.gz", CANARY):
         version = s3.put_object(Bucket=BUCKET, Key=PREFIX + model, Body=good())["VersionId"]
         tags = [{"Key": "guard-verdict", "Value": "valid"}, {"Key": "guard-version", "Value": version}]
