@@ -165,15 +165,15 @@ def refresh(
     which one applies cannot be told, and keeping either would be a guess.
     """
     found: dict[tuple[str, str], ListedPrice] = {}
-    for price in listed:
-        key = (price.region, price.instance_type)
-        if key in found and found[key].usd_per_hour != price.usd_per_hour:
+    for each in listed:
+        key = (each.region, each.instance_type)
+        if key in found and found[key].usd_per_hour != each.usd_per_hour:
             raise ValueError(
-                f"the Price List lists {price.instance_type} in {price.region} twice: {found[key].usd_per_hour} "
-                f"(SKU {found[key].sku}) and {price.usd_per_hour} (SKU {price.sku})"
+                f"the Price List lists {each.instance_type} in {each.region} twice: {found[key].usd_per_hour} "
+                f"(SKU {found[key].sku}) and {each.usd_per_hour} (SKU {each.sku})"
             )
-        found[key] = price
-    missing = []
+        found[key] = each
+    missing: list[tuple[str, str]] = []
     prices = table.setdefault("prices", {})
     for region, instance_type in sorted(pairs):
         price = found.get((region, instance_type))
