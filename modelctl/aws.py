@@ -26,6 +26,7 @@ from hosting_contract.archive_rules import (
 from hosting_contract.catalog_kinds import INFERENCE_COMPONENTS as INFERENCE_COMPONENTS
 from hosting_contract.catalog_kinds import MULTI_CONTAINER as MULTI_CONTAINER
 from hosting_contract.catalog_kinds import MULTI_MODEL as MULTI_MODEL
+from modelctl.errors import NOT_FOUND_CODES
 
 # Re-exported: preflight and the tests import them from here.
 from modelctl.errors import ModelctlError as ModelctlError
@@ -78,13 +79,13 @@ class Target:
         return [(h, c["key"].rsplit("/", 1)[0] + "/") for h, c in sorted(self.containers.items())]
 
 
-def parameter(ssm: Any, path: str, missing: str) -> str:
-    """An SSM parameter's value; ``missing`` says what its absence means."""
+def parameter(ssm: Any, path: str, meaning: str) -> str:
+    """An SSM parameter's value; ``meaning`` says what its absence means."""
     try:
         value: str = ssm.get_parameter(Name=path)["Parameter"]["Value"]
     except ClientError as error:
         if error.response["Error"]["Code"] == "ParameterNotFound":
-            raise NotFoundError(f"{missing} (SSM parameter {path} not found)") from error
+            raise NotFoundError(f"{meaning} (SSM parameter {path} not found)") from error
         raise
     return value
 
@@ -211,12 +212,17 @@ def upload(s3: Any, target: Target, archive: Path, key: str, *, progress: Advanc
     return key
 
 
+def missing(error: BaseException) -> bool:
+    """Whether ``error`` is an AWS answer that what was asked for does not exist."""
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code", "") in NOT_FOUND_CODES
+
+
 def tags(s3: Any, bucket: str, key: str) -> dict[str, str] | None:
     """The object's tags, or None when there is no such object."""
     try:
         tag_set = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404", "NoSuchVersion"):
+        if missing(error):
             return None
         raise
     return {t["Key"]: t["Value"] for t in tag_set}
@@ -374,7 +380,7 @@ def retire(s3: Any, target: Target, model: str, *, dry_run: bool = False) -> Ret
     try:
         head = s3.head_object(Bucket=target.bucket, Key=key)
     except ClientError as error:
-        if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+        if not missing(error):
             raise
         raise NotFoundError(
             f"s3://{target.bucket}/{key} is not there: already retired, or never uploaded "

@@ -19,7 +19,18 @@ from hosting_contract import naming, ssm_paths
 from hosting_contract.archive_rules import VALID, Layout, Limits, Report, check_key
 from hosting_contract.archive_rules import check_archive as check_archive
 from modelctl import __version__, progress, validation
-from modelctl.errors import AWS_ERROR, INTERNAL, INTERRUPTED, INVALID, NO_VERDICT, NOT_FOUND, OK, USAGE, ModelctlError
+from modelctl.errors import (
+    AWS_ERROR,
+    INTERNAL,
+    INTERRUPTED,
+    INVALID,
+    NO_VERDICT,
+    NOT_FOUND,
+    NOT_FOUND_CODES,
+    OK,
+    USAGE,
+    ModelctlError,
+)
 from modelctl.packaging import package_directory
 
 __all__ = ["AWS_ERROR", "INTERNAL", "INTERRUPTED", "INVALID", "NOT_FOUND", "NO_VERDICT", "OK", "USAGE", "main"]
@@ -39,8 +50,6 @@ CREDENTIALS_HELP = (
 )
 EXPIRED_HELP = "your AWS credentials are expired or not valid: sign in again (aws sso login --profile NAME)"
 DENIED_HELP = "your AWS role lacks a permission modelctl needs (docs/OPERATIONS.md: What an uploader needs)"
-#: ClientError codes that say a named thing does not exist.
-_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound", "ResourceNotFound", "ParameterNotFound"})
 _EXPIRED_CODES = frozenset(
     {
         "ExpiredToken",
@@ -267,7 +276,7 @@ def _failure(error: Exception) -> tuple[str, int]:
     if isinstance(error, aws.ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         message = str(error.response.get("Error", {}).get("Message", ""))
-        if code in _NOT_FOUND_CODES or ("Validation" in code and "not found" in message.lower()):
+        if code in NOT_FOUND_CODES or ("Validation" in code and "not found" in message.lower()):
             return str(error), NOT_FOUND
         if code in _EXPIRED_CODES:
             return f"{error}: {EXPIRED_HELP}", AWS_ERROR

@@ -24,6 +24,13 @@ INTERNAL = 70
 """A bug in modelctl (EX_SOFTWARE): one line; MODELCTL_TRACEBACK=1 shows the traceback."""
 
 
+#: ClientError codes that say the named thing does not exist: S3's (HeadObject answers a bare 404), SSM's and the
+#: other services'.
+NOT_FOUND_CODES = frozenset(
+    {"404", "NoSuchKey", "NoSuchVersion", "NoSuchBucket", "NotFound", "ResourceNotFound", "ParameterNotFound"}
+)
+
+
 class ModelctlError(Exception):
     """A user-facing error: printed as one line, never as a traceback; ``status`` is the exit status."""
 

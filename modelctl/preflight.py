@@ -19,7 +19,16 @@ from typing import Any
 
 from hosting_contract import ssm_paths
 from hosting_contract.archive_rules import VALID
-from modelctl.aws import INFERENCE_COMPONENTS, PENDING, UNVERIFIED, ModelctlError, NotFoundError, tags, verdict
+from modelctl.aws import (
+    INFERENCE_COMPONENTS,
+    PENDING,
+    UNVERIFIED,
+    ModelctlError,
+    NotFoundError,
+    missing,
+    tags,
+    verdict,
+)
 
 _STACK = "aws:cloudformation:stack"
 
@@ -214,9 +223,8 @@ def check(s3: Any, environment: str, needed: list[Requirement]) -> list[Finding]
             continue
         try:
             head = s3.head_object(Bucket=requirement.bucket, Key=requirement.key)
-        except Exception as error:  # botocore's ClientError: 404 for a missing key
-            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-            if code not in ("404", "NoSuchKey", "NotFound"):
+        except Exception as error:
+            if not missing(error):
                 raise
             versions = s3.list_object_versions(Bucket=requirement.bucket, Prefix=requirement.key)
             used = [v for v in versions.get("Versions", []) if v["Key"] == requirement.key]
