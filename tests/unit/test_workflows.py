@@ -295,7 +295,7 @@ def test_the_review_compares_with_the_base_and_is_posted() -> None:
 
 def _allow_replace(body: str) -> str:
     """What the review step makes of a pull request's description: its ALLOW_REPLACE value, or nothing."""
-    (run,) = [r for r in _runs(_load("pull-request.yml")["jobs"]["review"]) if "ALLOW_REPLACE" in r]
+    (run,) = [r for r in _runs(_load("pull-request.yml")["jobs"]["review"]) if "s/^ALLOW_REPLACE=" in r]
     (expression,) = re.findall(r"sed -n '([^']+)'", run)
     result = subprocess.run(["sed", "-n", expression], input=body, capture_output=True, text=True, check=True)
     return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
@@ -320,9 +320,39 @@ def test_the_review_reads_the_allowed_replacements_from_the_description(body: st
 
 
 def test_the_review_passes_the_allowance_to_make_review() -> None:
-    (run,) = [r for r in _runs(_load("pull-request.yml")["jobs"]["review"]) if "ALLOW_REPLACE" in r]
-    assert 'gh api "repos/$REPO/pulls/$PR" --jq \'.body // ""\'' in run  # read when the job runs, not the event's
-    assert 'make review BASE=base/cdk.out ${allow:+"ALLOW_REPLACE=$allow"}' in run
+    job = _load("pull-request.yml")["jobs"]["review"]
+    read = _index(job, lambda s: "s/^ALLOW_REPLACE=" in str(s.get("run", "")))
+    review = _index(job, lambda s: "make review BASE=base/cdk.out" in str(s.get("run", "")))
+    assert read < review
+    reading, reviewing = _steps(job)[read], _steps(job)[review]
+    assert 'gh api "repos/$REPO/pulls/$PR" --jq \'.body // ""\'' in reading["run"]  # when the job runs, not the event's
+    assert 'echo "replace=$allow" >> "$GITHUB_OUTPUT"' in reading["run"]
+    assert reviewing["env"] == {"ALLOW": f"${{{{ steps.{reading['id']}.outputs.replace }}}}"}
+    assert 'make review BASE=base/cdk.out ${ALLOW:+"ALLOW_REPLACE=$ALLOW"}' in reviewing["run"]
+
+
+#: What runs the repository's own code (a pull request's, in pull-request.yml): its Makefile, Python, the CDK app.
+_OWN_CODE = re.compile(r"(^|[\s;&|(])(make|python|\.venv/bin/\S+|node_modules/\.bin/cdk)(\s|$)", re.MULTILINE)
+
+
+@pytest.mark.parametrize("workflow", [path.name for path in WORKFLOWS])
+def test_no_step_hands_a_github_token_to_the_repositorys_own_code(workflow: str) -> None:
+    # The review job's token may write to the pull request, and a workflow's token to what its permissions allow:
+    # only steps that run gh on their own get one (a pull request's code could otherwise use it).
+    for name, job in _load(workflow)["jobs"].items():
+        for step in _steps(job):
+            tokens = [
+                key for key, value in step.get("env", {}).items() if re.search(r"github\.token|secrets\.", str(value))
+            ]
+            if tokens:
+                assert not _OWN_CODE.search(step.get("run", "")), f"{workflow} {name}: {step.get('name')} gets {tokens}"
+
+
+def test_the_token_check_sees_make_python_and_the_cdk() -> None:
+    for run in ("make review", "x && python -m tools.review", "node_modules/.bin/cdk diff", ".venv/bin/pytest"):
+        assert _OWN_CODE.search(run), run
+    for run in ("gh api repos/x", "echo makefile", "tar -xf cloud-assembly.tar"):
+        assert not _OWN_CODE.search(run), run
 
 
 def test_the_pull_request_diffs_the_environments_whose_diff_role_trusts_pull_requests() -> None:
