@@ -3,7 +3,8 @@
 1. ``cdk synth`` of every stage, against the same stages holding empty stacks (same flags, rule packs, CLI);
 2. synthesis of one stage with 10, 50, 100 and 200 multi-model endpoints over 16 Hosting stacks, against the
    same stage with 1, and the cost of each extra endpoint (targets: full / empty at most 1.3, at most 30 ms per
-   extra endpoint at 100 and at 200);
+   extra endpoint at 100 and at 200), split into building and synthesizing, beside the floor: what creating that
+   many CloudFormation resources from Python costs at least, plus the CDK's synthesis of them;
 3. the whole test suite's wall time, against an empty-app synth.
 
 Usage: python -m bench.synth_bench [--runs 3]
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,16 +37,35 @@ def _seconds(command: list[str], runs: int, env: dict[str, str] | None = None) -
     return statistics.median(times)
 
 
-def _synth(app_command: str | None, runs: int) -> float:
+def _synth(app_command: str | None, runs: int) -> tuple[float, int]:
+    """Median seconds of ``cdk synth`` (of ``app_command``, or cdk.json's app), and the resources it wrote."""
     with tempfile.TemporaryDirectory() as out:
         command = [str(CDK), "synth", "--quiet", "--no-notices", "--output", out]
         if app_command:
             command += ["--app", app_command]
-        return _seconds(command, runs)
+        seconds = _seconds(command, runs)
+        templates = Path(out).glob("assembly-*/*.template.json")
+        return seconds, sum(len(json.loads(path.read_text()).get("Resources", {})) for path in templates)
 
 
-def _stage_with(endpoints: int) -> float:
-    """Seconds to build and synthesize one stage with ``endpoints`` multi-model endpoints, in this process."""
+@dataclass(frozen=True)
+class StageTimes:
+    """One stage built and synthesized in this process."""
+
+    build: float
+    """Seconds to build its constructs: every construct, property and grant is a call into the CDK's Node process."""
+    synth: float
+    """Seconds of ``app.synth()``: the CDK's own synthesis in Node (tokens, the validators, the rule packs)."""
+    resources: int
+    """CloudFormation resources in its templates."""
+
+    @property
+    def total(self) -> float:
+        return self.build + self.synth
+
+
+def _stage_with(endpoints: int) -> StageTimes:
+    """One stage with ``endpoints`` multi-model endpoints, built and synthesized in this process."""
     import aws_cdk as cdk
 
     import app as app_module
@@ -66,8 +86,40 @@ def _stage_with(endpoints: int) -> float:
         start = time.perf_counter()
         cdk_app = cdk.App(context=context, outdir=out)
         app_module.build(cdk_app, (config,))
-        cdk_app.synth()
-        return time.perf_counter() - start
+        built = time.perf_counter()
+        assembly = cdk_app.synth()
+        done = time.perf_counter()
+        resources = sum(len(stack.template.get("Resources", {})) for stack in assembly.stacks_recursively)
+        return StageTimes(built - start, done - built, resources)
+
+
+def _resource_seconds(count: int = 400) -> tuple[float, float]:
+    """Seconds to create, then to synthesize, one CloudFormation resource with a few properties from Python
+    (``CfnResource``, in a stage with the same context and rule packs): the least any construct library spends per
+    resource, whatever it builds around it."""
+    import aws_cdk as cdk
+
+    from stacks.compliance import add_compliance_checks
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["@aws-cdk/core:failSynthOnValidationErrors"] = False
+    properties = {"Type": "String", "Value": "v", "Tier": "Standard", "Description": "the floor of a resource"}
+    seconds = []
+    # The first round warms Node's compiler for these calls; the next two are measured.
+    for size in (count, 1, count + 1):
+        with tempfile.TemporaryDirectory() as out:
+            app = cdk.App(context=context, outdir=out)
+            stage = cdk.Stage(app, "Floor")
+            stack = cdk.Stack(stage, "Floor")
+            add_compliance_checks(stage)
+            start = time.perf_counter()
+            for index in range(size):
+                cdk.CfnResource(stack, f"R{index}", type="AWS::SSM::Parameter", properties=properties)
+            built = time.perf_counter()
+            app.synth()
+            seconds.append((built - start, time.perf_counter() - built))
+    (create_one, synth_one), (create_all, synth_all) = seconds[1:]
+    return (create_all - create_one) / count, (synth_all - synth_one) / count
 
 
 def main(argv: list[str]) -> int:
@@ -78,22 +130,43 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     python = sys.executable
 
-    empty = _synth(f"{python} -m bench.empty_app", arguments.runs)
-    full = _synth(None, arguments.runs)
+    empty, empty_resources = _synth(f"{python} -m bench.empty_app", arguments.runs)
+    full, full_resources = _synth(None, arguments.runs)
     print(f"1. cdk synth, every stage: {full:.2f} s; same stages with empty stacks: {empty:.2f} s")
     print(f"   ratio full / empty: {full / empty:.2f} (target: at most 1.3)")
 
     _stage_with(1)  # warm the jsii runtime and the validators
     one = _stage_with(1)
-    print(f"2. one stage with 1 endpoint: {one:.2f} s")
+    print(f"2. one stage with 1 endpoint: {one.total:.2f} s")
+    largest = one
     for count in (10, 50, 100, 200):
-        seconds = _stage_with(count)
-        per = (seconds - one) / (count - 1)
-        ratio = seconds / one
+        times = _stage_with(count)
+        per = (times.total - one.total) / (count - 1)
+        ratio = times.total / one.total
         print(
-            f"   {count:3d} endpoints: {seconds:6.2f} s  ratio to 1: {ratio:5.2f}  each extra: {per * 1000:4.0f} ms"
+            f"   {count:3d} endpoints: {times.total:6.2f} s  ratio to 1: {ratio:5.2f}  each extra: {per * 1000:4.0f} ms"
             + ("  (target: at most 30 ms)" if count >= 100 else "")
         )
+        largest = times
+    extra = 200 - 1
+    build = (largest.build - one.build) / extra
+    synth = (largest.synth - one.synth) / extra
+    resources = (largest.resources - one.resources) / extra
+    print(
+        f"   each extra endpoint at 200: {build * 1000:.0f} ms building its constructs, {synth * 1000:.0f} ms in the "
+        f"CDK's synthesis; {resources:.1f} CloudFormation resources"
+    )
+    create, synthesize = _resource_seconds()
+    floor = create + synthesize
+    print(
+        f"   floor: {resources:.1f} resources x ({create * 1000:.2f} ms to create one from Python (CfnResource) + "
+        f"{synthesize * 1000:.2f} ms to synthesize it) = {floor * resources * 1000:.0f} ms per endpoint"
+    )
+    added = full_resources - empty_resources
+    print(
+        f"   floor of 1.: the empty stages + {added} resources x {floor * 1000:.2f} ms = "
+        f"{empty + added * floor:.2f} s, ratio {(empty + added * floor) / empty:.2f}"
+    )
 
     start = time.perf_counter()
     # As make test runs it, without coverage: two workers.
