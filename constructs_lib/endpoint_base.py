@@ -26,7 +26,9 @@ INVOCATION_NAMESPACE = "AWS/SageMaker"
 #: Instance utilization metrics (and LoadedModelCount).
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 
-# Instance types whose local NVMe storage SageMaker encrypts in hardware: a volume KMS key does not apply there.
+# Instance types whose local NVMe storage SageMaker encrypts in hardware: the volume KMS key stays on their endpoint
+# config, where it "does not encrypt instance local storage" (SageMaker API Reference, CreateEndpointConfig,
+# KmsKeyId; earlier editions said the call failed, and a test watches botocore's copy of that text).
 _LOCAL_NVME = re.compile(r"^ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p4d|p4de|p5|p5e|p5en)\.")
 
 

@@ -552,3 +552,47 @@ def test_a_role_sagemaker_cannot_assume_is_refused() -> None:
     role = iam.Role(stack, "ForLambda", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     with pytest.raises(ValidationError, match=r"must trust sagemaker\.amazonaws\.com"):
         _mme(stack, execution_role=role)
+
+
+def _kms_key_id_documentation() -> str:
+    import botocore.loaders
+
+    model = botocore.loaders.Loader().load_service_model("sagemaker", "service-2")
+    text = model["shapes"]["CreateEndpointConfigInput"]["members"]["KmsKeyId"]["documentation"]
+    return " ".join(re.sub(r"<[^>]+>", " ", text).split())
+
+
+def test_aws_documents_that_a_volume_key_leaves_local_instance_storage_alone() -> None:
+    # The volume key stays on an endpoint config whose instances have local NVMe storage because SageMaker's API
+    # model (CreateEndpointConfig, KmsKeyId) says it "does not encrypt instance local storage" there. Earlier
+    # editions said that "the call to CreateEndpointConfig fails": if AWS says so again, drop the key for them.
+    documentation = _kms_key_id_documentation()
+    assert "the KmsKeyId parameter does not encrypt instance local storage" in documentation
+    assert "CreateEndpointConfig fails" not in documentation
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "local_storage"),
+    [
+        ("ml.g5.xlarge", True),
+        ("ml.g4dn.xlarge", True),
+        ("ml.m5d.large", True),
+        ("ml.m5.xlarge", False),
+        ("ml.c5.large", False),
+    ],
+)
+def test_a_volume_key_on_local_storage_instances_is_kept_and_flagged(instance_type: str, local_storage: bool) -> None:
+    stack = _stack()
+    # GPU multi-model endpoints serve with Triton.
+    image = ServingImage.from_registry(TRITON if instance_type.startswith("ml.g") else XGBOOST)
+    key = kms.Key(stack, "Key")
+    mme = _mme(stack, image=image, variants=[ProductionVariant(instance_type=instance_type)], volume_encryption_key=key)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.any_value()}
+    )
+    warnings = [
+        entry.data
+        for entry in mme.endpoint_config.node.metadata
+        if entry.type == "aws:cdk:warning" and "sagemaker:nvme-volume-key" in str(entry.data)
+    ]
+    assert bool(warnings) is local_storage, warnings
