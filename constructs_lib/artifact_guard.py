@@ -215,6 +215,24 @@ class ArtifactGuard(Construct):
                 alarm_description="Artifact guard: uploads it could not check are waiting in its dead-letter queue "
                 "(modelctl rescan checks them again once the cause is fixed)",
             ),
+            # EventBridge counts the events it could not put into the dead-letter queue (permissions, the queue's
+            # key, size): lost uploads that no queue alarm can see ("Monitoring Amazon EventBridge", AWS/Events).
+            cloudwatch.Metric(
+                namespace="AWS/Events",
+                metric_name="InvocationsFailedToBeSentToDlq",
+                dimensions_map={"RuleName": self.rule.rule_name},
+                period=cdk.Duration.minutes(5),
+                statistic="Sum",
+            ).create_alarm(
+                self,
+                "DeadLetterFailuresAlarm",
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description="Artifact guard: uploads EventBridge could neither deliver nor put into the "
+                "dead-letter queue (check the queue's key policy; modelctl rescan checks them again)",
+            ),
             self.function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum").create_alarm(
                 self,
                 "ErrorsAlarm",

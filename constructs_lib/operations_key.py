@@ -60,17 +60,21 @@ class OperationsKey(Construct):
         )
 
     def allow_event_rules(self, rule_arns: Sequence[str]) -> None:
-        """Let EventBridge send to queues encrypted with this key (a target's dead-letter queue) for ``rule_arns``."""
-        stack = cdk.Stack.of(self)
+        """Let EventBridge send to queues encrypted with this key (a target's dead-letter queue) for ``rule_arns``.
+
+        Bound by ``aws:SourceArn`` alone, the rules' full ARNs (which name this account): the SQS Developer Guide
+        ("Amazon SQS Key management", confused-deputy protection) documents that key for EventBridge (CloudWatch
+        Events) sending to an encrypted queue, and documents no ``aws:SourceAccount`` there; the SNS Developer
+        Guide ("Key management") says neither key is supported for EventBridge and encrypted topics. A condition
+        on a key the request lacks would refuse every dead letter, silently: the rule's
+        ``InvocationsFailedToBeSentToDlq`` metric is the only trace (``ArtifactGuard`` alarms on it).
+        """
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowEventBridgeDeadLetters",
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnEquals": {"aws:SourceArn": list(rule_arns)},
-                },
+                conditions={"ArnEquals": {"aws:SourceArn": list(rule_arns)}},
             )
         )

@@ -128,7 +128,8 @@ def test_every_alarm_of_the_stage_may_publish_to_its_topic(synthesis: Synthesis,
 @pytest.mark.parametrize("name", examples.NAMES)
 def test_service_principals_are_bound_to_this_account(synthesis: Synthesis, name: str) -> None:
     # Confused-deputy guards AWS documents for service principals in resource policies: aws:SourceAccount and
-    # aws:SourceArn (SNS and SQS Developer Guides, "Key management"), or CloudWatch Logs' encryption context.
+    # aws:SourceArn (SNS and SQS Developer Guides, "Key management"), CloudWatch Logs' encryption context, or for
+    # EventBridge's dead letters the one key the SQS guide documents for it, aws:SourceArn.
     stage = synthesis.stage(name)
     for stack in (stage.model_store, stage.hosting):
         resources = synthesis.resources(stack)
@@ -147,6 +148,13 @@ def test_service_principals_are_bound_to_this_account(synthesis: Synthesis, name
                     continue
                 keys = {k for pairs in statement.get("Condition", {}).values() for k in pairs}
                 bound = {"aws:SourceAccount", "aws:SourceArn"} <= keys or "kms:EncryptionContext:aws:logs:arn" in keys
+                if service == "events.amazonaws.com":
+                    # EventBridge and an encrypted queue: aws:SourceArn is the key AWS documents (SQS Developer
+                    # Guide, "Amazon SQS Key management"), an exact rule ARN of this account.
+                    arns = statement["Condition"].get("ArnEquals", {}).get("aws:SourceArn", [])
+                    arns = [arns] if isinstance(arns, str) else arns
+                    prefix = f"arn:aws:events:{stage.region}:{stage.account}:rule/"
+                    bound = bool(arns) and all(a.startswith(prefix) and "*" not in a for a in arns)
                 assert bound, f"{stack.node.path}: {service} is not bound to this account: {json.dumps(statement)}"
 
 

@@ -58,6 +58,53 @@ def test_uploads_under_models_reach_the_guard(synthesis: Synthesis) -> None:
     assert "DeadLetterConfig" in target
 
 
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_eventbridge_may_put_undelivered_uploads_into_the_encrypted_dead_letter_queue(
+    synthesis: Synthesis, name: str
+) -> None:
+    resources = _stack(synthesis, name)
+    (rule_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::Events::Rule"]
+    rule = resources[rule_id]["Properties"]
+    queue_arn = rule["Targets"][0]["DeadLetterConfig"]["Arn"]
+    (queue_id, _) = queue_arn["Fn::GetAtt"]
+    key_id = resources[queue_id]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    statements = [
+        st
+        for st in resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+        if st.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    (statement,) = statements
+    assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # The SQS Developer Guide ("Amazon SQS Key management") documents aws:SourceArn for EventBridge sending to an
+    # encrypted queue, and no aws:SourceAccount; the SNS guide says EventBridge sends neither to encrypted topics.
+    # A condition on a key the request lacks would refuse every dead letter: the rule's exact ARN, nothing else.
+    stage = synthesis.stage(name)
+    rule_arn = f"arn:aws:events:{stage.region}:{stage.account}:rule/{rule['Name']}"
+    assert statement["Condition"] in (
+        {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        {"ArnEquals": {"aws:SourceArn": [rule_arn]}},
+    ), statement["Condition"]
+
+
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_undeliverable_dead_letters_raise_an_alarm(synthesis: Synthesis, name: str) -> None:
+    # A dead letter EventBridge cannot put into the queue never reaches it: the queue's alarm cannot see it, the
+    # rule's InvocationsFailedToBeSentToDlq does ("Monitoring Amazon EventBridge", AWS/Events, RuleName).
+    resources = _stack(synthesis, name)
+    (rule_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::Events::Rule"]
+    (topic_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic"]
+    (alarm,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"].get("MetricName") == "InvocationsFailedToBeSentToDlq"
+    ]
+    assert alarm["Namespace"] == "AWS/Events"
+    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+
+
 def test_the_bucket_sends_events_to_eventbridge(synthesis: Synthesis) -> None:
     store = synthesis.stage(STAGE).model_store
     bucket = synthesis.resources(store)["ArtifactsBucket88671897"]["Properties"]
