@@ -15,7 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 import hosting_contract
 from constructs_lib.compliance import HIPAA_AND_NIST, acknowledge_control_rule, default_policy
@@ -127,6 +127,10 @@ class HardenedFunction(Construct):
             description=description,
         )
         """The function."""
+        self.async_invoke_config: IConstruct | None = (
+            self.function.node.find_child("EventInvokeConfig") if retry_attempts is not None else None
+        )
+        """Its asynchronous-invocation settings (``retry_attempts``), if set."""
         log_group.grant_write(self.role)
         resource = self.function.node.default_child
         assert resource is not None
@@ -157,6 +161,16 @@ class HardenedFunction(Construct):
                 "CloudWatchLogGroupEncrypted",
                 "The log holds resource names and outcomes only; CloudWatch Logs encrypts it with its own key.",
             )
+
+    def backs(self, custom_resource: IConstruct) -> None:
+        """Declare ``custom_resource`` answered by this function: it waits for the function's ``retry_attempts``.
+
+        CloudFormation invokes the function asynchronously, and nothing else orders the two on a first deploy: the
+        custom resource could be created before the setting exists, and Lambda would retry with its defaults
+        (Lambda Developer Guide, "Asynchronous invocation").
+        """
+        if self.async_invoke_config is not None:
+            custom_resource.node.add_dependency(self.async_invoke_config)
 
     def acknowledge_inline_policy(self) -> None:
         """Call after the grants, which create the role's default (inline) policy."""

@@ -79,6 +79,8 @@ class ScalingGuardProvider(Construct):
         )
         self.function = custom.function
         """The function; custom resources use its ARN as service token."""
+        self.custom = custom
+        """The function with its role and settings (``HardenedFunction``)."""
         # Reading is unconditional (the Describe actions take no resource and no service condition key); every
         # write is held to SageMaker variants by Application Auto Scaling's own condition keys, which the Service
         # Authorization Reference lists for Register/Deregister, Put/Delete scaling policy and scheduled action.
@@ -247,6 +249,8 @@ class ScalingGuard(Construct):
         )
         """Runs after the endpoint update; on a rollback, reconciles with the live endpoint (either side of it)."""
         self.restore.node.add_dependency(endpoint)
+        provider.custom.backs(self.release)
+        provider.custom.backs(self.restore)
 
     def add_variant(self, variant_name: str, instance_type: str, scalable_target: IConstruct) -> None:
         """Guard ``variant_name`` (now of ``instance_type``), whose scalable target is ``scalable_target``."""

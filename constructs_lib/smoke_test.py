@@ -136,6 +136,7 @@ class EndpointSmokeTest(Construct):
             properties=properties,
         )
         """The custom resource."""
+        provider.custom.backs(self.resource)
         # CustomResource renders ServiceTimeout as a string, which the CDK's CloudFormation validator reports
         # (W9003): the resource specification types it as an integer.
         cfn = self.resource.node.default_child

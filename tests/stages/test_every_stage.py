@@ -503,4 +503,16 @@ def test_custom_resource_functions_are_never_retried(synthesis: Synthesis) -> No
             for function in ours:
                 assert retries.get(function) == 0, f"{stack.stack_name}: {function} is retried"
                 checked += 1
+            # Nothing else orders a custom resource after its function's setting: on a first deploy CloudFormation
+            # could invoke the function before the setting exists, and Lambda would retry with its defaults.
+            settings = {
+                r["Properties"]["FunctionName"]["Ref"]: logical_id
+                for logical_id, r in resources.items()
+                if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+            }
+            for logical_id, r in resources.items():
+                token = r["Properties"].get("ServiceToken", {}) if r["Type"].startswith("Custom::") else {}
+                if "Fn::GetAtt" in token and token["Fn::GetAtt"][0] in ours:
+                    setting = settings[token["Fn::GetAtt"][0]]
+                    assert setting in r.get("DependsOn", []), f"{stack.stack_name}: {logical_id} before {setting}"
     assert checked
