@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from hosting_contract.ssm_paths import SNAPSHOT_PATH_VARIABLE
 from tests.lambdas.conftest import CfnServer
@@ -402,6 +403,56 @@ def test_a_rollback_after_a_partial_release_completes_it(aws: Aws) -> None:
     Deployment(aws, M5, C5).rollback_release()  # the endpoint never left ml.m5.xlarge
     assert _state(aws.autoscaling) == before
     assert _stored(aws) == []
+
+
+_DELETES = ("delete_scaling_policy", "delete_scheduled_action", "deregister_scalable_target")
+
+
+def test_aws_answers_a_delete_of_what_is_gone_with_object_not_found() -> None:
+    # What release() takes for done: Application Auto Scaling's API model lists ObjectNotFoundException for each
+    # delete, thrown "if the resource cannot be found" (moto answers a ValidationException for policies instead).
+    model = boto3.client("application-autoscaling", region_name="eu-west-1").meta.service_model
+    for name in _DELETES:
+        operation = model.operation_model("".join(part.capitalize() for part in name.split("_")))
+        assert "ObjectNotFoundException" in [error.name for error in operation.error_shapes], name
+    documentation = model.shape_for("ObjectNotFoundException").documentation
+    assert (
+        "deletes or deregisters a resource, this exception is thrown if the resource cannot be found" in documentation
+    )
+
+
+class _AnswerLost:
+    """The client, except that the answer to one of its deletes is lost: botocore retries the call, which
+    finds nothing left and gets what AWS documents for that, ObjectNotFoundException."""
+
+    def __init__(self, client: Any, lost: str) -> None:
+        self._client, self._lost = client, lost
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+        if name != self._lost:
+            return call
+
+        def retried(**request: Any) -> Any:
+            call(**request)
+            raise ClientError({"Error": {"Code": "ObjectNotFoundException", "Message": "not found"}}, name)
+
+        return retried
+
+
+@pytest.mark.parametrize("lost", _DELETES)
+def test_a_delete_retried_after_it_succeeded_is_done(aws: Aws, lost: str) -> None:
+    _register(aws.autoscaling, policies=2, actions=2)
+    snapshot = guard.capture(aws.autoscaling, RID)
+    guard.release(_AnswerLost(aws.autoscaling, lost), snapshot)
+    assert guard.capture(aws.autoscaling, RID) is None
+
+
+def test_a_failed_delete_is_not_taken_for_done(aws: Aws) -> None:
+    _register(aws.autoscaling)
+    snapshot = guard.capture(aws.autoscaling, RID)
+    with pytest.raises(ClientError, match="ValidationException"):
+        guard.release(aws.autoscaling, {**snapshot, "ResourceId": "not-a-resource-id"})
 
 
 # -- (c) rollback after a later resource failed ----------------------------------------------------------------

@@ -210,16 +210,33 @@ def _scheduled_action(action: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _delete(call: Any, **request: Any) -> None:
+    """``call(**request)``, a delete, done as well when there is nothing left to delete.
+
+    botocore retries a call whose answer timed out (handler.CONFIG): a delete that succeeded the first time then
+    finds nothing, which Application Auto Scaling answers with ObjectNotFoundException (API Reference:
+    DeleteScalingPolicy, DeleteScheduledAction, DeregisterScalableTarget).
+    """
+    try:
+        call(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ObjectNotFoundException":
+            raise
+
+
 def release(client: Any, snapshot: dict[str, Any]) -> None:
-    """Delete the target's policies and scheduled actions, then deregister it."""
+    """Delete the target's policies and scheduled actions, then deregister it (what is already gone is done)."""
     target_id = snapshot["ResourceId"]
     for policy in snapshot["Policies"]:
-        client.delete_scaling_policy(PolicyName=policy["PolicyName"], ResourceId=target_id, **_TARGET)
+        _delete(client.delete_scaling_policy, PolicyName=policy["PolicyName"], ResourceId=target_id, **_TARGET)
     for action in snapshot["ScheduledActions"]:
-        client.delete_scheduled_action(
-            ScheduledActionName=action["ScheduledActionName"], ResourceId=target_id, **_TARGET
+        _delete(
+            client.delete_scheduled_action,
+            ScheduledActionName=action["ScheduledActionName"],
+            ResourceId=target_id,
+            **_TARGET,
         )
-    client.deregister_scalable_target(ResourceId=target_id, **_TARGET)
+    _delete(client.deregister_scalable_target, ResourceId=target_id, **_TARGET)
 
 
 def restore(client: Any, snapshot: dict[str, Any]) -> None:
