@@ -18,6 +18,7 @@ the endpoint (in moto) switching its endpoint config where CloudFormation's upda
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -748,3 +749,21 @@ def test_handler_clients_have_bounded_retries_and_timeouts(handler: Any) -> None
     # the service sends x-amz-retry-after).
     worst_call = attempts * (config.connect_timeout + config.read_timeout) + sum(2**i + 5 for i in range(attempts - 1))
     assert worst_call + handler.SEND_TIMEOUT_SECONDS <= handler.ANSWER_MARGIN_SECONDS
+
+
+def test_cloudformation_identifies_a_scaling_policy_by_its_arn() -> None:
+    # Why docs/OPERATIONS.md asks for a sandbox check after an instance-type change: the guard re-creates the
+    # policies (new ARNs), and the resource schema (cfn-lint's copy of AWS's registry schemas) keys them by ARN.
+    # If AWS drops Arn from the identifier, the check and its caveat can go.
+    import json
+
+    from tools.refresh_region_support import schemas_folder
+
+    folder = schemas_folder()
+    schema_id = json.loads((folder / "providers" / "eu-west-1.json").read_text())[
+        "AWS::ApplicationAutoScaling::ScalingPolicy"
+    ]
+    schema = json.loads((folder / "resources" / f"{schema_id}.json").read_text())
+    assert "/properties/Arn" in schema["primaryIdentifier"]
+    operations = (Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md").read_text()
+    assert "identifies an `AWS::ApplicationAutoScaling::ScalingPolicy` by its ARN" in operations
