@@ -328,6 +328,35 @@ def test_streaming_grant_adds_the_response_stream_action() -> None:
     )
 
 
+def test_the_config_s_role_may_use_the_volume_key_for_aws_resources_only(scaled: Any) -> None:
+    # CreateEndpointConfig, KmsKeyId: "The KMS key policy must grant permission to the IAM role that you specify";
+    # with no model on the variant that is the config's role, which SageMaker uses to attach the encrypted volumes:
+    # grants for AWS resources and the key's description, nothing that encrypts or decrypts data itself.
+    stack, endpoint, template = scaled
+    (key_id,) = _resources(template, "AWS::KMS::Key")
+    key_arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    role_id = stack.resolve(endpoint.execution_role.role.role_arn)["Fn::GetAtt"][0]
+    on_key = [
+        s
+        for p in _resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Resource"] == key_arn or (isinstance(s["Resource"], list) and key_arn in s["Resource"])
+    ]
+    assert sorted(on_key, key=str) == sorted(
+        [
+            {
+                "Action": "kms:CreateGrant",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                "Effect": "Allow",
+                "Resource": key_arn,
+            },
+            {"Action": "kms:DescribeKey", "Effect": "Allow", "Resource": key_arn},
+        ],
+        key=str,
+    )
+
+
 def test_the_execution_role_reads_each_components_archive_only(scaled: Any) -> None:
     _, _, template = scaled
     reads = [
