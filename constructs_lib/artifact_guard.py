@@ -50,7 +50,7 @@ class ArtifactGuard(Construct):
 
     The bucket must send its events to EventBridge (``ModelArtifactStore`` does), and the guard must be built in
     the bucket's stack: it adds to the bucket policy the statements that reserve verdict tags to its own role.
-    Alarms on its dead-letter queue and its errors notify ``topic``.
+    Alarms on its dead-letter queue, on events EventBridge could not put there, and on its errors notify ``topic``.
     """
 
     def __init__(
@@ -144,7 +144,8 @@ class ArtifactGuard(Construct):
         self._reserve_verdicts(bucket, owner)
         self._acknowledge(handler, bucket)
         self.alarms = self._alarms(topic)
-        """The alarms on the guard itself: events it could not handle, and its errors."""
+        """The alarms on the guard itself: events it could not handle, events lost on the way to the dead-letter
+        queue, and its errors."""
 
     def _reserve_verdicts(self, bucket: s3.IBucket, owner: str) -> None:
         """Deny, to every principal but the guard's role, each way of setting a tag under ``models/``."""

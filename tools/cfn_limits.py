@@ -1,7 +1,8 @@
 """How much of CloudFormation's per-template limits each synthesized stack uses (for the review report).
 
-Enforcement is the CDK's: it refuses a stack over 500 resources, its built-in validator refuses more than 200
-outputs or parameters, and ``stacks.compliance`` turns its template-size warning into a failure.
+Enforcement is at synth: ``app.main`` counts each template's resources (over 500 fails), the CDK's built-in
+validator refuses more than 200 outputs or parameters, and ``stacks.compliance`` turns its template-size warning
+into a failure.
 """
 
 from __future__ import annotations
