@@ -163,7 +163,8 @@ cfn-lint: setup-dev
 
 # One synthesis per run: pytest's first worker builds and synthesizes every stage into $(OUT) exactly as `cdk synth`
 # would, and cfn-lints it while the tests run (tests/conftest.py, HOSTING_SYNTH_OUT; pytest fails if app.main or
-# cfn-lint would), then the summary and the review read that very assembly.
+# cfn-lint would; a clean verdict is remembered for the same templates), then the summary and the review read that
+# very assembly.
 test: lint
 	rm -rf $(OUT)
 	HOSTING_SYNTH_OUT=$(OUT) $(PYTEST)

@@ -15,6 +15,7 @@ Shared fixtures:
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import subprocess
 import sys
@@ -52,7 +53,7 @@ from tests.support import (  # noqa: E402
 
 _synthesis: Synthesis | None = None
 #: cfn-lint on the assembly written to ``HOSTING_SYNTH_OUT``, running beside the tests, and its output file.
-_assembly_lint: tuple[subprocess.Popen[bytes], Path] | None = None
+_assembly_lint: tuple[subprocess.Popen[bytes], Path, str] | None = None
 #: What the xdist workers reported about the assembly (read by the controller at the end of the session).
 _worker_problems: list[str] = []
 
@@ -83,21 +84,44 @@ def _synthesize(outdir: Path) -> Synthesis:
     return _synthesis
 
 
+#: Clean cfn-lint verdicts, one empty file per key (``_lint_key``): a run whose templates, cfn-lint version and
+#: arguments are those of a clean run is clean without linting again. Findings are never kept: they are linted,
+#: and reported, on every run. (.pytest_cache/ is ignored by git, like the coverage data there.)
+_LINT_CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "cfn-lint-clean"
+
+
+def _lint_key(outdir: Path, templates: list[str], arguments: list[str]) -> str:
+    """What decides cfn-lint's verdict: its version, its arguments, and each template's path and bytes."""
+    from importlib import metadata
+
+    digest = hashlib.sha256(metadata.version("cfn-lint").encode())
+    for argument in arguments:
+        digest.update(b"\0" + argument.encode())
+    for template in templates:
+        digest.update(b"\0" + str(Path(template).relative_to(outdir)).encode() + b"\0")
+        digest.update(Path(template).read_bytes())
+    return digest.hexdigest()
+
+
 def _start_assembly_lint(outdir: Path) -> None:
-    """cfn-lint every template of the assembly in a process of its own, while the tests run (``make test``)."""
+    """cfn-lint every template of the assembly in a process of its own, while the tests run (``make test``),
+    unless the very same templates were found clean before (``_LINT_CACHE``)."""
     global _assembly_lint
     templates = sorted(str(path) for path in outdir.glob("assembly-*/*.template.json"))
     if not templates:
         return
-    output = outdir.parent / f".{outdir.name}.cfn-lint.txt"
     ignored = [argument for rule in CFN_LINT_IGNORED for argument in ("--ignore-checks", rule)]
+    key = _lint_key(outdir, templates, ignored)
+    if (_LINT_CACHE / key).is_file():
+        return
+    output = outdir.parent / f".{outdir.name}.cfn-lint.txt"
     with output.open("wb") as sink:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "cfn-lint"), *ignored, "--", *templates],
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    _assembly_lint = (process, output)
+    _assembly_lint = (process, output, key)
 
 
 def _assembly_problems() -> list[str]:
@@ -106,9 +130,12 @@ def _assembly_problems() -> list[str]:
     if _synthesis is not None and _synthesis.status != 0:
         problems.append(f"{SYNTH_OUT_VARIABLE}: app.main exited {_synthesis.status}:\n{_synthesis.stderr}")
     if _assembly_lint is not None:
-        process, output = _assembly_lint
+        process, output, key = _assembly_lint
         if process.wait() != 0:
             problems.append(f"cfn-lint on {SYNTH_OUT_VARIABLE} exited {process.returncode}:\n{output.read_text()}")
+        else:
+            _LINT_CACHE.mkdir(parents=True, exist_ok=True)
+            (_LINT_CACHE / key).touch()
         output.unlink(missing_ok=True)
     return problems
 

@@ -106,16 +106,45 @@ def test_the_assembly_is_cfn_linted_beside_the_tests_and_a_finding_fails_the_run
     # The session's own synthesis and lint are not this test's: it drives the same functions on an assembly of its own.
     monkeypatch.setattr(conftest, "_synthesis", None)
     monkeypatch.setattr(conftest, "_assembly_lint", None)
+    monkeypatch.setattr(conftest, "_LINT_CACHE", tmp_path / "clean")
     outdir = _assembly_with(tmp_path, {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": properties}}})
-    conftest._start_assembly_lint(outdir)
-    problems = conftest._assembly_problems()
-    if problem is None:
-        assert problems == []
-    else:
-        assert len(problems) == 1
-        assert problems[0].startswith("cfn-lint on HOSTING_SYNTH_OUT exited")
-        assert problem in problems[0]
+    for run in ("first", "again"):
+        conftest._start_assembly_lint(outdir)
+        linted = conftest._assembly_lint is not None
+        problems = conftest._assembly_problems()
+        monkeypatch.setattr(conftest, "_assembly_lint", None)
+        if problem is None:
+            assert problems == []
+            # The same templates, once clean, are clean again without cfn-lint running.
+            assert linted is (run == "first")
+        else:
+            # A finding is never remembered: it is linted and reported every run.
+            assert linted
+            assert len(problems) == 1
+            assert problems[0].startswith("cfn-lint on HOSTING_SYNTH_OUT exited")
+            assert problem in problems[0]
     assert list(tmp_path.glob(".*cfn-lint*")) == []  # its output file is removed once read
+
+
+def test_a_clean_lint_is_remembered_for_those_bytes_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import conftest
+
+    monkeypatch.setattr(conftest, "_synthesis", None)
+    monkeypatch.setattr(conftest, "_assembly_lint", None)
+    monkeypatch.setattr(conftest, "_LINT_CACHE", tmp_path / "clean")
+    outdir = _assembly_with(tmp_path, {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}})
+    conftest._start_assembly_lint(outdir)
+    assert conftest._assembly_problems() == []
+    monkeypatch.setattr(conftest, "_assembly_lint", None)
+    # A changed template (here: a property SNS does not have) is linted again, and its finding reported.
+    (template,) = outdir.glob("assembly-*/*.template.json")
+    template.write_text(
+        json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Colour": "red"}}}})
+    )
+    conftest._start_assembly_lint(outdir)
+    assert conftest._assembly_lint is not None
+    (problem,) = conftest._assembly_problems()
+    assert "E3002" in problem
 
 
 def test_the_xdist_controller_reports_what_the_writing_worker_found(monkeypatch: pytest.MonkeyPatch) -> None:
