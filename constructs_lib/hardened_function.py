@@ -72,6 +72,13 @@ def asset_folder(folder: str) -> Path:
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
+#: Why a function that backs custom resources needs no dead-letter queue.
+_CUSTOM_RESOURCE_ONLY = (
+    "Backs a custom resource: its handler answers CloudFormation on every path and ServiceTimeout "
+    "bounds the wait otherwise, so a dead-letter queue would hold nothing CloudFormation was not told."
+)
+
+
 class HardenedFunction(Construct):
     """A function from ``functions/<folder>`` with its own role, an encrypted log group kept a year, and the
     reviewed acknowledgments of the findings that cannot apply to it (reserved concurrency, VPC, the role's
@@ -91,6 +98,7 @@ class HardenedFunction(Construct):
         environment: Mapping[str, str] | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
         retry_attempts: int | None = None,
+        without_dead_letters: str = _CUSTOM_RESOURCE_ONLY,
     ) -> None:
         """Create the function from ``functions/<folder>`` and the shared modules it imports (``SHARED_MODULES``).
 
@@ -100,6 +108,8 @@ class HardenedFunction(Construct):
             that back custom resources: CloudFormation invokes them asynchronously, but their handlers answer
             CloudFormation on every path, and the resource's ServiceTimeout bounds the wait otherwise.
         :param retry_attempts: retries of asynchronous invocations (0-2). Default: Lambda's (2).
+        :param without_dead_letters: why no dead-letter queue is needed (the compliance acknowledgment), for a
+            function that does more than back custom resources.
         """
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(
@@ -138,8 +148,7 @@ class HardenedFunction(Construct):
             acknowledge_control_rule(
                 resource,
                 "LambdaDLQ",
-                "Backs a custom resource: its handler answers CloudFormation on every path and ServiceTimeout "
-                "bounds the wait otherwise, so a dead-letter queue would hold nothing CloudFormation was not told.",
+                without_dead_letters,
                 packs=HIPAA_AND_NIST,
             )
         acknowledge_control_rule(

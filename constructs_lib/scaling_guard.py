@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
@@ -76,6 +78,12 @@ class ScalingGuardProvider(Construct):
             # A retry would come after CloudFormation stopped waiting (SERVICE_TIMEOUT) and could run alongside
             # the rollback's requests; every path answers, so a retry has nothing to add.
             retry_attempts=0,
+            without_dead_letters=(
+                "Backs custom resources, which answer CloudFormation on every path (ServiceTimeout bounds the wait "
+                "otherwise), and settles a completed rollback: an idempotent pass over the stored snapshots, which "
+                "a failed pass leaves stored and logs (the runbook's manual steps apply); a dead-letter queue would "
+                "hold nothing more to act on."
+            ),
         )
         self.function = custom.function
         """The function; custom resources use its ARN as service token."""
@@ -157,6 +165,30 @@ class ScalingGuardProvider(Construct):
                 resources=[snapshots],
             )
         )
+        # After a rollback every endpoint's snapshots are listed at once: GetParametersByPath on the folder itself
+        # (its ARN is the path's, without a trailing wildcard).
+        custom.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParametersByPath"],
+                resources=[f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{folder}"],
+            )
+        )
+        # The one case the custom resources cannot settle (see after_rollback in the function): once this stack's
+        # rollback is complete, CloudFormation's "Stack Status Change" event (AWS CloudFormation User Guide, "Stack
+        # Status Change event detail": detail.stack-id, detail.status-details.status) has the function register
+        # again what is still waiting in a snapshot. It reads the status again before it acts.
+        self.after_rollback = events.Rule(
+            self,
+            "AfterRollback",
+            description="Scaling guard: registers again the scalable targets still released once the stack rolled back",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change"],
+                detail={"stack-id": [stack.stack_id], "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}},
+            ),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=4, max_event_age=cdk.Duration.hours(1))],
+        )
+        """Sends this stack's UPDATE_ROLLBACK_COMPLETE to the function."""
         # A rollback sends the same Update request as a forward update: only the stack's status tells them apart.
         custom.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[cdk.Aws.STACK_ID])

@@ -538,7 +538,8 @@ def test_without_restore_s_rollback_a_release_before_the_endpoint_keeps_the_snap
     """The limit of an order-independent guard: the stack failed after the endpoint update but before Restore.
 
     Only Release gets a rollback request. After the endpoint's rollback it restores (the other test); before
-    it, it can only release, and nothing registers the target again: the snapshot stays in SSM.
+    it, it can only release, and no request registers the target again: the snapshot stays in SSM, for the
+    stack's UPDATE_ROLLBACK_COMPLETE event (next tests).
     """
     _register(aws.autoscaling)
     deployment = Deployment(aws, M5, C5)
@@ -548,6 +549,66 @@ def test_without_restore_s_rollback_a_release_before_the_endpoint_keeps_the_snap
     assert aws.endpoint.registered_at_updates[-1] == []
     assert _state(aws.autoscaling) == {RID: None, "orphans": []}
     assert _stored(aws) == ["AllTraffic"]
+
+
+def _stack_status_event(status: str = "UPDATE_ROLLBACK_COMPLETE") -> dict[str, Any]:
+    """EventBridge's event for a stack status change (AWS CloudFormation User Guide, "Stack Status Change event
+    detail")."""
+    return {
+        "version": "0",
+        "detail-type": "CloudFormation Stack Status Change",
+        "source": "aws.cloudformation",
+        "account": "111111111111",
+        "region": "eu-west-1",
+        "resources": [STACK_ID],
+        "detail": {"stack-id": STACK_ID, "status-details": {"status": status, "status-reason": ""}},
+    }
+
+
+def _after_rollback(aws: Aws, status: str = "UPDATE_ROLLBACK_COMPLETE") -> dict[str, list[str]]:
+    aws.cloudformation.status = status
+    restored: dict[str, list[str]] = guard.on_stack_status(
+        aws.autoscaling, aws.store, aws.cloudformation, aws.sagemaker, _stack_status_event()
+    )
+    return restored
+
+
+def test_once_rolled_back_what_the_rollback_left_released_is_registered_again(aws: Aws) -> None:
+    _register(aws.autoscaling, policies=2, actions=2)
+    before = _state(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    deployment.update_endpoint()
+    deployment.rollback("dependencies first", restore_was_updated=False)
+    assert _after_rollback(aws) == {ENDPOINT: ["AllTraffic"]}
+    assert aws.cloudformation.asked[-1] == STACK_ID
+    assert _state(aws.autoscaling) == before
+    assert _stored(aws) == []
+    assert _after_rollback(aws) == {}  # a second delivery finds nothing left
+
+
+def test_a_late_event_during_the_next_update_touches_nothing(aws: Aws) -> None:
+    # The next update released the variant on purpose before the event arrived: its Restore registers it.
+    _register(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    assert _after_rollback(aws, status="UPDATE_IN_PROGRESS") == {}
+    assert _state(aws.autoscaling) == {RID: None, "orphans": []}
+    assert _stored(aws) == ["AllTraffic"]
+
+
+def test_once_rolled_back_a_registered_variant_or_one_the_endpoint_lacks_is_left_alone(aws: Aws) -> None:
+    other = "prod-other"
+    _register(aws.autoscaling)
+    registered = _state(aws.autoscaling)
+    aws.endpoint.deploy(M5)
+    # Snapshots of a variant registered again by hand, and of an endpoint that no longer exists.
+    aws.store.put(ENDPOINT, "AllTraffic", {**guard.capture(aws.autoscaling, RID), "MinCapacity": 1})
+    aws.store.put(other, "AllTraffic", {**guard.capture(aws.autoscaling, RID), "ResourceId": _rid(endpoint=other)})
+    assert aws.store.endpoints() == sorted([ENDPOINT, other])
+    assert _after_rollback(aws) == {}
+    assert _state(aws.autoscaling) == registered
+    assert _state(aws.autoscaling, _rid(endpoint=other)) == {_rid(endpoint=other): None, "orphans": []}
 
 
 def test_without_restore_s_rollback_a_release_after_the_endpoint_restores(aws: Aws) -> None:
@@ -712,6 +773,21 @@ def test_handler_answers_a_rollback(aws: Aws, handler: Any, cfn_server: CfnServe
     handler.handler(_cfn_event(cfn_server.url, _rollback_of(deployment.release_event)), Context())
     assert [b["Status"] for b in cfn_server.bodies] == ["SUCCESS"]
     assert _state(aws.autoscaling) == before
+
+
+def test_handler_registers_again_on_the_stack_s_rollback_event_and_answers_no_one(
+    aws: Aws, handler: Any, cfn_server: CfnServer
+) -> None:
+    _register(aws.autoscaling)
+    before = _state(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    deployment.update_endpoint()
+    deployment.rollback("dependencies first", restore_was_updated=False)
+    aws.cloudformation.status = "UPDATE_ROLLBACK_COMPLETE"
+    handler.handler(_stack_status_event(), Context())
+    assert _state(aws.autoscaling) == before
+    assert cfn_server.bodies == []  # an EventBridge event has no CloudFormation request to answer
 
 
 @pytest.mark.parametrize(

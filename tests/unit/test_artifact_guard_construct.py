@@ -35,7 +35,9 @@ def _hosting(synthesis: Synthesis, name: str = STAGE) -> dict[str, Any]:
 def test_the_guard_exists_once_the_model_store_is_deployed(synthesis: Synthesis) -> None:
     # Archives must be uploaded and judged before Hosting's CreateModel reads them: the guard is the bucket's.
     for stage in synthesis.stages:
-        assert not synthesis.resources(stage.hosting, "AWS::Events::Rule")
+        # Hosting's only rule is the scaling guard's, on its own stack's rollback.
+        rules = synthesis.resources(stage.hosting, "AWS::Events::Rule").values()
+        assert [r["Properties"]["EventPattern"]["source"] for r in rules] == [["aws.cloudformation"]]
         assert (
             stage.model_store.artifact_guard.function.node.path
             == f"{stage.node.id}/ModelStore/ArtifactGuard/Handler/Function"

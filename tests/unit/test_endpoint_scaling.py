@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -186,6 +187,43 @@ def test_guard_function_is_scoped_and_on_the_latest_runtime(scaled: Template) ->
     assert not [a for a in actions if a.endswith("*") or a.startswith(("s3:", "iam:"))]
 
 
+def test_the_stack_s_completed_rollback_reaches_the_guard(scaled: Template) -> None:
+    # What the custom resources cannot settle (a Release rolled back before the endpoint, with no Restore after
+    # it) the function settles once the stack has rolled back: CloudFormation sends its status changes to
+    # EventBridge ("Stack Status Change event detail": detail.stack-id, detail.status-details.status).
+    (rule,) = scaled.find_resources("AWS::Events::Rule").values()
+    (function_id,) = _ids(scaled, "AWS::Lambda::Function")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.cloudformation"],
+        "detail-type": ["CloudFormation Stack Status Change"],
+        "detail": {"stack-id": [{"Ref": "AWS::StackId"}], "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert "Input" not in target  # the function tells the event from CloudFormation's requests by its detail-type
+    (rule_id,) = _ids(scaled, "AWS::Events::Rule")
+    scaled.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+        },
+    )
+    # It lists every endpoint's snapshots at once: GetParametersByPath on the guard's folder itself, no wildcard.
+    policy = next(
+        p for k, p in scaled.find_resources("AWS::IAM::Policy").items() if k.startswith("ScalingGuardProviderRole")
+    )
+    (folder,) = [
+        json.dumps(s["Resource"])
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "ssm:GetParametersByPath"
+    ]
+    assert "*" not in folder
+    assert folder.endswith('/scaling-guard"]]}') or folder.endswith('/scaling-guard"'), folder
+
+
 def test_gpu_policy_on_a_gpu_variant() -> None:
     stack, mme = _mme("ml.g5.xlarge", TRITON)
     EndpointScaling(stack, "Scaling", endpoint=mme, min_capacity=1, max_capacity=2).scale_on_gpu_utilization(
@@ -313,11 +351,17 @@ def test_guard_may_keep_snapshots_under_its_path_and_read_only_its_own_stack() -
         "Effect": "Allow",
         "Resource": snapshots,
     } in statements
+    # After a rollback it lists every endpoint's snapshots: the folder itself, for listing only.
+    assert {
+        "Action": "ssm:GetParametersByPath",
+        "Effect": "Allow",
+        "Resource": snapshots.removesuffix("/*"),
+    } in statements
     assert {"Action": "cloudformation:DescribeStacks", "Effect": "Allow", "Resource": {"Ref": "AWS::StackId"}} in (
         statements
     )
     actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
-    assert len([a for a in actions if a.startswith(("ssm:", "cloudformation:"))]) == 5  # nowhere else
+    assert len([a for a in actions if a.startswith(("ssm:", "cloudformation:"))]) == 6  # nowhere else
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {"Environment": {"Variables": {"SNAPSHOT_PARAMETER_PATH": "/sagemaker-hosting/prod"}}},

@@ -25,6 +25,9 @@ logging.getLogger().setLevel(logging.INFO)
 #: call takes at most 3 x (3 + 5) s plus two standard-mode back-offs (at most 1 + 2 s, each raised by at most
 #: 5 s when the service asks to retry later): under 40 s.
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=5)
+#: EventBridge's detail-type of a stack's status changes (AWS CloudFormation User Guide, "Stack Status Change event
+#: detail"); the rule sends this stack's UPDATE_ROLLBACK_COMPLETE only.
+STACK_STATUS_CHANGE = "CloudFormation Stack Status Change"
 #: Seconds the answer itself may take (the PUT to the response URL).
 SEND_TIMEOUT_SECONDS = 10
 #: No AWS call starts with less than this left: the longest call (40 s) and the answer (10 s) still fit.
@@ -56,7 +59,29 @@ class Deadline:
         return call
 
 
+def _clients(stop_at: float) -> tuple[Deadline, Deadline, Deadline, Deadline]:
+    """Application Auto Scaling, SSM, CloudFormation and SageMaker (what the endpoint runs now), each bounded."""
+    return (
+        Deadline(boto3.client("application-autoscaling", config=CONFIG), stop_at),
+        Deadline(boto3.client("ssm", config=CONFIG), stop_at),
+        Deadline(boto3.client("cloudformation", config=CONFIG), stop_at),
+        Deadline(boto3.client("sagemaker", config=CONFIG), stop_at),
+    )
+
+
+def on_stack_status(event: dict[str, Any], context: Any) -> None:
+    """EventBridge: this stack's rollback is complete (no CloudFormation request to answer)."""
+    stop_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS
+    autoscaling, ssm, cloudformation, sagemaker = _clients(stop_at)
+    store = scaling_guard.SnapshotStore(ssm, os.environ[SNAPSHOT_PATH_VARIABLE])
+    restored = scaling_guard.on_stack_status(autoscaling, store, cloudformation, sagemaker, event)
+    logging.info("%s: registered again %s", event["detail"]["status-details"]["status"], restored or "nothing")
+
+
 def handler(event: dict[str, Any], context: Any) -> None:
+    if event.get("detail-type") == STACK_STATUS_CHANGE:
+        on_stack_status(event, context)
+        return
     properties = event.get("ResourceProperties") or {}
     physical_id = (
         event.get("PhysicalResourceId")
@@ -65,11 +90,8 @@ def handler(event: dict[str, Any], context: Any) -> None:
     data: dict[str, str] = {}
     try:
         stop_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS
-        autoscaling = Deadline(boto3.client("application-autoscaling", config=CONFIG), stop_at)
-        ssm = Deadline(boto3.client("ssm", config=CONFIG), stop_at)
-        cloudformation = Deadline(boto3.client("cloudformation", config=CONFIG), stop_at)
         # A rollback decides from what the endpoint runs now (DescribeEndpoint, DescribeEndpointConfig).
-        sagemaker = Deadline(boto3.client("sagemaker", config=CONFIG), stop_at)
+        autoscaling, ssm, cloudformation, sagemaker = _clients(stop_at)
         store = scaling_guard.SnapshotStore(ssm, os.environ[SNAPSHOT_PATH_VARIABLE])
         action = {"release": scaling_guard.on_release, "restore": scaling_guard.on_restore}[properties["Action"]]
         data = action(autoscaling, store, cloudformation, sagemaker, event)

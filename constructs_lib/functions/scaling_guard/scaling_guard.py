@@ -163,6 +163,18 @@ class SnapshotStore:
                 return sorted(names)
             request["NextToken"] = page["NextToken"]
 
+    def endpoints(self) -> list[str]:
+        """The endpoints that have a stored snapshot."""
+        folder = ssm_paths.snapshots_path(self.root)
+        names: set[str] = set()
+        request: dict[str, Any] = {"Path": folder, "Recursive": True}
+        while True:
+            page = self.ssm.get_parameters_by_path(**request)
+            names |= {p["Name"][len(folder) + 1 :].split("/", 1)[0] for p in page.get("Parameters", [])}
+            if not page.get("NextToken"):
+                return sorted(names)
+            request["NextToken"] = page["NextToken"]
+
     def delete(self, endpoint_name: str, variant_name: str) -> None:
         """Remove a variant's snapshot (absent already is fine: requests may repeat)."""
         try:
@@ -358,6 +370,48 @@ def reconcile(
     for variant in gone:
         store.delete(endpoint, variant)
     return {"released": released, "restored": restored, "forgotten": gone}
+
+
+#: The stack status that ends a rollback (AWS CloudFormation User Guide, "Stack status codes").
+ROLLED_BACK = "UPDATE_ROLLBACK_COMPLETE"
+
+
+def after_rollback(client: Any, store: SnapshotStore, sagemaker: Any) -> dict[str, list[str]]:
+    """Once the stack has rolled back: register again each variant still waiting in a snapshot.
+
+    The one case the custom resources cannot settle: the stack failed after the endpoint update but before
+    ``restore`` ran, and CloudFormation rolled ``release`` back before the endpoint. ``release`` then found the
+    endpoint still on the new type and released the variant, the endpoint went back to its old type, and nothing
+    ran after it. A variant the endpoint runs, unregistered, with a snapshot, is that variant: it is registered
+    from the snapshot (taken before anything was deleted). A registered one is left as it is.
+
+    :returns: the variants registered again, by endpoint.
+    """
+    restored: dict[str, list[str]] = {}
+    for endpoint in store.endpoints():
+        running = running_instance_types(sagemaker, endpoint)
+        waiting = [
+            v for v in store.variants(endpoint) if v in running and capture(client, resource_id(endpoint, v)) is None
+        ]
+        done = restore_stored(client, store, endpoint, waiting)
+        if done:
+            restored[endpoint] = done
+    return restored
+
+
+def on_stack_status(
+    client: Any, store: SnapshotStore, cloudformation: Any, sagemaker: Any, event: dict[str, Any]
+) -> dict[str, list[str]]:
+    """EventBridge's "CloudFormation Stack Status Change" for this stack: ``after_rollback`` once it rolled back.
+
+    The status is read again (DescribeStacks): an event may arrive late, after another update has started and
+    released variants on purpose; only a stack still in ``ROLLED_BACK`` is settled.
+    """
+    stack_id = event["detail"]["stack-id"]
+    stacks = cloudformation.describe_stacks(StackName=stack_id)["Stacks"]
+    if not stacks or stacks[0]["StackStatus"] != ROLLED_BACK:
+        return {}
+    return after_rollback(client, store, sagemaker)
 
 
 def token(released: list[str]) -> str:
