@@ -203,50 +203,50 @@ class ArtifactGuard(Construct):
 
     def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
         action = cloudwatch_actions.SnsAction(topic)
-        alarms = [
-            self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=cdk.Duration.minutes(5), statistic="Maximum"
-            ).create_alarm(
+
+        def above_zero(metric: cloudwatch.IMetric, construct_id: str, description: str) -> cloudwatch.Alarm:
+            alarm = metric.create_alarm(
                 self,
-                "DeadLettersAlarm",
+                construct_id,
                 threshold=0,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description="Artifact guard: uploads it could not check are waiting in its dead-letter queue "
+                alarm_description=description,
+            )
+            alarm.add_alarm_action(action)
+            return alarm
+
+        five_minutes = cdk.Duration.minutes(5)
+        return [
+            above_zero(
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"
+                ),
+                "DeadLettersAlarm",
+                "Artifact guard: uploads it could not check are waiting in its dead-letter queue "
                 "(modelctl rescan checks them again once the cause is fixed)",
             ),
             # EventBridge counts the events it could not put into the dead-letter queue (permissions, the queue's
             # key, size): lost uploads that no queue alarm can see ("Monitoring Amazon EventBridge", AWS/Events).
-            cloudwatch.Metric(
-                namespace="AWS/Events",
-                metric_name="InvocationsFailedToBeSentToDlq",
-                dimensions_map={"RuleName": self.rule.rule_name},
-                period=cdk.Duration.minutes(5),
-                statistic="Sum",
-            ).create_alarm(
-                self,
+            above_zero(
+                cloudwatch.Metric(
+                    namespace="AWS/Events",
+                    metric_name="InvocationsFailedToBeSentToDlq",
+                    dimensions_map={"RuleName": self.rule.rule_name},
+                    period=five_minutes,
+                    statistic="Sum",
+                ),
                 "DeadLetterFailuresAlarm",
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description="Artifact guard: uploads EventBridge could neither deliver nor put into the "
-                "dead-letter queue (check the queue's key policy; modelctl rescan checks them again)",
+                "Artifact guard: uploads EventBridge could neither deliver nor put into the dead-letter queue "
+                "(check the queue's key policy; modelctl rescan checks them again)",
             ),
-            self.function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum").create_alarm(
-                self,
+            above_zero(
+                self.function.metric_errors(period=five_minutes, statistic="Sum"),
                 "ErrorsAlarm",
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description="Artifact guard: the function failed (it is retried; see its log group)",
+                "Artifact guard: the function failed (it is retried; see its log group)",
             ),
         ]
-        for alarm in alarms:
-            alarm.add_alarm_action(action)
-        return alarms
 
     def _grant(
         self,

@@ -541,14 +541,22 @@ def test_without_restore_s_rollback_a_release_before_the_endpoint_keeps_the_snap
     it, it can only release, and no request registers the target again: the snapshot stays in SSM, for the
     stack's UPDATE_ROLLBACK_COMPLETE event (next tests).
     """
-    _register(aws.autoscaling)
+    _left_released(aws)
+    assert aws.endpoint.registered_at_updates[-1] == []
+    assert _state(aws.autoscaling) == {RID: None, "orphans": []}
+    assert _stored(aws) == ["AllTraffic"]
+
+
+def _left_released(aws: Aws, **registered: int) -> dict[str, Any]:
+    """The case above: register, fail after the endpoint update, roll Release back before the endpoint; what was
+    registered before."""
+    _register(aws.autoscaling, **registered)
+    before = _state(aws.autoscaling)
     deployment = Deployment(aws, M5, C5)
     deployment.release()
     deployment.update_endpoint()
     deployment.rollback("dependencies first", restore_was_updated=False)
-    assert aws.endpoint.registered_at_updates[-1] == []
-    assert _state(aws.autoscaling) == {RID: None, "orphans": []}
-    assert _stored(aws) == ["AllTraffic"]
+    return before
 
 
 def _stack_status_event(status: str = "UPDATE_ROLLBACK_COMPLETE") -> dict[str, Any]:
@@ -574,12 +582,7 @@ def _after_rollback(aws: Aws, status: str = "UPDATE_ROLLBACK_COMPLETE") -> dict[
 
 
 def test_once_rolled_back_what_the_rollback_left_released_is_registered_again(aws: Aws) -> None:
-    _register(aws.autoscaling, policies=2, actions=2)
-    before = _state(aws.autoscaling)
-    deployment = Deployment(aws, M5, C5)
-    deployment.release()
-    deployment.update_endpoint()
-    deployment.rollback("dependencies first", restore_was_updated=False)
+    before = _left_released(aws, policies=2, actions=2)
     assert _after_rollback(aws) == {ENDPOINT: ["AllTraffic"]}
     assert aws.cloudformation.asked[-1] == STACK_ID
     assert _state(aws.autoscaling) == before
@@ -778,12 +781,7 @@ def test_handler_answers_a_rollback(aws: Aws, handler: Any, cfn_server: CfnServe
 def test_handler_registers_again_on_the_stack_s_rollback_event_and_answers_no_one(
     aws: Aws, handler: Any, cfn_server: CfnServer
 ) -> None:
-    _register(aws.autoscaling)
-    before = _state(aws.autoscaling)
-    deployment = Deployment(aws, M5, C5)
-    deployment.release()
-    deployment.update_endpoint()
-    deployment.rollback("dependencies first", restore_was_updated=False)
+    before = _left_released(aws)
     aws.cloudformation.status = "UPDATE_ROLLBACK_COMPLETE"
     handler.handler(_stack_status_event(), Context())
     assert _state(aws.autoscaling) == before
