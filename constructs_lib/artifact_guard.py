@@ -204,7 +204,7 @@ class ArtifactGuard(Construct):
     def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
         action = cloudwatch_actions.SnsAction(topic)
 
-        def above_zero(metric: cloudwatch.IMetric, construct_id: str, description: str) -> cloudwatch.Alarm:
+        def above_zero(metric: cloudwatch.Metric, construct_id: str, description: str) -> cloudwatch.Alarm:
             alarm = metric.create_alarm(
                 self,
                 construct_id,
