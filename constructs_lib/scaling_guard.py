@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -11,6 +12,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
 from constructs_lib import sagemaker_limits as limits
+from constructs_lib.alarm_topic import AlarmNames
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
 from hosting_contract import ssm_paths
@@ -128,6 +130,7 @@ class ScalingGuardProvider(Construct):
             actions=["sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"]
         )
         self._endpoints: set[str] = set()
+        self._endpoint_names: list[str] = []
         self._role = custom.role
         custom.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sagemaker:DescribeEndpointConfig"], resources=[configs])
@@ -165,18 +168,11 @@ class ScalingGuardProvider(Construct):
                 resources=[snapshots],
             )
         )
-        # After a rollback every endpoint's snapshots are listed at once: GetParametersByPath on the folder itself
-        # (its ARN is the path's, without a trailing wildcard).
-        custom.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ssm:GetParametersByPath"],
-                resources=[f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{folder}"],
-            )
-        )
         # The one case the custom resources cannot settle (see after_rollback in the function): once this stack's
         # rollback is complete, CloudFormation's "Stack Status Change" event (AWS CloudFormation User Guide, "Stack
         # Status Change event detail": detail.stack-id, detail.status-details.status) has the function register
-        # again what is still waiting in a snapshot. It reads the status again before it acts.
+        # again what that rollback released and left released, on this stack's endpoints (GUARDED_ENDPOINTS). It
+        # reads the status again before it acts.
         self.after_rollback = events.Rule(
             self,
             "AfterRollback",
@@ -218,6 +214,23 @@ class ScalingGuardProvider(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", why)
         custom.acknowledge_inline_policy()
 
+    def add_error_alarm(self, action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
+        """An alarm, notifying ``action``, when the function fails: it answers CloudFormation's requests itself, so
+        a failure is a pass after a rollback that could not register every variant again (or a timeout)."""
+        alarm = self.function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum").create_alarm(
+            self,
+            "ErrorsAlarm",
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="Scaling guard: the function failed (see its log group); a variant may be left "
+            "without autoscaling after a rollback: register it from its snapshot (docs/OPERATIONS.md)",
+            alarm_name=AlarmNames.name_for(self, "ErrorsAlarm"),
+        )
+        alarm.add_alarm_action(action)
+        return alarm
+
     def allow_endpoint(self, endpoint_name: str) -> None:
         """Let the function describe and scale the endpoint ``endpoint_name`` (each ScalingGuard calls this)."""
         arn = cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name)
@@ -227,6 +240,8 @@ class ScalingGuardProvider(Construct):
             self._role.add_to_principal_policy(self._endpoint_rights)
         self._endpoints.add(arn)
         self._endpoint_rights.add_resources(arn)
+        self._endpoint_names.append(endpoint_name)
+        self.function.add_environment(ssm_paths.GUARDED_ENDPOINTS_VARIABLE, ",".join(sorted(self._endpoint_names)))
 
 
 class ScalingGuard(Construct):

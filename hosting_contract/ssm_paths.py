@@ -33,6 +33,9 @@ MODEL_STORE_PARAMETERS: Final = (BUCKET_NAME, KMS_KEY_ARN, REPOSITORY_URI, ARTIF
 
 #: The environment variable of the scaling guard function that holds its snapshot root.
 SNAPSHOT_PATH_VARIABLE: Final = "SNAPSHOT_PARAMETER_PATH"
+#: The scaling guard's environment variable naming the endpoints its stack guards (comma-separated): after a
+#: rollback it settles those only (the snapshot folder is shared by every Hosting stack of an environment).
+GUARDED_ENDPOINTS_VARIABLE: Final = "GUARDED_ENDPOINTS"
 #: An SSM parameter path: '/'-separated names of SSM's characters, no trailing '/'.
 _PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+\Z")
 

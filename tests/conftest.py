@@ -91,12 +91,15 @@ _LINT_CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "cfn-lint-
 
 
 def _lint_key(outdir: Path, templates: list[str], arguments: list[str]) -> str:
-    """What decides cfn-lint's verdict: its version, its arguments, and each template's path and bytes."""
+    """What decides cfn-lint's verdict: its version, its arguments, the region it checks for (AWS_REGION or
+    AWS_DEFAULT_REGION when no --regions is given), any .cfnlintrc it would read, each template's path and bytes."""
     from importlib import metadata
 
     digest = hashlib.sha256(metadata.version("cfn-lint").encode())
-    for argument in arguments:
+    for argument in [*arguments, os.environ.get("AWS_REGION", ""), os.environ.get("AWS_DEFAULT_REGION", "")]:
         digest.update(b"\0" + argument.encode())
+    for settings in (Path.cwd() / ".cfnlintrc", Path.home() / ".cfnlintrc"):
+        digest.update(b"\0" + (settings.read_bytes() if settings.is_file() else b""))
     for template in templates:
         digest.update(b"\0" + str(Path(template).relative_to(outdir)).encode() + b"\0")
         digest.update(Path(template).read_bytes())

@@ -25,7 +25,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from hosting_contract.ssm_paths import SNAPSHOT_PATH_VARIABLE
+from hosting_contract.ssm_paths import GUARDED_ENDPOINTS_VARIABLE, SNAPSHOT_PATH_VARIABLE
 from tests.lambdas.conftest import CfnServer
 from tests.support import Moto, lambda_module
 
@@ -576,7 +576,7 @@ def _stack_status_event(status: str = "UPDATE_ROLLBACK_COMPLETE") -> dict[str, A
 def _after_rollback(aws: Aws, status: str = "UPDATE_ROLLBACK_COMPLETE") -> dict[str, list[str]]:
     aws.cloudformation.status = status
     restored: dict[str, list[str]] = guard.on_stack_status(
-        aws.autoscaling, aws.store, aws.cloudformation, aws.sagemaker, _stack_status_event()
+        aws.autoscaling, aws.store, aws.cloudformation, aws.sagemaker, _stack_status_event(), [ENDPOINT]
     )
     return restored
 
@@ -600,18 +600,31 @@ def test_a_late_event_during_the_next_update_touches_nothing(aws: Aws) -> None:
     assert _stored(aws) == ["AllTraffic"]
 
 
-def test_once_rolled_back_a_registered_variant_or_one_the_endpoint_lacks_is_left_alone(aws: Aws) -> None:
-    other = "prod-other"
-    _register(aws.autoscaling)
-    registered = _state(aws.autoscaling)
-    aws.endpoint.deploy(M5)
-    # Snapshots of a variant registered again by hand, and of an endpoint that no longer exists.
-    aws.store.put(ENDPOINT, "AllTraffic", {**guard.capture(aws.autoscaling, RID), "MinCapacity": 1})
-    aws.store.put(other, "AllTraffic", {**guard.capture(aws.autoscaling, RID), "ResourceId": _rid(endpoint=other)})
-    assert aws.store.endpoints() == sorted([ENDPOINT, other])
+def test_once_rolled_back_only_what_that_rollback_left_released_on_this_stack_is_registered(aws: Aws) -> None:
+    other = "prod-other"  # another Hosting stack's endpoint: the snapshot folder is the environment's
+    canary = _rid("Canary")
+    aws.endpoint.deploy([*M5, CANARY])
+    for resource_id in (RID, canary):
+        _register(aws.autoscaling, resource_id)
+    registered = _state(aws.autoscaling, RID, canary)
+    marked = {**guard.capture(aws.autoscaling, RID), guard.RELEASED_IN_ROLLBACK: True}
+    # A marked snapshot of a variant registered again by hand, and one of the other stack's endpoint.
+    aws.store.put(ENDPOINT, "AllTraffic", {**marked, "MinCapacity": 1})
+    aws.store.put(other, "AllTraffic", {**marked, "ResourceId": _rid(endpoint=other)})
+    # A forward update left a snapshot unmarked: Canary's scaling was removed, Canary stays (deregistered).
+    aws.store.put(ENDPOINT, "Canary", guard.capture(aws.autoscaling, canary))
+    guard.release(aws.autoscaling, guard.capture(aws.autoscaling, canary))
     assert _after_rollback(aws) == {}
-    assert _state(aws.autoscaling) == registered
+    assert _state(aws.autoscaling, RID, canary) == {**registered, canary: None}
     assert _state(aws.autoscaling, _rid(endpoint=other)) == {_rid(endpoint=other): None, "orphans": []}
+
+
+def test_a_rollback_marks_what_it_releases_and_a_forward_release_does_not(aws: Aws) -> None:
+    _left_released(aws)
+    assert aws.store.get(ENDPOINT, "AllTraffic")[guard.RELEASED_IN_ROLLBACK] is True
+    _register(aws.autoscaling)  # back by hand; the next update releases it afresh
+    Deployment(aws, M5, C5).release()
+    assert guard.RELEASED_IN_ROLLBACK not in aws.store.get(ENDPOINT, "AllTraffic")
 
 
 def test_without_restore_s_rollback_a_release_after_the_endpoint_restores(aws: Aws) -> None:
@@ -732,6 +745,7 @@ class Context:
 def handler(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Any:
     module = lambda_module("scaling_guard", "handler")
     monkeypatch.setenv(SNAPSHOT_PATH_VARIABLE, ROOT)
+    monkeypatch.setenv(GUARDED_ENDPOINTS_VARIABLE, f"{ENDPOINT},prod-other")
     real_client: Any = boto3.client
 
     def client(service: str, **kwargs: Any) -> Any:

@@ -480,11 +480,30 @@ def test_every_inference_component_may_write_its_log_group(synthesis: Synthesis,
         assert f"log-group:/aws/sagemaker/InferenceComponents/{component}:log-stream:*" in policies
 
 
+def test_a_failed_scaling_guard_raises_an_alarm(synthesis: Synthesis) -> None:
+    # Its custom-resource requests are answered on every path; a function error is a pass after a rollback that
+    # could not register every variant again, or a timeout: someone must look (docs/OPERATIONS.md).
+    for stage in synthesis.stages:
+        for stack in stage.hosting_stacks:
+            resources = synthesis.template(stack)["Resources"]
+            function_id = stack.resolve(stack.scaling_guard.function.function_name)["Ref"]
+            (alarm,) = [
+                r["Properties"]
+                for r in resources.values()
+                if r["Type"] == "AWS::CloudWatch::Alarm"
+                and r["Properties"].get("MetricName") == "Errors"
+                and r["Properties"].get("Dimensions") == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+            ]
+            assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+            assert alarm["AlarmActions"]
+            assert alarm["AlarmName"].startswith(stage.config.alarm_name_prefix)
+
+
 def test_custom_resource_functions_are_never_retried(synthesis: Synthesis) -> None:
     # CloudFormation invokes a Lambda-backed custom resource asynchronously, and Lambda retries a failed
     # asynchronous invocation twice by default (Lambda Developer Guide, "Asynchronous invocation"): a retry would
     # run after CloudFormation stopped waiting for the answer, beside the stack's next requests.
-    checked = 0
+    checked = ordered = 0
     for stage in synthesis.stages:
         for stack in (stage.model_store, *stage.hosting_stacks):
             resources = synthesis.template(stack)["Resources"]
@@ -515,4 +534,6 @@ def test_custom_resource_functions_are_never_retried(synthesis: Synthesis) -> No
                 if "Fn::GetAtt" in token and token["Fn::GetAtt"][0] in ours:
                     setting = settings[token["Fn::GetAtt"][0]]
                     assert setting in r.get("DependsOn", []), f"{stack.stack_name}: {logical_id} before {setting}"
+                    ordered += 1
     assert checked
+    assert ordered

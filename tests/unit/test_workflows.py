@@ -323,7 +323,9 @@ def test_the_review_passes_the_allowance_to_make_review() -> None:
     job = _load("pull-request.yml")["jobs"]["review"]
     read = _index(job, lambda s: "s/^ALLOW_REPLACE=" in str(s.get("run", "")))
     review = _index(job, lambda s: "make review BASE=base/cdk.out" in str(s.get("run", "")))
-    assert read < review
+    # First: the token is used before any step has run the branch's code (which could change the next steps'
+    # environment or PATH through $GITHUB_ENV and $GITHUB_PATH).
+    assert read == 0 < review
     reading, reviewing = _steps(job)[read], _steps(job)[review]
     assert 'gh api "repos/$REPO/pulls/$PR" --jq \'.body // ""\'' in reading["run"]  # when the job runs, not the event's
     assert 'echo "replace=$allow" >> "$GITHUB_OUTPUT"' in reading["run"]

@@ -17,7 +17,7 @@ import cfn_response
 import scaling_guard
 from botocore.config import Config
 
-from hosting_contract.ssm_paths import SNAPSHOT_PATH_VARIABLE
+from hosting_contract.ssm_paths import GUARDED_ENDPOINTS_VARIABLE, SNAPSHOT_PATH_VARIABLE
 
 logging.getLogger().setLevel(logging.INFO)
 
@@ -74,7 +74,8 @@ def on_stack_status(event: dict[str, Any], context: Any) -> None:
     stop_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS
     autoscaling, ssm, cloudformation, sagemaker = _clients(stop_at)
     store = scaling_guard.SnapshotStore(ssm, os.environ[SNAPSHOT_PATH_VARIABLE])
-    restored = scaling_guard.on_stack_status(autoscaling, store, cloudformation, sagemaker, event)
+    endpoints = [name for name in os.environ.get(GUARDED_ENDPOINTS_VARIABLE, "").split(",") if name]
+    restored = scaling_guard.on_stack_status(autoscaling, store, cloudformation, sagemaker, event, endpoints)
     logging.info("%s: registered again %s", event["detail"]["status-details"]["status"], restored or "nothing")
 
 

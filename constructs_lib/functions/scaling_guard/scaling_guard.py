@@ -77,6 +77,8 @@ from hosting_contract import ssm_paths
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 _TARGET = {"ServiceNamespace": NAMESPACE, "ScalableDimension": DIMENSION}
+#: Set in a snapshot that a rollback released before the endpoint's own rollback (see ``after_rollback``).
+RELEASED_IN_ROLLBACK = "ReleasedInRollback"
 _POLICY_FIELDS = (
     "PolicyName",
     "PolicyType",
@@ -163,17 +165,11 @@ class SnapshotStore:
                 return sorted(names)
             request["NextToken"] = page["NextToken"]
 
-    def endpoints(self) -> list[str]:
-        """The endpoints that have a stored snapshot."""
-        folder = ssm_paths.snapshots_path(self.root)
-        names: set[str] = set()
-        request: dict[str, Any] = {"Path": folder, "Recursive": True}
-        while True:
-            page = self.ssm.get_parameters_by_path(**request)
-            names |= {p["Name"][len(folder) + 1 :].split("/", 1)[0] for p in page.get("Parameters", [])}
-            if not page.get("NextToken"):
-                return sorted(names)
-            request["NextToken"] = page["NextToken"]
+    def mark_released_in_rollback(self, endpoint_name: str, variant_name: str) -> None:
+        """Mark a stored snapshot as released by a rollback: ``after_rollback`` registers those, and only those."""
+        snapshot = self.get(endpoint_name, variant_name)
+        if snapshot is not None and not snapshot.get(RELEASED_IN_ROLLBACK):
+            self.put(endpoint_name, variant_name, {**snapshot, RELEASED_IN_ROLLBACK: True})
 
     def delete(self, endpoint_name: str, variant_name: str) -> None:
         """Remove a variant's snapshot (absent already is fine: requests may repeat)."""
@@ -361,6 +357,8 @@ def reconcile(
             # The endpoint has not gone back yet: SageMaker would refuse its rollback while this is registered.
             if release_variant(client, store, endpoint, variant, keep_stored=True):
                 released.append(variant)
+                # If nothing runs after the endpoint's rollback, the end of the rollback registers it (after_rollback).
+                store.mark_released_in_rollback(endpoint, variant)
         elif now is not None:
             back.append(variant)  # runs the target's instance type: register it again
         elif variant not in goal:
@@ -376,23 +374,26 @@ def reconcile(
 ROLLED_BACK = "UPDATE_ROLLBACK_COMPLETE"
 
 
-def after_rollback(client: Any, store: SnapshotStore, sagemaker: Any) -> dict[str, list[str]]:
-    """Once the stack has rolled back: register again each variant still waiting in a snapshot.
+def after_rollback(client: Any, store: SnapshotStore, sagemaker: Any, endpoints: list[str]) -> dict[str, list[str]]:
+    """Once the stack has rolled back: register again each variant a rollback released and left released.
 
     The one case the custom resources cannot settle: the stack failed after the endpoint update but before
     ``restore`` ran, and CloudFormation rolled ``release`` back before the endpoint. ``release`` then found the
-    endpoint still on the new type and released the variant, the endpoint went back to its old type, and nothing
-    ran after it. A variant the endpoint runs, unregistered, with a snapshot, is that variant: it is registered
-    from the snapshot (taken before anything was deleted). A registered one is left as it is.
+    endpoint still on the new type, released the variant and marked its snapshot (``reconcile``); the endpoint
+    went back to its old type, and nothing ran after it. Only such marked snapshots are registered, of variants
+    the endpoint runs and that are unregistered: a snapshot left by a forward update (a variant whose scaling was
+    removed) or stored by the next update (already under way) is not this rollback's to settle.
 
+    :param endpoints: the endpoints of this stack (the snapshot folder is shared by the environment's stacks).
     :returns: the variants registered again, by endpoint.
     """
     restored: dict[str, list[str]] = {}
-    for endpoint in store.endpoints():
+    for endpoint in endpoints:
+        marked = [v for v in store.variants(endpoint) if (store.get(endpoint, v) or {}).get(RELEASED_IN_ROLLBACK)]
+        if not marked:
+            continue
         running = running_instance_types(sagemaker, endpoint)
-        waiting = [
-            v for v in store.variants(endpoint) if v in running and capture(client, resource_id(endpoint, v)) is None
-        ]
+        waiting = [v for v in marked if v in running and capture(client, resource_id(endpoint, v)) is None]
         done = restore_stored(client, store, endpoint, waiting)
         if done:
             restored[endpoint] = done
@@ -400,7 +401,7 @@ def after_rollback(client: Any, store: SnapshotStore, sagemaker: Any) -> dict[st
 
 
 def on_stack_status(
-    client: Any, store: SnapshotStore, cloudformation: Any, sagemaker: Any, event: dict[str, Any]
+    client: Any, store: SnapshotStore, cloudformation: Any, sagemaker: Any, event: dict[str, Any], endpoints: list[str]
 ) -> dict[str, list[str]]:
     """EventBridge's "CloudFormation Stack Status Change" for this stack: ``after_rollback`` once it rolled back.
 
@@ -411,7 +412,7 @@ def on_stack_status(
     stacks = cloudformation.describe_stacks(StackName=stack_id)["Stacks"]
     if not stacks or stacks[0]["StackStatus"] != ROLLED_BACK:
         return {}
-    return after_rollback(client, store, sagemaker)
+    return after_rollback(client, store, sagemaker, endpoints)
 
 
 def token(released: list[str]) -> str:
