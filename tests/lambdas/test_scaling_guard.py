@@ -17,6 +17,7 @@ the endpoint (in moto) switching its endpoint config where CloudFormation's upda
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -617,6 +618,39 @@ def test_once_rolled_back_only_what_that_rollback_left_released_on_this_stack_is
     assert _after_rollback(aws) == {}
     assert _state(aws.autoscaling, RID, canary) == {**registered, canary: None}
     assert _state(aws.autoscaling, _rid(endpoint=other)) == {_rid(endpoint=other): None, "orphans": []}
+    # The mark is that rollback's: a marked snapshot it did not need is gone, so that a later, unrelated rollback
+    # cannot register from it; the other stack's and the forward update's are not this pass's.
+    assert _stored(aws) == ["Canary"]
+    assert _stored(aws, other) == ["AllTraffic"]
+
+
+def test_a_marked_snapshot_of_a_variant_the_endpoint_does_not_run_is_forgotten(aws: Aws) -> None:
+    aws.endpoint.deploy(M5)
+    _register(aws.autoscaling, _rid("Added"))
+    aws.store.put(
+        ENDPOINT, "Added", {**guard.capture(aws.autoscaling, _rid("Added")), guard.RELEASED_IN_ROLLBACK: True}
+    )
+    guard.release(aws.autoscaling, guard.capture(aws.autoscaling, _rid("Added")))
+    assert _after_rollback(aws) == {}
+    assert _stored(aws) == []
+
+
+def test_a_forward_release_takes_over_a_marked_snapshot_it_finds(aws: Aws) -> None:
+    # The pass after the rollback did not run (or failed); the next update keeps the stored snapshot of the
+    # still-released variant, and it is the update's now: no later rollback may register from it.
+    _left_released(aws)
+    Deployment(aws, M5, C5).release()
+    assert guard.RELEASED_IN_ROLLBACK not in aws.store.get(ENDPOINT, "AllTraffic")
+
+
+def test_a_snapshot_leaves_room_for_the_mark_before_anything_is_released(aws: Aws) -> None:
+    snapshot = guard.capture(aws.autoscaling, RID) or {"ResourceId": RID, "Policies": [], "ScheduledActions": []}
+    mark = len(f',"{guard.RELEASED_IN_ROLLBACK}":true')
+    unmarked = len(json.dumps({**snapshot, "Pad": ""}, sort_keys=True, separators=(",", ":")))
+    fits_only_unmarked = {**snapshot, "Pad": "x" * (guard.MAX_SNAPSHOT_BYTES - unmarked - mark + 1)}
+    with pytest.raises(guard.SnapshotTooLargeError):
+        aws.store.put(ENDPOINT, "AllTraffic", fits_only_unmarked)
+    aws.store.put(ENDPOINT, "AllTraffic", {**fits_only_unmarked, "Pad": fits_only_unmarked["Pad"][1:]})
 
 
 def test_a_rollback_marks_what_it_releases_and_a_forward_release_does_not(aws: Aws) -> None:

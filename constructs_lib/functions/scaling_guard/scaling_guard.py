@@ -48,10 +48,10 @@ Whatever the order, the endpoint's rollback comes between the two resources' req
 releases, the one after it restores. A snapshot is deleted only once its target is registered again (or when
 the variant is gone for good), so a failure at any step leaves what a retry needs.
 
-One case remains that no order-independent design can cover: when the stack failed after the endpoint update
-but before ``restore`` was updated, only ``release`` gets a rollback request. If CloudFormation sends it after
-the endpoint's rollback it restores; if before, it releases and nothing restores afterwards: the snapshots stay
-in SSM (to register by hand) until the next update's ``release`` handles them as stale.
+One case remains that no order-independent request handling can cover: when the stack failed after the
+endpoint update but before ``restore`` was updated, only ``release`` gets a rollback request. If CloudFormation
+sends it after the endpoint's rollback it restores; if before, it releases (marking the snapshot) and no request
+restores afterwards: ``after_rollback`` does, on the stack's UPDATE_ROLLBACK_COMPLETE event.
 
 Sources: "Update endpoints that use auto scaling" (Amazon SageMaker AI Developer Guide); custom resource
 ``Update`` requests and their rollback ("Update request for CloudFormation custom resources", AWS CloudFormation
@@ -127,7 +127,9 @@ class SnapshotStore:
     def put(self, endpoint_name: str, variant_name: str, snapshot: dict[str, Any]) -> None:
         """Store (or replace) a variant's snapshot; refused before anything is released if it cannot fit."""
         value = json.dumps(snapshot, sort_keys=True, separators=(",", ":"))
-        if len(value.encode()) > MAX_SNAPSHOT_BYTES:
+        # Room for the rollback's mark too: marking a snapshot later must never fail on its size.
+        marked = json.dumps({**snapshot, RELEASED_IN_ROLLBACK: True}, sort_keys=True, separators=(",", ":"))
+        if len(marked.encode()) > MAX_SNAPSHOT_BYTES:
             raise SnapshotTooLargeError(
                 f"the snapshot of {snapshot['ResourceId']} is {len(value.encode())} bytes; an SSM parameter holds "
                 f"at most {MAX_SNAPSHOT_BYTES}: deregister it by hand before the update"
@@ -164,12 +166,6 @@ class SnapshotStore:
             if not page.get("NextToken"):
                 return sorted(names)
             request["NextToken"] = page["NextToken"]
-
-    def mark_released_in_rollback(self, endpoint_name: str, variant_name: str) -> None:
-        """Mark a stored snapshot as released by a rollback: ``after_rollback`` registers those, and only those."""
-        snapshot = self.get(endpoint_name, variant_name)
-        if snapshot is not None and not snapshot.get(RELEASED_IN_ROLLBACK):
-            self.put(endpoint_name, variant_name, {**snapshot, RELEASED_IN_ROLLBACK: True})
 
     def delete(self, endpoint_name: str, variant_name: str) -> None:
         """Remove a variant's snapshot (absent already is fine: requests may repeat)."""
@@ -260,21 +256,41 @@ def restore(client: Any, snapshot: dict[str, Any]) -> None:
         client.put_scheduled_action(ResourceId=target_id, **_TARGET, **action)
 
 
-def release_variant(client: Any, store: SnapshotStore, endpoint: str, variant: str, *, keep_stored: bool) -> bool:
+def release_variant(
+    client: Any, store: SnapshotStore, endpoint: str, variant: str, *, keep_stored: bool, in_rollback: bool = False
+) -> bool:
     """Release ``variant`` of ``endpoint`` if it is registered, its snapshot durable first; True if it is released.
 
     :param keep_stored: keep a snapshot stored earlier instead of replacing it with what is registered now.
         During a rollback the stored one was taken before anything was deleted, while the registration may be
         a half-finished release or restore of it.
+    :param in_rollback: a rollback releases it before the endpoint's own rollback: the snapshot is marked
+        (``RELEASED_IN_ROLLBACK``) for ``after_rollback``. A forward release clears the mark: the update takes
+        the snapshot over.
     """
     snapshot = capture(client, resource_id(endpoint, variant))
+    stored = store.get(endpoint, variant)
     if snapshot is None:
         # Not registered: never scaled, or released by an earlier delivery of this request (snapshot stored).
-        return store.get(endpoint, variant) is not None
-    if not keep_stored or store.get(endpoint, variant) is None:
-        store.put(endpoint, variant, snapshot)  # durable before anything is deleted
+        if stored is not None:
+            _put_if_changed(store, endpoint, variant, stored, _with_mark(stored, in_rollback))
+        return stored is not None
+    kept = stored if keep_stored and stored is not None else snapshot
+    _put_if_changed(store, endpoint, variant, stored, _with_mark(kept, in_rollback))  # durable before any delete
     release(client, snapshot)
     return True
+
+
+def _with_mark(snapshot: dict[str, Any], marked: bool) -> dict[str, Any]:
+    unmarked = {k: v for k, v in snapshot.items() if k != RELEASED_IN_ROLLBACK}
+    return {**unmarked, RELEASED_IN_ROLLBACK: True} if marked else unmarked
+
+
+def _put_if_changed(
+    store: SnapshotStore, endpoint: str, variant: str, stored: dict[str, Any] | None, wanted: dict[str, Any]
+) -> None:
+    if wanted != stored:
+        store.put(endpoint, variant, wanted)
 
 
 def restore_stored(client: Any, store: SnapshotStore, endpoint: str, variants: list[str]) -> list[str]:
@@ -355,10 +371,9 @@ def reconcile(
         now = running.get(variant)
         if now is not None and now != goal.get(variant):
             # The endpoint has not gone back yet: SageMaker would refuse its rollback while this is registered.
-            if release_variant(client, store, endpoint, variant, keep_stored=True):
+            # If no request runs after the endpoint's rollback, the end of the rollback registers it (after_rollback).
+            if release_variant(client, store, endpoint, variant, keep_stored=True, in_rollback=True):
                 released.append(variant)
-                # If nothing runs after the endpoint's rollback, the end of the rollback registers it (after_rollback).
-                store.mark_released_in_rollback(endpoint, variant)
         elif now is not None:
             back.append(variant)  # runs the target's instance type: register it again
         elif variant not in goal:
@@ -397,6 +412,11 @@ def after_rollback(client: Any, store: SnapshotStore, sagemaker: Any, endpoints:
         done = restore_stored(client, store, endpoint, waiting)
         if done:
             restored[endpoint] = done
+        # The mark is this rollback's: a snapshot it did not need (registered already, or of a variant the endpoint
+        # does not run) must not register anything after a later, unrelated rollback.
+        for variant in marked:
+            if variant not in done:
+                store.delete(endpoint, variant)
     return restored
 
 
