@@ -281,16 +281,27 @@ def test_the_review_compares_with_the_base_and_is_posted() -> None:
     assert set(_needs(job)) == {"test", "base"}
     review = _index(job, lambda s: "make review BASE=base/cdk.out" in str(s.get("run", "")))
     summary = _index(job, lambda s: '>> "$GITHUB_STEP_SUMMARY"' in str(s.get("run", "")))
-    comment = _index(job, lambda s: "review-comment.md" in str(s.get("run", "")))
-    assert review < summary < comment
+    kept = _index(job, lambda s: _uses(s) == "actions/upload-artifact")
+    assert review < summary < kept
+    assert _steps(job)[kept]["with"]["name"] == "review-report"
     # Posted even when the review's gate fails: the report says why.
-    for index in (summary, comment):
-        assert _steps(job)[index]["if"].startswith("${{ !cancelled() && hashFiles('cdk.out/REVIEW.md') != ''")
-    # Only this job may write to the pull request, and nothing else.
-    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    for index in (summary, kept):
+        assert _steps(job)[index]["if"] == "${{ !cancelled() && hashFiles('cdk.out/REVIEW.md') != '' }}"
+    comment = document["jobs"]["comment"]
+    assert _needs(comment) == ["review"]
+    assert comment["if"].startswith("${{ !cancelled() && needs.review.result != 'skipped'")
+    (download, post) = _steps(comment)
+    assert _uses(download) == "actions/download-artifact"
+    assert download["with"]["name"] == "review-report"
+    assert "review-comment.md" in post["run"]
+    # Only the comment job may write to the pull request, and it runs none of the branch's code: no checkout, no
+    # step that runs the repository's code (which could change its later steps' environment or PATH).
+    assert comment["permissions"] == {"pull-requests": "write"}
+    assert not [s for s in _steps(comment) if _uses(s) == "actions/checkout" or _OWN_CODE.search(s.get("run", ""))]
+    assert job["permissions"] == {"contents": "read", "pull-requests": "read"}
     assert document["permissions"] == {"contents": "read"}
-    others = [j.get("permissions", {}) for name, j in document["jobs"].items() if name != "review"]
-    assert not [p for p in others if "pull-requests" in p]
+    writers = [name for name, j in document["jobs"].items() if j.get("permissions", {}).get("pull-requests") == "write"]
+    assert writers == ["comment"]
 
 
 def _allow_replace(body: str) -> str:
