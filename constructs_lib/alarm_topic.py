@@ -208,3 +208,27 @@ def unique_resource_name(components: Sequence[str], *, max_length: int = 256, se
 
 def _allowed(component: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", component)
+
+
+def alarm_when_any(
+    scope: Construct,
+    construct_id: str,
+    *,
+    metric: cloudwatch.Metric,
+    description: str,
+    action: cloudwatch.IAlarmAction,
+) -> cloudwatch.Alarm:
+    """An alarm on one period of ``metric`` above zero (missing data is fine), named under its stage's prefix
+    (``AlarmNames.name_for``) and notifying ``action``: how the stage's own functions and queues are watched."""
+    alarm = metric.create_alarm(
+        scope,
+        construct_id,
+        threshold=0,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarm_description=description,
+        alarm_name=AlarmNames.name_for(scope, construct_id),
+    )
+    alarm.add_alarm_action(action)
+    return alarm

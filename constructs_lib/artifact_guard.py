@@ -28,6 +28,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
+from constructs_lib.alarm_topic import alarm_when_any
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
 from hosting_contract import served_prefix
@@ -203,48 +204,40 @@ class ArtifactGuard(Construct):
 
     def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
         action = cloudwatch_actions.SnsAction(topic)
-
-        def above_zero(metric: cloudwatch.Metric, construct_id: str, description: str) -> cloudwatch.Alarm:
-            alarm = metric.create_alarm(
-                self,
-                construct_id,
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=description,
-            )
-            alarm.add_alarm_action(action)
-            return alarm
-
         five_minutes = cdk.Duration.minutes(5)
         return [
-            above_zero(
-                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            alarm_when_any(
+                self,
+                "DeadLettersAlarm",
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=five_minutes, statistic="Maximum"
                 ),
-                "DeadLettersAlarm",
-                "Artifact guard: uploads it could not check are waiting in its dead-letter queue "
+                description="Artifact guard: uploads it could not check are waiting in its dead-letter queue "
                 "(modelctl rescan checks them again once the cause is fixed)",
+                action=action,
             ),
             # EventBridge counts the events it could not put into the dead-letter queue (permissions, the queue's
             # key, size): lost uploads that no queue alarm can see ("Monitoring Amazon EventBridge", AWS/Events).
-            above_zero(
-                cloudwatch.Metric(
+            alarm_when_any(
+                self,
+                "DeadLetterFailuresAlarm",
+                metric=cloudwatch.Metric(
                     namespace="AWS/Events",
                     metric_name="InvocationsFailedToBeSentToDlq",
                     dimensions_map={"RuleName": self.rule.rule_name},
                     period=five_minutes,
                     statistic="Sum",
                 ),
-                "DeadLetterFailuresAlarm",
-                "Artifact guard: uploads EventBridge could neither deliver nor put into the dead-letter queue "
-                "(check the queue's key policy; modelctl rescan checks them again)",
+                description="Artifact guard: uploads EventBridge could neither deliver nor put into the dead-letter "
+                "queue (check the queue's key policy; modelctl rescan checks them again)",
+                action=action,
             ),
-            above_zero(
-                self.function.metric_errors(period=five_minutes, statistic="Sum"),
+            alarm_when_any(
+                self,
                 "ErrorsAlarm",
-                "Artifact guard: the function failed (it is retried; see its log group)",
+                metric=self.function.metric_errors(period=five_minutes, statistic="Sum"),
+                description="Artifact guard: the function failed (it is retried; see its log group)",
+                action=action,
             ),
         ]
 

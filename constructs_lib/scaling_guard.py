@@ -12,7 +12,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.alarm_topic import AlarmNames
+from constructs_lib.alarm_topic import alarm_when_any
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
 from hosting_contract import ssm_paths
@@ -217,19 +217,14 @@ class ScalingGuardProvider(Construct):
     def add_error_alarm(self, action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
         """An alarm, notifying ``action``, when the function fails: it answers CloudFormation's requests itself, so
         a failure is a pass after a rollback that could not register every variant again (or a timeout)."""
-        alarm = self.function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum").create_alarm(
+        return alarm_when_any(
             self,
             "ErrorsAlarm",
-            threshold=0,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="Scaling guard: the function failed (see its log group); a variant may be left "
-            "without autoscaling after a rollback: register it from its snapshot (docs/OPERATIONS.md)",
-            alarm_name=AlarmNames.name_for(self, "ErrorsAlarm"),
+            metric=self.function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum"),
+            description="Scaling guard: the function failed (see its log group); a variant may be left without "
+            "autoscaling after a rollback: register it from its snapshot (docs/OPERATIONS.md)",
+            action=action,
         )
-        alarm.add_alarm_action(action)
-        return alarm
 
     def allow_endpoint(self, endpoint_name: str) -> None:
         """Let the function describe and scale the endpoint ``endpoint_name`` (each ScalingGuard calls this)."""
