@@ -20,6 +20,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -232,3 +233,15 @@ def alarm_when_any(
     )
     alarm.add_alarm_action(action)
     return alarm
+
+
+def event_rule_metric(rule: events.IRule, metric_name: str) -> cloudwatch.Metric:
+    """A rule's EventBridge metric (``AWS/Events``, RuleName alone: a rule of the default event bus; "Monitoring
+    Amazon EventBridge"), summed over five minutes."""
+    return cloudwatch.Metric(
+        namespace="AWS/Events",
+        metric_name=metric_name,
+        dimensions_map={"RuleName": rule.rule_name},
+        period=cdk.Duration.minutes(5),
+        statistic="Sum",
+    )

@@ -28,7 +28,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.alarm_topic import alarm_when_any
+from constructs_lib.alarm_topic import alarm_when_any, event_rule_metric
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
 from hosting_contract import served_prefix
@@ -221,13 +221,7 @@ class ArtifactGuard(Construct):
             alarm_when_any(
                 self,
                 "DeadLetterFailuresAlarm",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/Events",
-                    metric_name="InvocationsFailedToBeSentToDlq",
-                    dimensions_map={"RuleName": self.rule.rule_name},
-                    period=five_minutes,
-                    statistic="Sum",
-                ),
+                metric=event_rule_metric(self.rule, "InvocationsFailedToBeSentToDlq"),
                 description="Artifact guard: uploads EventBridge could neither deliver nor put into the dead-letter "
                 "queue (check the queue's key policy; modelctl rescan checks them again)",
                 action=action,

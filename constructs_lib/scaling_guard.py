@@ -12,7 +12,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
 from constructs_lib import sagemaker_limits as limits
-from constructs_lib.alarm_topic import alarm_when_any
+from constructs_lib.alarm_topic import alarm_when_any, event_rule_metric
 from constructs_lib.compliance import acknowledge, default_policy, nag_resource_id
 from constructs_lib.hardened_function import HardenedFunction
 from hosting_contract import ssm_paths
@@ -214,17 +214,31 @@ class ScalingGuardProvider(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource_id(self, resource)}]", why)
         custom.acknowledge_inline_policy()
 
-    def add_error_alarm(self, action: cloudwatch.IAlarmAction) -> cloudwatch.Alarm:
-        """An alarm, notifying ``action``, when the function fails: it answers CloudFormation's requests itself, so
-        a failure is a pass after a rollback that could not register every variant again (or a timeout)."""
-        return alarm_when_any(
-            self,
-            "ErrorsAlarm",
-            metric=self.function.metric_errors(period=cdk.Duration.minutes(5), statistic="Sum"),
-            description="Scaling guard: the function failed (see its log group); a variant may be left without "
-            "autoscaling after a rollback: register it from its snapshot (docs/OPERATIONS.md)",
-            action=action,
-        )
+    def add_alarms(self, action: cloudwatch.IAlarmAction) -> list[cloudwatch.Alarm]:
+        """Alarms, notifying ``action``, when the function fails (it answers CloudFormation's requests itself, so a
+        failure is a pass after a rollback that could not register every variant again, or a timeout) and when
+        EventBridge could not hand it the rollback's event at all (the function then never runs)."""
+        five_minutes = cdk.Duration.minutes(5)
+        why = "a variant may be left without autoscaling after a rollback: register it from its snapshot"
+        return [
+            alarm_when_any(
+                self,
+                "ErrorsAlarm",
+                metric=self.function.metric_errors(period=five_minutes, statistic="Sum"),
+                description=f"Scaling guard: the function failed (see its log group); {why} (docs/OPERATIONS.md)",
+                action=action,
+            ),
+            # "Monitoring Amazon EventBridge": FailedInvocations, invocations that failed permanently (after the
+            # target's retries); RuleName alone is a rule of the default event bus.
+            alarm_when_any(
+                self,
+                "AfterRollbackFailedAlarm",
+                metric=event_rule_metric(self.after_rollback, "FailedInvocations"),
+                description=f"Scaling guard: EventBridge could not deliver the stack's rollback event; {why} "
+                "(docs/OPERATIONS.md)",
+                action=action,
+            ),
+        ]
 
     def allow_endpoint(self, endpoint_name: str) -> None:
         """Let the function describe and scale the endpoint ``endpoint_name`` (each ScalingGuard calls this)."""

@@ -93,7 +93,7 @@ class HostingStack(cdk.Stack):
             log_encryption_key=self.operations_key,
             snapshot_parameter_path=config.ssm_path,
         )
-        self.scaling_guard.add_error_alarm(self.alarm_topic.alarm_action)
+        self.scaling_guard.add_alarms(self.alarm_topic.alarm_action)
         self.smoke_test_provider = (
             SmokeTestProvider(self, "SmokeTestProvider", log_encryption_key=self.operations_key)
             if any(e.smoke_tests for e in shard.multi_model_endpoints)

@@ -497,6 +497,17 @@ def test_a_failed_scaling_guard_raises_an_alarm(synthesis: Synthesis) -> None:
             assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
             assert alarm["AlarmActions"]
             assert alarm["AlarmName"].startswith(stage.config.alarm_name_prefix)
+            # An event EventBridge could not deliver never runs the function: the rule's FailedInvocations says so.
+            rule_id = stack.resolve(stack.scaling_guard.after_rollback.rule_name)["Ref"]
+            (lost,) = [
+                r["Properties"]
+                for r in resources.values()
+                if r["Type"] == "AWS::CloudWatch::Alarm"
+                and r["Properties"].get("MetricName") == "FailedInvocations"
+                and r["Properties"].get("Dimensions") == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
+            ]
+            assert (lost["Namespace"], lost["Threshold"]) == ("AWS/Events", 0)
+            assert lost["AlarmActions"] == alarm["AlarmActions"]
 
 
 def test_custom_resource_functions_are_never_retried(synthesis: Synthesis) -> None:

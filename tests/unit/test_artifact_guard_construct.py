@@ -101,6 +101,8 @@ def test_undeliverable_dead_letters_raise_an_alarm(synthesis: Synthesis, name: s
         if r["Type"] == "AWS::CloudWatch::Alarm"
         and r["Properties"].get("MetricName") == "InvocationsFailedToBeSentToDlq"
     ]
+    # RuleName alone names a rule of the default event bus ("Monitoring Amazon EventBridge").
+    assert "EventBusName" not in resources[rule_id]["Properties"]
     assert alarm["Namespace"] == "AWS/Events"
     assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
     assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == ("Sum", 0, "GreaterThanThreshold")

@@ -197,8 +197,13 @@ def test_the_stack_s_completed_rollback_reaches_the_guard(scaled: Template) -> N
         "detail-type": ["CloudFormation Stack Status Change"],
         "detail": {"stack-id": [{"Ref": "AWS::StackId"}], "status-details": {"status": ["UPDATE_ROLLBACK_COMPLETE"]}},
     }
+    # The default event bus (its metrics carry RuleName alone), and no name: a change never replaces the rule.
+    assert "EventBusName" not in rule["Properties"]
+    assert "Name" not in rule["Properties"]
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    # EventBridge retries handing the event to Lambda; the function itself is not retried (retry_attempts=0).
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
     assert "Input" not in target  # the function tells the event from CloudFormation's requests by its detail-type
     (rule_id,) = _ids(scaled, "AWS::Events::Rule")
     scaled.has_resource_properties(

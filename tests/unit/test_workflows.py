@@ -379,6 +379,9 @@ def test_the_pull_request_diffs_the_environments_whose_diff_role_trusts_pull_req
     job = _load("pull-request.yml")["jobs"]["diff"]
     assert [entry["environment"] for entry in job["strategy"]["matrix"]["include"]] == trusting
     assert job["env"]["ROLE_ARN"] == "${{ vars[matrix.role] }}"
+    # A job in a GitHub environment presents the subject <prefix>:environment:<name>, which these roles do not
+    # trust; without one, a pull request's token says <prefix>:pull_request ("OpenID Connect", GitHub Docs).
+    assert "environment" not in job
     (diff,) = [run for run in _runs(job) if "node_modules/.bin/cdk diff" in run]
     assert "--app cdk.out" in diff
     assert "--method template" in diff  # the lookup role; a change set would need the deploy role
