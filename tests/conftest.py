@@ -7,7 +7,8 @@ Shared fixtures:
   ``HOSTING_SYNTH_OUT=DIR`` the assembly is written to ``DIR`` at session start, whether or not a test asks for
   it, and cfn-lint reads it in a process of its own while the tests run, so that ``make test`` lints and reviews
   the very templates the tests read instead of synthesizing twice. Under pytest-xdist (``make test`` runs two
-  workers) the first worker writes it; the other synthesizes its own copy into a temporary folder.
+  workers) the first worker writes it and runs every test that uses it (``tests/scheduling.py``), so that the
+  stages are synthesized once per run.
 - ``moto``: a moto mock for the tests of a module that ask for it, with every backend reset before each test.
 - ``quick_verdicts``: modelctl polls the guard's verdict every 50 ms instead of every 2 s.
 """
@@ -41,6 +42,13 @@ os.environ.pop("AWS_PROFILE", None)
 import pytest  # noqa: E402  (the environment above must be set before aws_cdk loads)
 
 from stacks.stage import ModelHostingStage  # noqa: E402
+
+# pytest-xdist's hooks that keep the tests that use the synthesis on one worker (registered here by their names).
+from tests.scheduling import (  # noqa: E402, F401
+    pytest_collection_modifyitems,
+    pytest_configure_node,
+    pytest_xdist_make_scheduler,
+)
 from tests.support import (  # noqa: E402
     CFN_LINT_IGNORED,
     SYNTH_OUT_VARIABLE,
