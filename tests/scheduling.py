@@ -1,12 +1,13 @@
 """How pytest-xdist shares the tests out: every test that uses the session's synthesis of the stages runs on the
 first worker (the one that writes ``HOSTING_SYNTH_OUT``), so the stages are built and synthesized once per run;
-every other test goes to whichever worker is free, one at a time, as xdist's ``load`` does.
+the tests of one ``xdist_group`` mark run on one worker, so that what they share (a module- or session-scoped
+fixture: the wheel, the 200-endpoint stage) is built once too; every other test goes to whichever worker is free,
+one at a time, as xdist's ``load`` does.
 
-xdist's own ``--dist loadgroup`` would do it with ``xdist_group`` marks, but it carries the group in the test's
-node id, which pytest 9.2's structured node ids no longer let it change (pytest-xdist issue #1386): the marks are
-silently ignored. Here the workers say which tests use the synthesis, in a file each (``SynthesisUsers``), and the
-controller's scheduler (``SynthesisOnOneWorker``) reads them. The hooks at the end wire it in; tests/conftest.py
-imports them.
+xdist's own ``--dist loadgroup`` honours ``xdist_group`` marks by carrying the group in the test's node id, which
+pytest 9.2's structured node ids no longer let it change (pytest-xdist issue #1386): the marks are silently
+ignored. Here the workers write each test's group to a file of their own (``Groups``), and the controller's
+scheduler (``GroupsOnOneWorker``) reads them. The hooks at the end wire it in; tests/conftest.py imports them.
 """
 
 from __future__ import annotations
@@ -25,41 +26,54 @@ SYNTHESIS_SCOPE = "the session's synthesis of every stage"
 SYNTHESIS_WORKER = "gw0"
 #: The fixture whose users are kept together (``stages`` depends on it, so its users are among them).
 SYNTHESIS_FIXTURE = "synthesis"
-#: The worker input that names the folder the workers write their lists into.
-USERS_FOLDER_INPUT = "synthesis_users_folder"
+#: The worker input that names the folder the workers write their groups into.
+GROUPS_FOLDER_INPUT = "test_groups_folder"
 
 
-class SynthesisUsers:
-    """The node ids of the tests that use the synthesis, one JSON file per worker in ``folder``."""
+def group_of(item: Any) -> str | None:
+    """The scope ``item`` must share with others: the synthesis's, its ``xdist_group`` mark's, or none."""
+    if SYNTHESIS_FIXTURE in getattr(item, "fixturenames", ()):
+        return SYNTHESIS_SCOPE
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None:
+        return None
+    return f"xdist_group {mark.kwargs.get('name', mark.args[0] if mark.args else 'default')}"
+
+
+class Groups:
+    """Each grouped test's node id and group, one JSON file per worker in ``folder``."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     def write(self, worker: str, items: Iterable[Any]) -> None:
         """Called by each worker once it has collected (before it tells the controller it has)."""
-        users = sorted(item.nodeid for item in items if SYNTHESIS_FIXTURE in getattr(item, "fixturenames", ()))
+        groups = {item.nodeid: group for item in items if (group := group_of(item)) is not None}
         partial = self.folder / f".{worker}.json"
-        partial.write_text(json.dumps(users))
+        partial.write_text(json.dumps(groups, sort_keys=True))
         partial.replace(self.folder / f"{worker}.json")  # whole or absent
 
-    def read(self) -> frozenset[str]:
-        """What every worker wrote (they collect the same tests; xdist aborts the run if they do not)."""
-        return frozenset(nodeid for path in self.folder.glob("gw*.json") for nodeid in json.loads(path.read_text()))
+    def read(self) -> dict[str, str]:
+        """What the workers wrote (they collect the same tests; xdist aborts the run if they do not)."""
+        groups: dict[str, str] = {}
+        for path in sorted(self.folder.glob("gw*.json")):
+            groups.update(json.loads(path.read_text()))
+        return groups
 
 
-class SynthesisOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]  (xdist is untyped)
-    """xdist's ``load``, but for one scope: the tests that use the synthesis, sent together to
+class GroupsOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]  (xdist is untyped)
+    """xdist's ``load``, but each group is one unit of work, sent to one worker at once; the synthesis's goes to
     ``SYNTHESIS_WORKER`` as its first work (it synthesizes at session start under ``make test``)."""
 
-    def __init__(self, config: Any, users: SynthesisUsers, log: Any = None) -> None:
+    def __init__(self, config: Any, groups: Groups, log: Any = None) -> None:
         super().__init__(config, log)
-        self._users = users
-        self._user_ids: frozenset[str] | None = None
+        self._groups = groups
+        self._group_of: dict[str, str] | None = None
 
     def _split_scope(self, nodeid: str) -> str:
-        if self._user_ids is None:  # first called once every worker has collected
-            self._user_ids = self._users.read()
-        return SYNTHESIS_SCOPE if nodeid in self._user_ids else nodeid
+        if self._group_of is None:  # first called once every worker has collected
+            self._group_of = self._groups.read()
+        return self._group_of.get(nodeid, nodeid)
 
     def _assign_work_unit(self, node: Any) -> None:
         queue = self.workqueue
@@ -78,35 +92,34 @@ class SynthesisOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]  (xdist i
 
 # -- the hooks ----------------------------------------------------------------------------------------------------
 
-_controller_users: SynthesisUsers | None = None
+_controller_groups: Groups | None = None
 
 
-def _users(config: pytest.Config) -> SynthesisUsers:
-    """The controller's folder for the workers' lists (under pytest's temporary folder for this run)."""
-    global _controller_users
-    if _controller_users is None:
-        folder = config._tmp_path_factory.mktemp("synthesis-users")  # type: ignore[attr-defined]
-        _controller_users = SynthesisUsers(folder)
-    return _controller_users
+def _groups(config: pytest.Config) -> Groups:
+    """The controller's folder for the workers' groups (under pytest's temporary folder for this run)."""
+    global _controller_groups
+    if _controller_groups is None:
+        _controller_groups = Groups(config._tmp_path_factory.mktemp("test-groups"))  # type: ignore[attr-defined]
+    return _controller_groups
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """The controller tells each worker where to list the tests that use the synthesis."""
-    node.workerinput[USERS_FOLDER_INPUT] = str(_users(node.config).folder)
+    """The controller tells each worker where to write its groups."""
+    node.workerinput[GROUPS_FOLDER_INPUT] = str(_groups(node.config).folder)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A worker lists the tests that use the synthesis, before it reports its collection to the controller."""
+    """A worker writes its tests' groups, before it reports its collection to the controller."""
     worker: dict[str, Any] | None = getattr(config, "workerinput", None)
-    if worker is not None and USERS_FOLDER_INPUT in worker:
-        SynthesisUsers(Path(worker[USERS_FOLDER_INPUT])).write(worker["workerid"], items)
+    if worker is not None and GROUPS_FOLDER_INPUT in worker:
+        Groups(Path(worker[GROUPS_FOLDER_INPUT])).write(worker["workerid"], items)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> SynthesisOnOneWorker | None:
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupsOnOneWorker | None:
     """xdist's default distribution (``load``) gets this scheduler; an explicit ``--dist`` is left to xdist."""
     if config.getvalue("dist") != "load":
         return None
-    return SynthesisOnOneWorker(config, _users(config), log)
+    return GroupsOnOneWorker(config, _groups(config), log)

@@ -1,5 +1,5 @@
-"""pytest-xdist runs every test that uses the session's synthesis on the worker that writes it: the stages are
-synthesized once per run (tests/scheduling.py)."""
+"""pytest-xdist runs every test that uses the session's synthesis on the worker that writes it, and the tests of
+one ``xdist_group`` on one worker: what they share is built once per run (tests/scheduling.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from tests.scheduling import SYNTHESIS_SCOPE, SYNTHESIS_WORKER, SynthesisOnOneWorker, SynthesisUsers
+import pytest
+
+from tests.scheduling import SYNTHESIS_SCOPE, SYNTHESIS_WORKER, Groups, GroupsOnOneWorker
 from tests.support import ROOT
 
 
@@ -32,55 +34,75 @@ class _Worker:
         self.shutting_down = True
 
 
-def _scheduler(tmp_path: Path, users: list[str], collection: list[str], workers: list[_Worker]) -> Any:
-    folder = tmp_path / "users"
+def _item(nodeid: str, *fixtures: str, group: str | None = None) -> Any:
+    marks = {"xdist_group": pytest.mark.xdist_group(group).mark} if group else {}
+    return SimpleNamespace(nodeid=nodeid, fixturenames=list(fixtures), get_closest_marker=marks.get)
+
+
+def _scheduler(tmp_path: Path, items: list[Any], workers: list[_Worker]) -> Any:
+    folder = tmp_path / "groups"
     folder.mkdir()
-    SynthesisUsers(folder).write("gw1", [SimpleNamespace(nodeid=n, fixturenames=["synthesis"]) for n in users])
+    Groups(folder).write("gw1", items)
     config = SimpleNamespace(getvalue=lambda name: {"tx": [f"{len(workers)}*popen"]}[name])
     config.option = SimpleNamespace(loadscopereorder=False)
-    scheduler = SynthesisOnOneWorker(config, SynthesisUsers(folder))
+    scheduler = GroupsOnOneWorker(config, Groups(folder))
     for worker in workers:  # in the order they came up: the first to ask is not always gw0
         scheduler.add_node(worker)
     for worker in workers:
-        scheduler.add_node_collection(worker, collection)
+        scheduler.add_node_collection(worker, [item.nodeid for item in items])
     scheduler.schedule()
     return scheduler
 
 
 def test_the_synthesis_users_go_to_their_worker_together_even_when_another_asks_first(tmp_path: Path) -> None:
-    collection = [f"tests/unit/test_a.py::test_{i}" for i in range(20)]
-    users = [collection[0], collection[7], collection[19]]
+    items = [_item(f"tests/unit/test_a.py::test_{i}", *(["synthesis"] if i in (0, 7, 19) else [])) for i in range(20)]
     first, writer = _Worker("gw1"), _Worker(SYNTHESIS_WORKER)
-    scheduler = _scheduler(tmp_path, users, collection, [first, writer])
-    assert [collection[i] for i in writer.sent[:3]] == users  # its first work, all of it at once
-    assert not {collection[i] for i in first.sent} & set(users)
+    scheduler = _scheduler(tmp_path, items, [first, writer])
+    users = [items[i].nodeid for i in (0, 7, 19)]
+    assert [items[i].nodeid for i in writer.sent[:3]] == users  # its first work, all of it at once
+    assert not {items[i].nodeid for i in first.sent} & set(users)
     assert first.sent  # the rest is shared out one test at a time, as xdist's load does
     assert SYNTHESIS_SCOPE not in scheduler.workqueue
     assert all(len(unit) == 1 for unit in scheduler.workqueue.values())
 
 
-def test_without_users_it_is_xdist_load(tmp_path: Path) -> None:
-    collection = [f"tests/unit/test_a.py::test_{i}" for i in range(6)]
+def test_an_xdist_group_is_one_unit_of_work(tmp_path: Path) -> None:
+    items = [_item(f"t.py::test_{i}", group="wheel" if i % 3 == 0 else None) for i in range(9)]
+    scheduler = _scheduler(tmp_path, items, [_Worker("gw0"), _Worker("gw1")])
+    units = [*scheduler.assigned_work.values()]
+    scopes = {scope: set(unit) for worker in units for scope, unit in worker.items()} | {
+        scope: set(unit) for scope, unit in scheduler.workqueue.items()
+    }
+    assert scopes["xdist_group wheel"] == {"t.py::test_0", "t.py::test_3", "t.py::test_6"}
+    assert len(scopes) == 7  # the group and six tests of their own
+
+
+def test_without_groups_it_is_xdist_load(tmp_path: Path) -> None:
     gw0, gw1 = _Worker("gw0"), _Worker("gw1")
-    scheduler = _scheduler(tmp_path, [], collection, [gw0, gw1])
+    scheduler = _scheduler(tmp_path, [_item(f"t.py::test_{i}") for i in range(6)], [gw0, gw1])
     assert len(gw0.sent) + len(gw1.sent) + len(scheduler.workqueue) == 6
     assert gw0.sent
     assert gw1.sent
 
 
-def test_a_worker_lists_the_tests_that_use_the_synthesis_directly_or_through_stages(tmp_path: Path) -> None:
+def test_a_worker_writes_the_synthesis_users_and_the_marked_tests(tmp_path: Path) -> None:
     items = [
-        SimpleNamespace(nodeid="a::uses", fixturenames=["request", "synthesis"]),
-        SimpleNamespace(nodeid="a::through_stages", fixturenames=["stages", "synthesis"]),
-        SimpleNamespace(nodeid="a::other", fixturenames=["tmp_path"]),
-        SimpleNamespace(nodeid="a::doctest"),  # no fixturenames
+        _item("a::uses", "request", "synthesis"),
+        _item("a::through_stages", "stages", "synthesis", group="ignored: the synthesis comes first"),
+        _item("a::marked", "tmp_path", group="wheel"),
+        _item("a::other", "tmp_path"),
+        SimpleNamespace(nodeid="a::doctest", get_closest_marker=lambda _: None),  # no fixturenames
     ]
-    SynthesisUsers(tmp_path).write("gw3", items)
-    assert SynthesisUsers(tmp_path).read() == {"a::uses", "a::through_stages"}
+    Groups(tmp_path).write("gw3", items)
+    assert Groups(tmp_path).read() == {
+        "a::uses": SYNTHESIS_SCOPE,
+        "a::through_stages": SYNTHESIS_SCOPE,
+        "a::marked": "xdist_group wheel",
+    }
     assert [path.name for path in tmp_path.iterdir()] == ["gw3.json"]
 
 
-def test_a_real_xdist_run_keeps_them_on_the_writing_worker(tmp_path: Path) -> None:
+def test_a_real_xdist_run_keeps_each_group_on_one_worker(tmp_path: Path) -> None:
     """Two real workers, this project's hooks, a cheap ``synthesis`` fixture: which worker ran what."""
     (tmp_path / "conftest.py").write_text(
         textwrap.dedent(
@@ -115,6 +137,11 @@ def test_a_real_xdist_run_keeps_them_on_the_writing_worker(tmp_path: Path) -> No
 
                 def test_stages(stages):
                     pass
+
+                @pytest.mark.xdist_group("shared")
+                @pytest.mark.parametrize("n", range(2))
+                def test_grouped(n):
+                    time.sleep(0.05)
                 """
             )
         )
@@ -129,7 +156,8 @@ def test_a_real_xdist_run_keeps_them_on_the_writing_worker(tmp_path: Path) -> No
     assert result.returncode == 0, result.stdout + result.stderr
     passed = re.findall(r"^\[(gw\d)\] \[ *\d+%\] PASSED (\S+)", result.stdout, re.M)
     ran = {test: worker for worker, test in passed}
-    assert len(ran) == 12, result.stdout
+    assert len(ran) == 16, result.stdout
     users = {test: worker for test, worker in ran.items() if test.endswith(("::test_synthesis", "::test_stages"))}
     assert set(users.values()) == {SYNTHESIS_WORKER}, users
+    assert len({worker for test, worker in ran.items() if "::test_grouped" in test}) == 1, ran
     assert set(ran.values()) == {"gw0", "gw1"}, ran

@@ -84,6 +84,11 @@ def two_hundred(tmp_path_factory: pytest.TempPathFactory) -> tuple[EnvironmentCo
     return config, built, out
 
 
+#: The tests of ``two_hundred`` run on one worker: the stage is built once (tests/scheduling.py).
+_ONE_BUILD = pytest.mark.xdist_group("two hundred endpoints")
+
+
+@_ONE_BUILD
 def test_two_hundred_endpoints_fit_cloudformation(
     two_hundred: tuple[EnvironmentConfig, dict[str, HostingStack], Path],
 ) -> None:
@@ -97,6 +102,7 @@ def test_two_hundred_endpoints_fit_cloudformation(
     assert len(resources) == 3  # the ModelStore and two Hosting stacks
 
 
+@_ONE_BUILD
 def test_each_endpoint_is_in_the_stack_its_name_says(
     two_hundred: tuple[EnvironmentConfig, dict[str, HostingStack], Path],
 ) -> None:
@@ -108,6 +114,7 @@ def test_each_endpoint_is_in_the_stack_its_name_says(
         assert set(stack.multi_model_endpoints) == {name for name, owner in members.items() if owner == construct_id}
 
 
+@_ONE_BUILD
 def test_hosting_stacks_depend_on_the_model_store_only(
     two_hundred: tuple[EnvironmentConfig, dict[str, HostingStack], Path],
 ) -> None:

@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+#: One worker runs them all: the wheel is built and installed once (tests/scheduling.py).
+pytestmark = pytest.mark.xdist_group("the wheel")
+
 ROOT = Path(__file__).resolve().parents[2]
 #: What the build backend needs in the virtualenv (pyproject.toml's [build-system]).
 MIN_SETUPTOOLS = 69
