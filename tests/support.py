@@ -192,6 +192,25 @@ class Synthesis:
         template: dict[str, Any] = json.loads(self._texts[path])
         return template
 
+    def acknowledgments(self) -> set[Finding]:
+        """Every acknowledgment in the app, as ``acknowledgments(app)`` finds them, without asking Node about each
+        construct (thousands of calls): the CDK writes each stack's construct metadata, acknowledgments included,
+        into the assembly (``<stack>.metadata.json``); only the stages and the app, which no stack holds, are
+        read from the tree."""
+        found = {
+            Finding(key.removeprefix("Annotation::"), path.lstrip("/"))
+            for metadata in self.outdir.glob("assembly-*/*.metadata.json")
+            for path, entries in json.loads(metadata.read_text()).items()
+            for entry in entries
+            if entry["type"] == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+            for key in entry["data"]
+        }
+        for construct in (self.app, *self.stages):
+            for entry in construct.node.metadata:
+                if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                    found |= {Finding(key.removeprefix("Annotation::"), construct.node.path) for key in entry.data}
+        return found
+
     def resources(self, stack: cdk.Stack, resource_type: str | None = None) -> dict[str, dict[str, Any]]:
         """``stack``'s resources by logical id (of ``resource_type`` only, if given), as ``find_resources`` would."""
         resources: dict[str, dict[str, Any]] = self.template(stack).get("Resources", {})
