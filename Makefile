@@ -151,8 +151,11 @@ lint: setup-dev
 # With coverage, of the sources in pyproject.toml's [tool.coverage.*], and its floor (fail_under): the whole suite
 # only (for a part, .venv/bin/pytest without --cov). Two workers (pytest-xdist) on two cores: the suite spends
 # half its time waiting on the CDK's Node process, so one process keeps a core idle (0.73 of the serial time).
+# Bytecode may be written even where PYTHONDONTWRITEBYTECODE is set: pytest then keeps its rewritten test modules in
+# __pycache__ (otherwise every worker rewrites and compiles all of them on every run, 2-3 s each), and what the tests
+# import (moto, cfn-lint, the project) is compiled once, not in every process of every run.
 PYTEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest --cov --numprocesses $(PYTEST_WORKERS)
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest --cov --numprocesses $(PYTEST_WORKERS)
 
 pytest: setup-dev
 	$(PYTEST)
