@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +158,27 @@ def test_the_xdist_controller_reports_what_the_writing_worker_found(monkeypatch:
     conftest.pytest_testnodedown(SimpleNamespace(workeroutput={}))  # a worker that wrote no assembly
     conftest.pytest_testnodedown(SimpleNamespace())  # a worker that crashed: xdist reports it
     assert conftest._worker_problems == ["cfn-lint on ... exited 2"]
+
+
+def test_moto_answers_run_untraced_and_the_tracer_is_put_back(moto: Moto) -> None:
+    """Coverage's tracer is set aside while moto answers a call (tests/conftest.py), and only then."""
+    from types import FrameType
+
+    seen: list[str] = []
+
+    def tracer(frame: FrameType, event: str, _arg: Any) -> None:
+        if event == "call":
+            seen.append(frame.f_code.co_filename)
+
+    s3 = moto.client("s3")
+    before = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        s3.list_buckets()
+        after = sys.gettrace()
+    finally:
+        sys.settrace(before)
+    assert after is tracer
+    assert any("/botocore/" in name for name in seen)  # the client's side is traced
+    # moto's answer (its S3 emulation) is not; botocore reads the answer's body afterwards, from the stubber's file.
+    assert {name.rsplit("/moto/", 1)[1] for name in seen if "/moto/" in name} <= {"core/botocore_stubber.py"}
