@@ -15,7 +15,6 @@ Shared fixtures:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -57,6 +56,10 @@ from tests.support import (  # noqa: E402
     Synthesis,
     synthesize_like_the_cli,
 )
+from tests.tracing import jsii_marshalling_untraced, moto_answers_untraced  # noqa: E402
+
+# Coverage measures our code: jsii's marshalling and moto's answers run untraced (tests/tracing.py).
+jsii_marshalling_untraced()
 
 # -- the session's synthesis ------------------------------------------------------------------------------------
 
@@ -213,36 +216,8 @@ def _moto_module() -> Iterator[None]:
     from moto import mock_aws
 
     # One mock, hence one boto3 session, per module: the session's service models load once, not per test.
-    with mock_aws(), _moto_answers_untraced():
+    with mock_aws(), moto_answers_untraced():
         yield
-
-
-@contextlib.contextmanager
-def _moto_answers_untraced() -> Iterator[None]:
-    """moto answers each AWS call in the calling thread. Under coverage (``make test``) its emulation would run
-    traced, line by line, like our own code: about a tenth of the moto tests' time. Coverage measures our code
-    only (pyproject.toml), and none of it runs inside moto's answer, so the answer runs with the thread's tracer
-    set aside (``sys.settrace``), then put back."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    answer = BotocoreStubber.__call__
-
-    @functools.wraps(answer)
-    def untraced(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tracer = sys.gettrace()
-        if tracer is None:
-            return answer(self, *args, **kwargs)
-        sys.settrace(None)
-        try:
-            return answer(self, *args, **kwargs)
-        finally:
-            sys.settrace(tracer)
-
-    BotocoreStubber.__call__ = untraced  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -182,3 +182,39 @@ def test_moto_answers_run_untraced_and_the_tracer_is_put_back(moto: Moto) -> Non
     assert any("/botocore/" in name for name in seen)  # the client's side is traced
     # moto's answer (its S3 emulation) is not; botocore reads the answer's body afterwards, from the stubber's file.
     assert {name.rsplit("/moto/", 1)[1] for name in seen if "/moto/" in name} <= {"core/botocore_stubber.py"}
+
+
+def test_jsii_calls_run_untraced_and_node_s_calls_into_python_traced() -> None:
+    """Coverage's tracer is set aside while jsii talks to Node, and put back while Node calls our code
+    (tests/tracing.py)."""
+    from types import FrameType
+
+    import aws_cdk as cdk
+    import jsii
+
+    visited: list[str] = []
+
+    @jsii.implements(cdk.IAspect)
+    class Visitor:
+        def visit(self, node: Any) -> None:
+            visited.append(node.node.path)
+
+    app = cdk.App()
+    cdk.Aspects.of(cdk.Stack(app, "Traced")).add(Visitor())
+    seen: list[str] = []
+
+    def tracer(frame: FrameType, event: str, _arg: Any) -> None:
+        if event == "call":
+            seen.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+
+    before = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        app.synth()
+        after = sys.gettrace()
+    finally:
+        sys.settrace(before)
+    assert visited == ["Traced"]
+    assert after is tracer
+    assert any(name.endswith(":visit") for name in seen)  # Node's call into our code is traced
+    assert not any("/jsii/_kernel/providers/" in name for name in seen)  # the talk with Node is not
