@@ -2,7 +2,7 @@
 first worker (the one that writes ``HOSTING_SYNTH_OUT``), so the stages are built and synthesized once per run;
 the tests of one ``xdist_group`` mark run on one worker, so that what they share (a module- or session-scoped
 fixture: the wheel, the 200-endpoint stage) is built once too; every other test goes to whichever worker is free,
-one at a time, as xdist's ``load`` does.
+as a unit of its own (xdist's scope scheduling: a worker is sent more once it has at most two tests left).
 
 xdist's own ``--dist loadgroup`` honours ``xdist_group`` marks by carrying the group in the test's node id, which
 pytest 9.2's structured node ids no longer let it change (pytest-xdist issue #1386): the marks are silently
@@ -75,10 +75,38 @@ class GroupsOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]  (xdist is u
             self._group_of = self._groups.read()
         return self._group_of.get(nodeid, nodeid)
 
+    def schedule(self) -> None:
+        if self.collection is None:
+            # The first call shuts down the workers that have nothing to do, last come first: never the synthesis
+            # worker, which would leave its tests to another worker that synthesizes the stages again.
+            self.assigned_work = dict(
+                sorted(self.assigned_work.items(), key=lambda item: _worker_id(item[0]) != SYNTHESIS_WORKER)
+            )
+        super().schedule()
+
+    def remove_node(self, node: Any) -> str | None:
+        """A worker is down (done, or crashed: xdist then starts another). xdist's scope scheduling would queue
+        again every unit the worker was given, finished ones too: a finished unit sent again runs nothing, the
+        worker never asks for more and the run waits forever. Queue only what is left to run, without the test
+        that crashed (xdist reports it as failed; ``load`` does not run it again either)."""
+        workload: dict[str, dict[str, bool]] = self.assigned_work.pop(node)
+        left = [nodeid for unit in workload.values() for nodeid, done in unit.items() if not done]
+        if not left:
+            return None
+        crashed = left[0]  # a worker runs its tests in the order it was sent them
+        for scope, unit in workload.items():
+            if crashed in unit:
+                unit[crashed] = True
+            if not all(unit.values()):
+                self.workqueue[scope] = unit
+        for other in self.assigned_work:
+            self._reschedule(other)
+        return crashed
+
     def _assign_work_unit(self, node: Any) -> None:
         queue = self.workqueue
         if SYNTHESIS_SCOPE in queue and len(queue) > 1:
-            if node.workerinput["workerid"] == SYNTHESIS_WORKER:
+            if _worker_id(node) == SYNTHESIS_WORKER:
                 queue.move_to_end(SYNTHESIS_SCOPE, last=False)
             elif next(iter(queue)) == SYNTHESIS_SCOPE:
                 # Keep it for its worker: hand out the next unit, then put it back in front.
@@ -90,17 +118,21 @@ class GroupsOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]  (xdist is u
         super()._assign_work_unit(node)
 
 
+def _worker_id(node: Any) -> str:
+    worker_id: str = node.workerinput["workerid"]
+    return worker_id
+
+
 # -- the hooks ----------------------------------------------------------------------------------------------------
 
-_controller_groups: Groups | None = None
+_GROUPS = pytest.StashKey[Groups]()
 
 
 def _groups(config: pytest.Config) -> Groups:
-    """The controller's folder for the workers' groups (under pytest's temporary folder for this run)."""
-    global _controller_groups
-    if _controller_groups is None:
-        _controller_groups = Groups(config._tmp_path_factory.mktemp("test-groups"))  # type: ignore[attr-defined]
-    return _controller_groups
+    """This run's folder for the workers' groups (under pytest's temporary folder for the run)."""
+    if _GROUPS not in config.stash:
+        config.stash[_GROUPS] = Groups(config._tmp_path_factory.mktemp("test-groups"))  # type: ignore[attr-defined]
+    return config.stash[_GROUPS]
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -195,26 +195,35 @@ class Synthesis:
     def acknowledgments(self) -> set[Finding]:
         """Every acknowledgment in the app, as ``acknowledgments(app)`` finds them, without asking Node about each
         construct (thousands of calls): the CDK writes each stack's construct metadata, acknowledgments included,
-        into the assembly (``<stack>.metadata.json``); only the stages and the app, which no stack holds, are
-        read from the tree."""
+        into the assembly (``<stack>.metadata.json``; a nested stage's assembly sits in its parent's folder). What
+        no stack holds (the app, the stages, anything else in them) is read from the tree."""
         found = {
             Finding(key.removeprefix("Annotation::"), path.lstrip("/"))
-            for metadata in self.outdir.glob("assembly-*/*.metadata.json")
+            for metadata in self.outdir.rglob("*.metadata.json")
             for path, entries in json.loads(metadata.read_text()).items()
             for entry in entries
             if entry["type"] == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
             for key in entry["data"]
         }
-        for construct in (self.app, *self.stages):
-            for entry in construct.node.metadata:
-                if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
-                    found |= {Finding(key.removeprefix("Annotation::"), construct.node.path) for key in entry.data}
+        found.update(_outside_stacks(self.app))
         return found
 
     def resources(self, stack: cdk.Stack, resource_type: str | None = None) -> dict[str, dict[str, Any]]:
         """``stack``'s resources by logical id (of ``resource_type`` only, if given), as ``find_resources`` would."""
         resources: dict[str, dict[str, Any]] = self.template(stack).get("Resources", {})
         return {k: r for k, r in resources.items() if resource_type is None or r["Type"] == resource_type}
+
+
+def _outside_stacks(container: IConstruct) -> Iterator[Finding]:
+    """The acknowledgments on ``container`` (the app or a stage) and under it outside its stacks."""
+    for entry in container.node.metadata:
+        if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+            yield from (Finding(key.removeprefix("Annotation::"), container.node.path) for key in entry.data)
+    for child in container.node.children:
+        if cdk.Stage.is_stage(child):
+            yield from _outside_stacks(child)
+        elif not cdk.Stack.is_stack(child):
+            yield from acknowledgments(child)
 
 
 def synthesize_like_the_cli(outdir: Path, environments: tuple[Any, ...] | None = None) -> Synthesis:

@@ -218,3 +218,31 @@ def test_jsii_calls_run_untraced_and_node_s_calls_into_python_traced() -> None:
     assert after is tracer
     assert any(name.endswith(":visit") for name in seen)  # Node's call into our code is traced
     assert not any("/jsii/_kernel/providers/" in name for name in seen)  # the talk with Node is not
+
+
+def test_a_tracer_set_in_a_callback_stays_once_the_jsii_call_returns() -> None:
+    """``breakpoint()`` in an aspect, under coverage: the debugger is not lost when the synthesis returns."""
+    import aws_cdk as cdk
+    import jsii
+
+    def outer(*_: Any) -> None:
+        return None
+
+    def debugger(*_: Any) -> None:
+        return None
+
+    @jsii.implements(cdk.IAspect)
+    class Breakpoint:
+        def visit(self, _node: Any) -> None:
+            sys.settrace(debugger)
+
+    app = cdk.App()
+    cdk.Aspects.of(cdk.Stack(app, "Traced")).add(Breakpoint())
+    before = sys.gettrace()
+    sys.settrace(outer)
+    try:
+        app.synth()
+        after = sys.gettrace()
+    finally:
+        sys.settrace(before)
+    assert after is debugger

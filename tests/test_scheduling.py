@@ -66,6 +66,28 @@ def test_the_synthesis_users_go_to_their_worker_together_even_when_another_asks_
     assert all(len(unit) == 1 for unit in scheduler.workqueue.values())
 
 
+def test_the_synthesis_worker_is_never_shut_down_as_one_too_many(tmp_path: Path) -> None:
+    # Two workers, one unit of work (only the synthesis's tests selected); gw0 reported ready last.
+    items = [_item(f"t.py::test_{i}", "synthesis") for i in range(3)]
+    other, writer = _Worker("gw1"), _Worker(SYNTHESIS_WORKER)
+    _scheduler(tmp_path, items, [other, writer])
+    assert other.shutting_down
+    assert writer.sent == [0, 1, 2]
+
+
+def test_a_crashed_worker_s_unfinished_tests_are_queued_again_without_the_one_that_crashed(tmp_path: Path) -> None:
+    items = [_item(f"t.py::test_{i}") for i in range(12)]
+    gw0, gw1 = _Worker("gw0"), _Worker("gw1")
+    scheduler = _scheduler(tmp_path, items, [gw0, gw1])
+    scheduler.mark_test_complete(gw1, gw1.sent[0])  # finished (and gw1 is sent more); then gw1 crashes
+    _finished, second, *rest = gw1.sent
+    queued = {nodeid for unit in scheduler.workqueue.values() for nodeid in unit}
+    assert scheduler.remove_node(gw1) == items[second].nodeid
+    requeued = {nodeid for unit in scheduler.workqueue.values() for nodeid in unit} - queued
+    assert requeued == {items[i].nodeid for i in rest}  # neither the finished test nor the crashed one
+    assert all(not done for unit in scheduler.workqueue.values() for done in unit.values())
+
+
 def test_an_xdist_group_is_one_unit_of_work(tmp_path: Path) -> None:
     items = [_item(f"t.py::test_{i}", group="wheel" if i % 3 == 0 else None) for i in range(9)]
     scheduler = _scheduler(tmp_path, items, [_Worker("gw0"), _Worker("gw1")])
@@ -100,6 +122,55 @@ def test_a_worker_writes_the_synthesis_users_and_the_marked_tests(tmp_path: Path
         "a::marked": "xdist_group wheel",
     }
     assert [path.name for path in tmp_path.iterdir()] == ["gw3.json"]
+
+
+def _run_two_workers(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "-v", "-p", "no:cacheprovider", "-p", "no:cov"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,  # a run that waits forever fails here
+    )
+
+
+_HOOKS = """
+import pytest
+from tests.scheduling import (  # noqa: F401
+    pytest_collection_modifyitems, pytest_configure_node, pytest_xdist_make_scheduler,
+)
+"""
+
+
+def test_a_real_run_goes_on_after_a_worker_crashes(tmp_path: Path) -> None:
+    """xdist starts another worker; the run ends, the crashed test failed, no other test lost or run twice."""
+    (tmp_path / "conftest.py").write_text(_HOOKS)
+    (tmp_path / "test_crash.py").write_text(
+        textwrap.dedent(
+            f"""
+            import os, pathlib, pytest
+
+            @pytest.mark.parametrize("n", range(12))
+            def test_quick(n):
+                pass
+
+            def test_crash():
+                marker = pathlib.Path({str(tmp_path / "crashed")!r})
+                if not marker.exists():
+                    marker.touch()
+                    os._exit(1)
+            """
+        )
+    )
+    result = _run_two_workers(tmp_path)
+    assert "replacing crashed worker" in result.stdout, result.stdout
+    outcomes = re.findall(r"^\[gw\d\] \[ *\d+%\] (PASSED|FAILED) (\S+)", result.stdout, re.M)
+    assert sorted(test for _, test in outcomes) == sorted(
+        [*(f"test_crash.py::test_quick[{n}]" for n in range(12)), "test_crash.py::test_crash"]
+    ), result.stdout
+    assert ("FAILED", "test_crash.py::test_crash") in outcomes
+    assert result.returncode == 1
 
 
 def test_a_real_xdist_run_keeps_each_group_on_one_worker(tmp_path: Path) -> None:
@@ -145,14 +216,7 @@ def test_a_real_xdist_run_keeps_each_group_on_one_worker(tmp_path: Path) -> None
                 """
             )
         )
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "-v", "-p", "no:cacheprovider", "-p", "no:cov"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_two_workers(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     passed = re.findall(r"^\[(gw\d)\] \[ *\d+%\] PASSED (\S+)", result.stdout, re.M)
     ran = {test: worker for worker, test in passed}

@@ -38,8 +38,7 @@ def _untraced_jsii(call: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return call(*args, **kwargs)
         finally:
-            _set_aside.pop()
-            sys.settrace(tracer)
+            sys.settrace(_set_aside.pop())  # the one a callback may have replaced (a debugger started there)
 
     return untraced
 
@@ -49,10 +48,14 @@ def _traced_callback(handle: Callable[..., Any]) -> Callable[..., Any]:
     def traced(*args: Any, **kwargs: Any) -> Any:
         if not _set_aside:
             return handle(*args, **kwargs)
-        sys.settrace(_set_aside[-1])
+        tracer = _set_aside[-1]
+        sys.settrace(tracer)
         try:
             return handle(*args, **kwargs)
         finally:
+            now = sys.gettrace()
+            if now is not tracer:
+                _set_aside[-1] = now  # set in our code (``breakpoint()``): it stays once the jsii call returns
             sys.settrace(None)
 
     return traced

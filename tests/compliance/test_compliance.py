@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest import mock
 
 import aws_cdk as cdk
@@ -42,6 +43,32 @@ def test_the_assembly_records_every_acknowledgment_of_the_tree(synthesis: Synthe
     in_tree = set(acknowledgments(stack))
     assert in_tree
     assert {ack for ack in synthesis.acknowledgments() if ack.path.startswith(stack.node.path + "/")} == in_tree
+
+
+def test_the_assembly_s_acknowledgments_miss_none_wherever_they_sit() -> None:
+    """In a stack's resource, on a stack, in a nested stage, in a stack outside any stage, on a stage, on a
+    construct of a stage that is no stack, on the app: the same as the tree's."""
+    from constructs import Construct
+
+    from constructs_lib.compliance import acknowledge
+
+    app = make_app(**_REPORT)
+    stage = cdk.Stage(app, "Outer")
+    nested = cdk.Stage(stage, "Inner")
+    places = [
+        s3.Bucket(cdk.Stack(stage, "Store"), "Plain").node.default_child,
+        cdk.Stack(stage, "Other"),
+        cdk.Stack(nested, "Deep"),
+        cdk.Stack(app, "Top"),
+        stage,
+        Construct(stage, "Loose"),
+        app,
+    ]
+    for place in places:
+        acknowledge(place, "AwsSolutions-S1", "a reason long enough for the acknowledgment check")
+    synthesized = Synthesis(app=app, stages=[stage], outdir=Path(app.synth().directory), status=0, stderr="")
+    assert synthesized.acknowledgments() == set(acknowledgments(app))
+    assert len(synthesized.acknowledgments()) == len(places)
 
 
 def _app_without_acknowledgments() -> cdk.App:
