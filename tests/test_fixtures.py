@@ -246,3 +246,14 @@ def test_a_tracer_set_in_a_callback_stays_once_the_jsii_call_returns() -> None:
     finally:
         sys.settrace(before)
     assert after is debugger
+
+
+def test_make_cfn_lint_ignores_what_the_tests_ignore() -> None:
+    """`make cfn-lint` and the tests' cfn-lint (in process and beside the tests) ignore the same rules."""
+    import re
+
+    from tests.support import CFN_LINT_IGNORED
+
+    makefile = (ROOT / "Makefile").read_text()
+    (recipe,) = re.findall(r"^cfn-lint:.*\n\t(.+)$", makefile, re.M)
+    assert tuple(re.findall(r"--ignore-checks (\S+)", recipe)) == CFN_LINT_IGNORED
