@@ -4,6 +4,7 @@ configuration (``feature_environment``), which feature tests use instead of the 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,40 @@ def acknowledgments(root: IConstruct) -> Iterator[Finding]:
             if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
                 for key in entry.data:
                     yield Finding(key.removeprefix("Annotation::"), construct.node.path)
+
+
+def as_list(value: Any) -> list[Any]:
+    """An IAM policy field (Action, Resource, a condition's values): one value or a list of them."""
+    return value if isinstance(value, list) else [value]
+
+
+def identity_policy_allows(
+    statements: list[dict[str, Any]], action: str, resource: Any, context: dict[str, str]
+) -> bool:
+    """IAM's verdict on ``action`` on ``resource`` under these identity-policy statements, with the request's
+    condition keys ``context`` (e.g. ``{"s3:ExistingObjectTag/guard-verdict": "valid"}``): allowed when an Allow
+    matches and no Deny does (IAM User Guide, "Policy evaluation logic"). A statement matches when its action
+    pattern, its resource (an ARN pattern, or the very token given) and every StringEquals condition match.
+    Other condition operators, NotAction and NotResource fail the test: the evaluator would need them."""
+
+    def matches(statement: dict[str, Any]) -> bool:
+        assert not {"NotAction", "NotResource"} & set(statement), f"an evaluator for {statement} is needed here"
+        if not any(fnmatch.fnmatchcase(action, a) for a in as_list(statement["Action"])):
+            return False
+        resources = as_list(statement["Resource"])
+        if isinstance(resource, str):
+            if not any(isinstance(r, str) and fnmatch.fnmatchcase(resource, r) for r in resources):
+                return False
+        elif resource not in resources and "*" not in resources:
+            return False
+        for operator, pairs in statement.get("Condition", {}).items():
+            assert operator == "StringEquals", f"an evaluator for {operator} is needed here"
+            if any(context.get(key) not in as_list(wanted) for key, wanted in pairs.items()):
+                return False
+        return True
+
+    relevant = [s for s in statements if matches(s)]
+    return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
 
 
 #: cfn-lint's rules ``make test`` ignores: W3005 (redundant DependsOn) is emitted by the CDK itself.

@@ -11,37 +11,8 @@ the bucket policy denies neither (IAM User Guide, "Policy evaluation logic": an 
 from __future__ import annotations
 
 import fnmatch
-from typing import Any
 
-from tests.support import Synthesis
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _allows(statements: list[dict[str, Any]], action: str, resource: Any, context: dict[str, str]) -> bool:
-    """An identity policy's verdict: an Allow whose action, resource (ARN pattern, or the same token) and every
-    StringEquals condition match, and no Deny that matches."""
-
-    def matches(statement: dict[str, Any]) -> bool:
-        if not any(fnmatch.fnmatchcase(action, a) for a in _as_list(statement["Action"])):
-            return False
-        resources = _as_list(statement["Resource"])
-        if isinstance(resource, str):
-            if not any(isinstance(r, str) and fnmatch.fnmatchcase(resource, r) for r in resources):
-                return False
-        elif resource not in resources and "*" not in resources:
-            return False
-        for operator, pairs in statement.get("Condition", {}).items():
-            assert operator == "StringEquals", f"an evaluator for {operator} is needed here"
-            for key, wanted in pairs.items():
-                if context.get(key) not in _as_list(wanted):
-                    return False
-        return True
-
-    relevant = [s for s in statements if matches(s)]
-    return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
+from tests.support import Synthesis, as_list, identity_policy_allows
 
 
 def test_every_capturing_endpoint_may_write_its_captures(synthesis: Synthesis) -> None:
@@ -58,7 +29,7 @@ def test_every_capturing_endpoint_may_write_its_captures(synthesis: Synthesis) -
             statement
             for statement in bucket_policy
             if statement["Effect"] == "Deny"
-            and any(fnmatch.fnmatchcase("s3:PutObject", a) for a in _as_list(statement["Action"]))
+            and any(fnmatch.fnmatchcase("s3:PutObject", a) for a in as_list(statement["Action"]))
             and statement.get("Condition") != {"Bool": {"aws:SecureTransport": "false"}}
         ]
         assert denies, "the artifact guard's Denies are expected on the bucket"
@@ -88,16 +59,16 @@ def test_every_capturing_endpoint_may_write_its_captures(synthesis: Synthesis) -
                     for statement in r["Properties"]["PolicyDocument"]["Statement"]
                 ]
                 via_s3 = {"kms:ViaService": f"s3.{stage.region}.amazonaws.com"}
-                assert _allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], via_s3), endpoint
+                assert identity_policy_allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], via_s3), endpoint
                 # Not directly: only S3 may use the key on the role's behalf.
-                assert not _allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], {}), endpoint
+                assert not identity_policy_allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], {}), endpoint
                 for variant in variants:
                     key = f"{uri.removeprefix(f's3://{bucket_name}/')}/{endpoint}/{variant['VariantName']}"
                     arn = f"arn:aws:s3:::{bucket_name}/{key}/2026/11/26/13/capture-file.jsonl"
-                    assert _allows(statements, "s3:PutObject", arn, {}), arn
+                    assert identity_policy_allows(statements, "s3:PutObject", arn, {}), arn
                     # The bucket's Denies of PutObject (models/ only) other than plain HTTP's: none reaches captures.
                     for deny in denies:
-                        for pattern in _as_list(deny["Resource"]):
+                        for pattern in as_list(deny["Resource"]):
                             # {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/models/*"]]}: the key pattern.
                             path = pattern["Fn::Join"][1][1] if isinstance(pattern, dict) else "/*"
                             assert not fnmatch.fnmatchcase(arn.split(":::", 1)[1], bucket_name + path), deny["Sid"]

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import threading
@@ -29,7 +28,7 @@ from hosting_contract.guard_limits import GuardLimits
 from modelctl.cli import main
 from tests import examples
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import Synthesis, lambda_module, mocked_clients
+from tests.support import Synthesis, identity_policy_allows, lambda_module, mocked_clients
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 REGION = "eu-west-1"
@@ -134,24 +133,9 @@ def _archive_for(layout: str, folder: Path) -> Path:
 
 def _can_read(statements: list[dict[str, Any]], arn: str, tags: dict[str, str]) -> bool:
     """IAM's answer for s3:GetObject on ``arn`` with the object's ``tags`` under these identity statements."""
-    allowed = False
-    for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if "s3:GetObject" not in actions or not any(
-            isinstance(r, str) and fnmatch.fnmatchcase(arn, r) for r in resources
-        ):
-            continue
-        conditions = statement.get("Condition", {})
-        held = all(
-            operator == "StringEquals" and tags.get(key.split("/", 1)[1]) == value
-            for operator, pairs in conditions.items()
-            for key, value in pairs.items()
-        )
-        if held and statement["Effect"] == "Deny":
-            return False
-        allowed = allowed or (held and statement["Effect"] == "Allow")
-    return allowed
+    return identity_policy_allows(
+        statements, "s3:GetObject", arn, {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()}
+    )
 
 
 #: The stage whose first deploy is walked: the first with canaries (their archives must be uploaded too).

@@ -19,7 +19,7 @@ from hosting_contract.served_prefix import capture_prefix
 from stacks.config import EnvironmentConfig
 from stacks.stage import ModelHostingStage
 from tests import examples
-from tests.support import Synthesis, feature_environment
+from tests.support import Synthesis, as_list, feature_environment
 
 ACCOUNT = r"\d{12}"
 #: Any region: the reviewed wildcards are the same in every stage, whatever its region.
@@ -230,10 +230,6 @@ def _statements(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
             )
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def _matches(entry: Reviewed, logical_id: str, kind: str, wildcard: str, principal: Any) -> bool:
     """Whether the reviewed ``entry`` covers ``wildcard`` (``action:``, ``resource:`` or ``managed:``) here."""
     return (
@@ -251,10 +247,8 @@ def _reviewed(
 
 
 def _wildcards(statement: dict[str, Any]) -> list[str]:
-    values = [f"action:{a}" for a in _as_list(statement.get("Action", []))]
-    values += [
-        f"resource:{r if isinstance(r, str) else json.dumps(r)}" for r in _as_list(statement.get("Resource", []))
-    ]
+    values = [f"action:{a}" for a in as_list(statement.get("Action", []))]
+    values += [f"resource:{r if isinstance(r, str) else json.dumps(r)}" for r in as_list(statement.get("Resource", []))]
     if "Managed" in statement:
         return [f"managed:{statement['Managed']}"]  # every managed policy is reviewed, wildcard or not
     return [v for v in values if "*" in v or "?" in v]
@@ -364,16 +358,16 @@ def test_custom_resources_reach_only_this_stages_endpoints(synthesis: Synthesis,
     template = synthesis.template(stage.hosting)
     arn = f"arn:aws:sagemaker:{stage.region}:{stage.account}:endpoint/"
     for logical_id, _, statement in _statements(template):
-        actions = _as_list(statement.get("Action", []))
+        actions = as_list(statement.get("Action", []))
         if "sagemaker:DescribeEndpoint" in actions or "sagemaker:UpdateEndpointWeightsAndCapacities" in actions:
-            for resource in _as_list(statement["Resource"]):
+            for resource in as_list(statement["Resource"]):
                 assert resource.startswith(arn), (logical_id, resource)
                 assert resource[len(arn) :] in stage.config.endpoint_names(), (logical_id, resource)
     scaling = [
         s
         for logical_id, _, s in _statements(template)
         if logical_id.startswith("ScalingGuardProviderRole")
-        and "application-autoscaling:RegisterScalableTarget" in _as_list(s["Action"])
+        and "application-autoscaling:RegisterScalableTarget" in as_list(s["Action"])
     ]
     assert [s["Condition"] for s in scaling] == [
         {
