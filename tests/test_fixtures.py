@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -158,94 +157,6 @@ def test_the_xdist_controller_reports_what_the_writing_worker_found(monkeypatch:
     conftest.pytest_testnodedown(SimpleNamespace(workeroutput={}))  # a worker that wrote no assembly
     conftest.pytest_testnodedown(SimpleNamespace())  # a worker that crashed: xdist reports it
     assert conftest._worker_problems == ["cfn-lint on ... exited 2"]
-
-
-def test_moto_answers_run_untraced_and_the_tracer_is_put_back(moto: Moto) -> None:
-    """Coverage's tracer is set aside while moto answers a call (tests/conftest.py), and only then."""
-    from types import FrameType
-
-    seen: list[str] = []
-
-    def tracer(frame: FrameType, event: str, _arg: Any) -> None:
-        if event == "call":
-            seen.append(frame.f_code.co_filename)
-
-    s3 = moto.client("s3")
-    before = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        s3.list_buckets()
-        after = sys.gettrace()
-    finally:
-        sys.settrace(before)
-    assert after is tracer
-    assert any("/botocore/" in name for name in seen)  # the client's side is traced
-    # moto's answer (its S3 emulation) is not; botocore reads the answer's body afterwards, from the stubber's file.
-    assert {name.rsplit("/moto/", 1)[1] for name in seen if "/moto/" in name} <= {"core/botocore_stubber.py"}
-
-
-def test_jsii_calls_run_untraced_and_node_s_calls_into_python_traced() -> None:
-    """Coverage's tracer is set aside while jsii talks to Node, and put back while Node calls our code
-    (tests/tracing.py)."""
-    from types import FrameType
-
-    import aws_cdk as cdk
-    import jsii
-
-    visited: list[str] = []
-
-    @jsii.implements(cdk.IAspect)
-    class Visitor:
-        def visit(self, node: Any) -> None:
-            visited.append(node.node.path)
-
-    app = cdk.App()
-    cdk.Aspects.of(cdk.Stack(app, "Traced")).add(Visitor())
-    seen: list[str] = []
-
-    def tracer(frame: FrameType, event: str, _arg: Any) -> None:
-        if event == "call":
-            seen.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
-
-    before = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        app.synth()
-        after = sys.gettrace()
-    finally:
-        sys.settrace(before)
-    assert visited == ["Traced"]
-    assert after is tracer
-    assert any(name.endswith(":visit") for name in seen)  # Node's call into our code is traced
-    assert not any("/jsii/_kernel/providers/" in name for name in seen)  # the talk with Node is not
-
-
-def test_a_tracer_set_in_a_callback_stays_once_the_jsii_call_returns() -> None:
-    """``breakpoint()`` in an aspect, under coverage: the debugger is not lost when the synthesis returns."""
-    import aws_cdk as cdk
-    import jsii
-
-    def outer(*_: Any) -> None:
-        return None
-
-    def debugger(*_: Any) -> None:
-        return None
-
-    @jsii.implements(cdk.IAspect)
-    class Breakpoint:
-        def visit(self, _node: Any) -> None:
-            sys.settrace(debugger)
-
-    app = cdk.App()
-    cdk.Aspects.of(cdk.Stack(app, "Traced")).add(Breakpoint())
-    before = sys.gettrace()
-    sys.settrace(outer)
-    try:
-        app.synth()
-        after = sys.gettrace()
-    finally:
-        sys.settrace(before)
-    assert after is debugger
 
 
 def test_make_cfn_lint_ignores_what_the_tests_ignore() -> None:
