@@ -45,6 +45,7 @@ from stacks.stage import ModelHostingStage  # noqa: E402
 
 # pytest-xdist's hooks that keep the tests that use the synthesis on one worker (registered here by their names).
 from tests.scheduling import (  # noqa: E402, F401
+    SYNTHESIS_WORKER,
     pytest_collection_modifyitems,
     pytest_configure_node,
     pytest_xdist_make_scheduler,
@@ -164,10 +165,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _start_assembly_lint(outdir)
 
 
-def pytest_testnodedown(node: Any) -> None:
-    """The controller collects what the worker that wrote the assembly found wrong with it (a worker that
-    crashed has no output: xdist fails the session for it)."""
+def pytest_testnodedown(node: Any, error: Any = None) -> None:
+    """The controller collects what the worker that wrote the assembly found wrong with it. A worker that crashed
+    has no output: xdist fails the session if a test was running, but not if it went down between tests (while
+    synthesizing at session start, say), and its replacement never writes the assembly: that fails it here."""
     _worker_problems.extend(getattr(node, "workeroutput", {}).get("assembly_problems", []))
+    writer = getattr(node, "workerinput", {}).get("workerid") == SYNTHESIS_WORKER
+    if error is not None and writer and _synth_out() is not None:
+        _worker_problems.append(f"{SYNTH_OUT_VARIABLE}: worker {SYNTHESIS_WORKER}, which writes it, went down: {error}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -105,7 +105,8 @@ class GroupsOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]  (xdist is u
 
     def _assign_work_unit(self, node: Any) -> None:
         queue = self.workqueue
-        if SYNTHESIS_SCOPE in queue and len(queue) > 1:
+        writer_up = any(_worker_id(n) == SYNTHESIS_WORKER and not n.shutting_down for n in self.nodes)
+        if SYNTHESIS_SCOPE in queue and len(queue) > 1 and writer_up:
             if _worker_id(node) == SYNTHESIS_WORKER:
                 queue.move_to_end(SYNTHESIS_SCOPE, last=False)
             elif next(iter(queue)) == SYNTHESIS_SCOPE:

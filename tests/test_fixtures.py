@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import examples
-from tests.support import CLI_CONTEXT, ROOT, Moto, Synthesis, cli_context, synthesize_like_the_cli
+from tests.support import CLI_CONTEXT, ROOT, SYNTH_OUT_VARIABLE, Moto, Synthesis, cli_context, synthesize_like_the_cli
 
 
 def test_the_session_synthesis_is_a_clean_cloud_assembly_of_every_stage(synthesis: Synthesis) -> None:
@@ -157,6 +157,21 @@ def test_the_xdist_controller_reports_what_the_writing_worker_found(monkeypatch:
     conftest.pytest_testnodedown(SimpleNamespace(workeroutput={}))  # a worker that wrote no assembly
     conftest.pytest_testnodedown(SimpleNamespace())  # a worker that crashed: xdist reports it
     assert conftest._worker_problems == ["cfn-lint on ... exited 2"]
+
+
+def test_the_writing_worker_going_down_between_tests_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from tests import conftest
+
+    monkeypatch.setattr(conftest, "_worker_problems", [])
+    monkeypatch.setenv(SYNTH_OUT_VARIABLE, "cdk.out")
+    conftest.pytest_testnodedown(SimpleNamespace(workerinput={"workerid": "gw1"}), error="crashed")
+    conftest.pytest_testnodedown(SimpleNamespace(workerinput={"workerid": "gw0"}), error=None)  # done
+    assert conftest._worker_problems == []
+    conftest.pytest_testnodedown(SimpleNamespace(workerinput={"workerid": "gw0"}), error="crashed")
+    assert len(conftest._worker_problems) == 1
+    assert "gw0, which writes it, went down: crashed" in conftest._worker_problems[0]
 
 
 def test_make_cfn_lint_ignores_what_the_tests_ignore() -> None:

@@ -55,15 +55,24 @@ def _scheduler(tmp_path: Path, items: list[Any], workers: list[_Worker]) -> Any:
 
 
 def test_the_synthesis_users_go_to_their_worker_together_even_when_another_asks_first(tmp_path: Path) -> None:
-    items = [_item(f"tests/unit/test_a.py::test_{i}", *(["synthesis"] if i in (0, 7, 19) else [])) for i in range(20)]
+    # Not first in the queue either: the synthesis worker takes them before anything else.
+    items = [_item(f"tests/unit/test_a.py::test_{i}", *(["synthesis"] if i in (3, 7, 19) else [])) for i in range(20)]
     first, writer = _Worker("gw1"), _Worker(SYNTHESIS_WORKER)
     scheduler = _scheduler(tmp_path, items, [first, writer])
-    users = [items[i].nodeid for i in (0, 7, 19)]
+    users = [items[i].nodeid for i in (3, 7, 19)]
     assert [items[i].nodeid for i in writer.sent[:3]] == users  # its first work, all of it at once
     assert not {items[i].nodeid for i in first.sent} & set(users)
     assert first.sent  # the rest is shared out one test at a time, as xdist's load does
     assert SYNTHESIS_SCOPE not in scheduler.workqueue
     assert all(len(unit) == 1 for unit in scheduler.workqueue.values())
+
+
+def test_without_the_synthesis_worker_the_synthesis_users_are_not_held_back(tmp_path: Path) -> None:
+    # gw0 crashed before anything was handed out; its replacement is gw2.
+    items = [_item(f"t.py::test_{i}", *(["synthesis"] if i < 3 else [])) for i in range(20)]
+    gw1, gw2 = _Worker("gw1"), _Worker("gw2")
+    _scheduler(tmp_path, items, [gw1, gw2])
+    assert gw1.sent[:3] == [0, 1, 2]
 
 
 def test_the_synthesis_worker_is_never_shut_down_as_one_too_many(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsii
+import pytest
 
 from tests.support import Moto
 
@@ -64,6 +65,30 @@ def test_jsii_calls_run_untraced_and_node_s_calls_into_python_traced() -> None:
     assert visited == ["Traced"]
     assert any(name.endswith(":visit") for name in seen)  # Node's call into our code is traced
     assert not any("/jsii/_kernel/providers/" in name for name in seen)  # the talk with Node is not
+
+
+def test_the_tracer_is_put_back_when_a_jsii_call_raises() -> None:
+    stack = cdk.Stack()
+    tracer = _recording([])
+
+    def find_missing() -> None:
+        with pytest.raises(RuntimeError, match="No child with id"):
+            stack.node.find_child("missing")
+
+    assert _under(tracer, find_missing) is tracer
+
+
+@pytest.mark.usefixtures("moto")
+def test_the_tracer_is_put_back_when_moto_s_answer_raises() -> None:
+    from moto.core.models import botocore_stubber
+
+    tracer = _recording([])
+
+    def broken_request() -> None:
+        with pytest.raises(AttributeError):
+            botocore_stubber("before-send.s3.ListBuckets", request=None)
+
+    assert _under(tracer, broken_request) is tracer
 
 
 def test_a_tracer_set_in_a_callback_stays_once_the_jsii_call_returns() -> None:

@@ -59,6 +59,8 @@ def test_the_assembly_s_acknowledgments_miss_none_wherever_they_sit() -> None:
         s3.Bucket(cdk.Stack(stage, "Store"), "Plain").node.default_child,
         cdk.Stack(stage, "Other"),
         cdk.Stack(nested, "Deep"),
+        nested,
+        Construct(nested, "Loose"),
         cdk.Stack(app, "Top"),
         stage,
         Construct(stage, "Loose"),
