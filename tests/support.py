@@ -58,17 +58,46 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def identity_policy_allows(
-    statements: list[dict[str, Any]], action: str, resource: Any, context: dict[str, str]
+def policy_allows(
+    statements: list[dict[str, Any]],
+    action: str,
+    resource: Any,
+    context: dict[str, str],
+    *,
+    principal: str | None = None,
 ) -> bool:
-    """IAM's verdict on ``action`` on ``resource`` under these identity-policy statements, with the request's
-    condition keys ``context`` (e.g. ``{"s3:ExistingObjectTag/guard-verdict": "valid"}``): allowed when an Allow
-    matches and no Deny does (IAM User Guide, "Policy evaluation logic"). A statement matches when its action
-    pattern, its resource (an ARN pattern, or the very token given) and every StringEquals condition match.
-    Other condition operators, NotAction and NotResource fail the test: the evaluator would need them."""
+    """IAM's verdict on ``action`` on ``resource`` under these policy statements, with the request's condition keys
+    ``context`` (e.g. ``{"s3:ExistingObjectTag/guard-verdict": "valid"}``): allowed when an Allow matches and no
+    Deny does (IAM User Guide, "Policy evaluation logic"). An identity policy's statements name no principal; a
+    resource policy's are asked for the service ``principal`` (``cloudwatch.amazonaws.com``).
+
+    A statement matches when its principal, its action pattern, its resource (an ARN pattern, or the very token
+    given) and every condition match: StringEquals, Bool, ArnEquals and ArnLike, a key missing from ``context``
+    matching none ("IAM JSON policy elements: Condition operators"). Any other operator, NotAction or NotResource
+    fails the test: the evaluator would need it."""
+
+    def principal_matches(statement: dict[str, Any]) -> bool:
+        if principal is None:
+            assert "Principal" not in statement, f"a resource policy's statement, asked as an identity's: {statement}"
+            return True
+        return statement.get("Principal") in ({"AWS": "*"}, "*", {"Service": principal})
+
+    def condition_holds(operator: str, key: str, wanted: Any) -> bool:
+        actual = context.get(key)
+        values = as_list(wanted)
+        if actual is None:
+            return False
+        if operator in ("StringEquals", "ArnEquals"):
+            return actual in values
+        if operator == "Bool":
+            return actual.lower() in [str(v).lower() for v in values]
+        assert operator == "ArnLike", f"an evaluator for {operator} is needed here"
+        return any(fnmatch.fnmatchcase(actual, v) for v in values)
 
     def matches(statement: dict[str, Any]) -> bool:
         assert not {"NotAction", "NotResource"} & set(statement), f"an evaluator for {statement} is needed here"
+        if not principal_matches(statement):
+            return False
         if not any(fnmatch.fnmatchcase(action, a) for a in as_list(statement["Action"])):
             return False
         resources = as_list(statement["Resource"])
@@ -77,11 +106,11 @@ def identity_policy_allows(
                 return False
         elif resource not in resources and "*" not in resources:
             return False
-        for operator, pairs in statement.get("Condition", {}).items():
-            assert operator == "StringEquals", f"an evaluator for {operator} is needed here"
-            if any(context.get(key) not in as_list(wanted) for key, wanted in pairs.items()):
-                return False
-        return True
+        return all(
+            condition_holds(operator, key, wanted)
+            for operator, pairs in statement.get("Condition", {}).items()
+            for key, wanted in pairs.items()
+        )
 
     relevant = [s for s in statements if matches(s)]
     return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)

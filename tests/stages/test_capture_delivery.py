@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from tests.support import Synthesis, as_list, identity_policy_allows
+from tests.support import Synthesis, as_list, policy_allows
 
 
 def test_every_capturing_endpoint_may_write_its_captures(synthesis: Synthesis) -> None:
@@ -59,13 +59,13 @@ def test_every_capturing_endpoint_may_write_its_captures(synthesis: Synthesis) -
                     for statement in r["Properties"]["PolicyDocument"]["Statement"]
                 ]
                 via_s3 = {"kms:ViaService": f"s3.{stage.region}.amazonaws.com"}
-                assert identity_policy_allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], via_s3), endpoint
+                assert policy_allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], via_s3), endpoint
                 # Not directly: only S3 may use the key on the role's behalf.
-                assert not identity_policy_allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], {}), endpoint
+                assert not policy_allows(statements, "kms:GenerateDataKey", capture["KmsKeyId"], {}), endpoint
                 for variant in variants:
                     key = f"{uri.removeprefix(f's3://{bucket_name}/')}/{endpoint}/{variant['VariantName']}"
                     arn = f"arn:aws:s3:::{bucket_name}/{key}/2026/11/26/13/capture-file.jsonl"
-                    assert identity_policy_allows(statements, "s3:PutObject", arn, {}), arn
+                    assert policy_allows(statements, "s3:PutObject", arn, {}), arn
                     # The bucket's Denies of PutObject (models/ only) other than plain HTTP's: none reaches captures.
                     for deny in denies:
                         for pattern in as_list(deny["Resource"]):

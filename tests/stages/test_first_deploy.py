@@ -28,7 +28,7 @@ from hosting_contract.guard_limits import GuardLimits
 from modelctl.cli import main
 from tests import examples
 from tests.modelctl.archives import Entry, good, tar_gz
-from tests.support import Synthesis, identity_policy_allows, lambda_module, mocked_clients
+from tests.support import Synthesis, lambda_module, mocked_clients, policy_allows
 
 guard_module = lambda_module("artifact_guard", "artifact_guard")
 REGION = "eu-west-1"
@@ -133,9 +133,7 @@ def _archive_for(layout: str, folder: Path) -> Path:
 
 def _can_read(statements: list[dict[str, Any]], arn: str, tags: dict[str, str]) -> bool:
     """IAM's answer for s3:GetObject on ``arn`` with the object's ``tags`` under these identity statements."""
-    return identity_policy_allows(
-        statements, "s3:GetObject", arn, {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()}
-    )
+    return policy_allows(statements, "s3:GetObject", arn, {f"s3:ExistingObjectTag/{k}": v for k, v in tags.items()})
 
 
 #: The stage whose first deploy is walked: the first with canaries (their archives must be uploaded too).

@@ -18,7 +18,7 @@ import pytest
 
 from stacks.stage import ModelHostingStage
 from tests import examples
-from tests.support import Synthesis, feature_environment
+from tests.support import Synthesis, feature_environment, policy_allows
 
 
 def _render(value: Any, stage: ModelHostingStage, refs: dict[str, str]) -> Any:
@@ -34,37 +34,6 @@ def _render(value: Any, stage: ModelHostingStage, refs: dict[str, str]) -> Any:
         separator, parts = value["Fn::Join"]
         return separator.join(_render(p, stage, refs) for p in parts)
     return {k: _render(v, stage, refs) for k, v in value.items()}
-
-
-def _allows(
-    statements: list[dict[str, Any]], principal: str, action: str, resource: str, context: dict[str, str]
-) -> bool:
-    def matches(statement: dict[str, Any]) -> bool:
-        who = statement["Principal"]
-        if who not in ({"AWS": "*"}, "*", {"Service": principal}):
-            return False
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if not any(fnmatch.fnmatchcase(action, a) for a in actions) or not any(
-            fnmatch.fnmatchcase(resource, r) for r in resources
-        ):
-            return False
-        for operator, pairs in statement.get("Condition", {}).items():
-            for key, wanted in pairs.items():
-                values = wanted if isinstance(wanted, list) else [wanted]
-                actual = context.get(key)
-                if actual is None:
-                    return False
-                if operator in ("StringEquals", "Bool") and actual not in [
-                    str(v).lower() if operator == "Bool" else v for v in values
-                ]:
-                    return False
-                if operator == "ArnLike" and not any(fnmatch.fnmatchcase(actual, v) for v in values):
-                    return False
-        return True
-
-    relevant = [s for s in statements if matches(s)]
-    return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
 
 
 def _alarm_names(synthesis: Synthesis, stage: ModelHostingStage) -> list[str]:
@@ -98,9 +67,12 @@ def test_every_alarm_of_the_stage_may_publish_to_its_topic(synthesis: Synthesis,
             "aws:SourceAccount": stage.account,
             "aws:SecureTransport": "true",
         }
-        assert _allows(statements, "cloudwatch.amazonaws.com", "sns:Publish", topic_arn, context), alarm
+        assert policy_allows(statements, "sns:Publish", topic_arn, context, principal="cloudwatch.amazonaws.com"), alarm
         for action in key_actions:
-            assert _allows(key_statements, "cloudwatch.amazonaws.com", action, "*", context), (alarm, action)
+            assert policy_allows(key_statements, action, "*", context, principal="cloudwatch.amazonaws.com"), (
+                alarm,
+                action,
+            )
     # Not another account's alarm (confused deputy), not an alarm outside the stage, never without TLS.
     foreign = {
         "aws:SourceArn": f"arn:aws:cloudwatch:{stage.region}:999999999999:alarm:{alarms[0]}",
@@ -119,10 +91,10 @@ def test_every_alarm_of_the_stage_may_publish_to_its_topic(synthesis: Synthesis,
         "aws:SecureTransport": "false",
     }
     for context in (foreign, other, plain):
-        assert not _allows(statements, "cloudwatch.amazonaws.com", "sns:Publish", topic_arn, context)
+        assert not policy_allows(statements, "sns:Publish", topic_arn, context, principal="cloudwatch.amazonaws.com")
     for context in (foreign, other):
         for action in key_actions:
-            assert not _allows(key_statements, "cloudwatch.amazonaws.com", action, "*", context), action
+            assert not policy_allows(key_statements, action, "*", context, principal="cloudwatch.amazonaws.com"), action
 
 
 @pytest.mark.parametrize("name", examples.NAMES)
