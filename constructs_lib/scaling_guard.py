@@ -26,6 +26,12 @@ SERVICE_TIMEOUT = cdk.Duration.minutes(6)
 #: How the CloudWatch alarms of a SageMaker variant's target-tracking policy begin: ``TargetTracking-`` and the
 #: target's resource id (``endpoint/<endpoint>/variant/<variant>``), then ``-AlarmHigh-``/``-AlarmLow-`` and an id.
 TARGET_TRACKING_ALARM_PREFIX = "TargetTracking-endpoint/"
+#: Lambda's quota on a function's environment variables, names and values in aggregate (Lambda Developer Guide,
+#: "Lambda quotas": 4 KB); the guard's lists the endpoints of its stack.
+LAMBDA_ENVIRONMENT_BYTES = 4 * 1024
+#: The longest SSM parameter name, hence snapshot path, when the path is known only at deploy time ("Parameter
+#: naming constraints", AWS Systems Manager User Guide: 1011 characters).
+_LONGEST_SSM_PATH = 1011
 
 
 class ScalingGuardProvider(Construct):
@@ -247,10 +253,28 @@ class ScalingGuardProvider(Construct):
             return
         if not self._endpoints:
             self._role.add_to_principal_policy(self._endpoint_rights)
+        names = ",".join(sorted([*self._endpoint_names, endpoint_name]))
+        path = self.snapshot_parameter_path
+        size = sum(
+            len(key) + value
+            for key, value in (
+                (ssm_paths.SNAPSHOT_PATH_VARIABLE, _LONGEST_SSM_PATH if limits.is_token(path) else len(path)),
+                (ssm_paths.GUARDED_ENDPOINTS_VARIABLE, len(names)),
+            )
+        )
+        if size > LAMBDA_ENVIRONMENT_BYTES:
+            raise limits.fail(
+                f"ScalingGuardProvider {self.node.path}",
+                "endpoint",
+                endpoint_name,
+                f"would take the scaling guard's environment to {size} bytes, over Lambda's "
+                f"{LAMBDA_ENVIRONMENT_BYTES} for all of a function's variables: spread the endpoints over more "
+                "Hosting stacks (hosting_stacks)",
+            )
         self._endpoints.add(arn)
         self._endpoint_rights.add_resources(arn)
         self._endpoint_names.append(endpoint_name)
-        self.function.add_environment(ssm_paths.GUARDED_ENDPOINTS_VARIABLE, ",".join(sorted(self._endpoint_names)))
+        self.function.add_environment(ssm_paths.GUARDED_ENDPOINTS_VARIABLE, names)
 
 
 class ScalingGuard(Construct):

@@ -339,6 +339,37 @@ def test_restore_gets_the_variants_to_release_on_a_rollback(scaled: Template) ->
     )
 
 
+def test_the_guard_s_endpoint_list_must_fit_lambda_s_environment() -> None:
+    # Lambda allows 4 KB for all of a function's environment variables, names and values ("Lambda quotas"): the
+    # guard's lists its stack's endpoints, so the provider refuses the endpoint that would overflow it.
+    stack = cdk.Stack(make_app(), "Hosting", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    provider = ScalingGuardProvider(stack, "ScalingGuardProvider", snapshot_parameter_path="/p")
+    names = [f"{i:02d}".ljust(63, "x") for i in range(64)]
+    fixed = len("SNAPSHOT_PARAMETER_PATH") + len("/p") + len("GUARDED_ENDPOINTS")
+    assert fixed + len(",".join(names[:63])) <= 4096 < fixed + len(",".join(names))
+    for name in names[:63]:
+        provider.allow_endpoint(name)
+    with pytest.raises(
+        ValidationError, match=f"endpoint '{names[63]}' would take the scaling guard's environment to 4137 bytes"
+    ):
+        provider.allow_endpoint(names[63])
+    variables = Template.from_stack(stack).find_resources("AWS::Lambda::Function")
+    (function,) = variables.values()
+    assert function["Properties"]["Environment"]["Variables"]["GUARDED_ENDPOINTS"] == ",".join(names[:63])
+
+
+def test_a_snapshot_path_known_at_deploy_time_counts_as_ssm_s_longest() -> None:
+    stack = cdk.Stack(make_app(), "Hosting", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    path = cdk.CfnParameter(stack, "SnapshotPath").value_as_string
+    provider = ScalingGuardProvider(stack, "ScalingGuardProvider", snapshot_parameter_path=path)
+    names = [f"{i:02d}".ljust(63, "x") for i in range(64)]
+    fits = (4096 - len("SNAPSHOT_PARAMETER_PATH") - 1011 - len("GUARDED_ENDPOINTS") + 1) // 64  # 47
+    for name in names[:fits]:
+        provider.allow_endpoint(name)
+    with pytest.raises(ValidationError, match="over Lambda's 4096"):
+        provider.allow_endpoint(names[fits])
+
+
 def test_guard_may_keep_snapshots_under_its_path_and_read_only_its_own_stack() -> None:
     stack, template = _guarded(snapshot_parameter_path="/sagemaker-hosting/prod")
     statements = _guard_statements(template)
