@@ -221,6 +221,49 @@ def test_the_stack_s_completed_rollback_reaches_the_guard(scaled: Template) -> N
     )
 
 
+def test_cloudformation_s_rollback_event_matches_the_rule_and_no_other_does(scaled: Template) -> None:
+    """The rule's pattern against CloudFormation's event as the User Guide documents it ("Stack Status Change event
+    detail"), judged by EventBridge's pattern matching as moto emulates it for PutEvents: the end of this stack's update
+    rollback, and nothing else: not a forward update, not a rollback still running or failed, not a failed
+    creation (ROLLBACK_COMPLETE), not another stack's."""
+    import json
+
+    (rule,) = scaled.find_resources("AWS::Events::Rule").values()
+    stack_id = "arn:aws:cloudformation:eu-west-1:111111111111:stack/Hosting/6c1e8b90-1a2b-11ef-9f3c-0a1b2c3d4e5f"
+    pattern = json.dumps(rule["Properties"]["EventPattern"]).replace(
+        json.dumps({"Ref": "AWS::StackId"}), json.dumps(stack_id)
+    )
+
+    def event(status: str, stack: str = stack_id) -> str:
+        return json.dumps(
+            {
+                "version": "0",
+                "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+                "detail-type": "CloudFormation Stack Status Change",
+                "source": "aws.cloudformation",
+                "account": "111111111111",
+                "time": "2026-11-26T12:00:00Z",
+                "region": "eu-west-1",
+                "resources": [stack],
+                "detail": {
+                    "stack-id": stack,
+                    "status-details": {"status": status, "status-reason": ""},
+                    "client-request-token": "",
+                },
+            }
+        )
+
+    from moto.events.models import EventPattern
+
+    def matches(event: str) -> bool:
+        return EventPattern.load(pattern).matches_event(json.loads(event))
+
+    assert matches(event("UPDATE_ROLLBACK_COMPLETE"))
+    for status in ("UPDATE_COMPLETE", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_FAILED", "ROLLBACK_COMPLETE"):
+        assert not matches(event(status)), status
+    assert not matches(event("UPDATE_ROLLBACK_COMPLETE", stack_id.replace("/Hosting/", "/Other/")))
+
+
 def test_gpu_policy_on_a_gpu_variant() -> None:
     stack, mme = _mme("ml.g5.xlarge", TRITON)
     EndpointScaling(stack, "Scaling", endpoint=mme, min_capacity=1, max_capacity=2).scale_on_gpu_utilization(
