@@ -87,7 +87,7 @@ def _writes_the_assembly(config: pytest.Config) -> bool:
     if _is_xdist_controller(config):
         return False
     worker: dict[str, Any] | None = getattr(config, "workerinput", None)
-    return worker is None or worker.get("workerid") == "gw0"
+    return worker is None or worker.get("workerid") == SYNTHESIS_WORKER
 
 
 def _synthesize(outdir: Path) -> Synthesis:
