@@ -57,9 +57,9 @@ from tests.support import (  # noqa: E402
     Synthesis,
     synthesize_like_the_cli,
 )
-from tests.tracing import jsii_marshalling_untraced, moto_answers_untraced  # noqa: E402
+from tests.tracing import aws_calls_untraced, jsii_marshalling_untraced  # noqa: E402
 
-# Coverage measures our code: jsii's marshalling and moto's answers run untraced (tests/tracing.py).
+# Coverage measures our code: jsii's marshalling and the AWS calls (botocore, moto) run untraced (tests/tracing.py).
 jsii_marshalling_untraced()
 
 # -- the session's synthesis ------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def _moto_module() -> Iterator[None]:
     from moto import mock_aws
 
     # One mock, hence one boto3 session, per module: the session's service models load once, not per test.
-    with mock_aws(), moto_answers_untraced():
+    with mock_aws(), aws_calls_untraced():
         yield
 
 

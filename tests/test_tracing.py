@@ -1,10 +1,12 @@
-"""Coverage's tracer is set aside in jsii's talk with Node and in moto's answers, and put back whenever our code
+"""Coverage's tracer is set aside in jsii's talk with Node and in AWS calls (botocore and moto), and put back whenever our code
 runs (tests/tracing.py)."""
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -12,7 +14,7 @@ import aws_cdk as cdk
 import jsii
 import pytest
 
-from tests.support import Moto
+from tests.support import ROOT, Moto
 
 
 def _under(tracer: Callable[..., Any], action: Callable[[], object]) -> Any:
@@ -45,15 +47,94 @@ def _stack_with_aspect(visit: Callable[[Any], None]) -> cdk.App:
     return app
 
 
-def test_moto_answers_run_untraced_and_the_tracer_is_put_back(moto: Moto) -> None:
+def test_aws_calls_run_untraced_and_the_tracer_is_put_back(moto: Moto) -> None:
     seen: list[str] = []
     tracer = _recording(seen)
+    moto.client("sts")  # boto3's default session, made once
+    assert _under(tracer, lambda: moto.client("s3")) is tracer
+    # Creating a client (loading its service model, building its class) is not traced, only what hands it over.
+    assert not any(f"/botocore/{module}" in name for name in seen for module in ("loaders.py", "model.py", "client.py"))
+    seen.clear()
+    client = moto.client("s3")
+    assert _under(tracer, client.list_buckets) is tracer
+    # Of the call, only the client's operation method that calls _make_api_call; moto's answer is not traced.
+    assert {name.rsplit("/site-packages/", 1)[-1] for name in seen if not name.startswith(str(ROOT / "tests"))} == {
+        "botocore/client.py:_api_call"
+    }
+
+
+def test_our_event_handlers_run_traced_and_can_be_unregistered(moto: Moto) -> None:
     s3 = moto.client("s3")
-    assert _under(tracer, s3.list_buckets) is tracer
-    assert any("/botocore/" in name for name in seen)  # the client's side is traced
-    # moto's answer (its S3 emulation) is not; botocore reads the answer's body afterwards, from the stubber's file.
-    moto_files = {name.rsplit("/moto/", 1)[1].split(":")[0] for name in seen if "/moto/" in name}
-    assert moto_files <= {"core/botocore_stubber.py"}
+    called: list[str] = []
+
+    def handler(**kwargs: Any) -> None:
+        called.append(kwargs["event_name"])
+
+    s3.meta.events.register("before-call.s3.ListBuckets", handler)
+    seen: list[str] = []
+    assert _under(_recording(seen), s3.list_buckets) is not None
+    assert called == ["before-call.s3.ListBuckets"]
+    assert any(name.endswith(":handler") for name in seen)
+    assert {name.rsplit("/site-packages/", 1)[1] for name in seen if "/botocore/" in name} == {
+        "botocore/client.py:_api_call"
+    }
+    s3.meta.events.unregister("before-call.s3.ListBuckets", handler)
+    s3.list_buckets()
+    assert called == ["before-call.s3.ListBuckets"]
+
+
+def test_each_thread_gets_its_own_tracer_back(moto: Moto) -> None:
+    """boto3's transfer threads call AWS beside the test's thread: a call that ends in one thread while another's
+    is in progress puts back its own thread's tracer, not the other's."""
+    thread_inside, main_inside, thread_done = threading.Event(), threading.Event(), threading.Event()
+    threads_tracer, main_tracer = _recording([]), _recording([])
+    after: list[Any] = []
+
+    def wait_for_main(**_: Any) -> None:
+        thread_inside.set()
+        assert main_inside.wait(10)
+
+    def let_the_thread_finish(**_: Any) -> None:
+        main_inside.set()
+        assert thread_done.wait(10)
+
+    def in_thread() -> None:
+        after.append(_under(threads_tracer, client_of(wait_for_main).list_buckets))
+        thread_done.set()
+
+    def client_of(handler: Callable[..., None]) -> Any:
+        client = moto.client("s3")
+        client.meta.events.register("before-call.s3.ListBuckets", handler)
+        return client
+
+    main_client = client_of(let_the_thread_finish)
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    assert thread_inside.wait(10)  # the thread's call began first, and ends first
+    assert _under(main_tracer, main_client.list_buckets) is main_tracer
+    thread.join(10)
+    assert after == [threads_tracer]
+
+
+def test_an_upload_s_progress_callback_runs_traced(moto: Moto, tmp_path: Path) -> None:
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": Moto.region})
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"x" * 1024)
+    sent: list[int] = []
+
+    def progress(size: int) -> None:
+        sent.append(size)
+
+    seen: list[str] = []
+    tracer = _recording(seen)
+    threading.settrace(tracer)  # as coverage does: boto3's transfer threads trace too
+    try:
+        _under(tracer, lambda: s3.upload_file(str(archive), "models", "model.tar.gz", Callback=progress))
+    finally:
+        threading.settrace(None)  # type: ignore[arg-type]
+    assert sum(sent) == 1024
+    assert any(name.endswith(":progress") for name in seen)
 
 
 def test_jsii_calls_run_untraced_and_node_s_calls_into_python_traced() -> None:
@@ -78,17 +159,17 @@ def test_the_tracer_is_put_back_when_a_jsii_call_raises() -> None:
     assert _under(tracer, find_missing) is tracer
 
 
-@pytest.mark.usefixtures("moto")
-def test_the_tracer_is_put_back_when_moto_s_answer_raises() -> None:
-    from moto.core.models import botocore_stubber
+def test_the_tracer_is_put_back_when_an_aws_call_raises(moto: Moto) -> None:
+    from botocore.exceptions import ClientError
 
+    s3 = moto.client("s3")
     tracer = _recording([])
 
-    def broken_request() -> None:
-        with pytest.raises(AttributeError):
-            botocore_stubber("before-send.s3.ListBuckets", request=None)
+    def missing_bucket() -> None:
+        with pytest.raises(ClientError, match="HeadBucket operation: Not Found"):
+            s3.head_bucket(Bucket="missing")
 
-    assert _under(tracer, broken_request) is tracer
+    assert _under(tracer, missing_bucket) is tracer
 
 
 def test_a_tracer_set_in_a_callback_stays_once_the_jsii_call_returns() -> None:

@@ -7,7 +7,8 @@ frame of the process pays for it, ours or not. Two libraries do most of the test
 - jsii, which marshals every call into the CDK's Node process and back. When Node calls back into Python (a
   Python object that implements a CDK interface: a lazy value, an aspect, a validation), that callback runs with
   the tracer put back, so our code is measured as before.
-- moto, which answers each AWS call in the calling thread (``moto_answers_untraced``).
+- botocore and moto, which make and answer each AWS call in the calling thread (``aws_calls_untraced``): the
+  client serializes, signs and parses, moto emulates the service. Our own event handlers run traced.
 
 A debugger's tracer is set aside the same way, within those calls only.
 """
@@ -17,28 +18,38 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 #: jsii's calls into Node, as the generated bindings call them (``jsii.create(...)``, ``jsii.invoke(...)``).
 JSII_CALLS = ("create", "delete", "get", "set", "sget", "sset", "invoke", "sinvoke", "ainvoke", "sainvoke")
 
-#: The tracers set aside by the jsii calls in progress (a call may call back, and the callback call again).
-_set_aside: list[Any] = []
+
+class _SetAside(threading.local):
+    """The tracers set aside by this thread's calls in progress (a call may call back, and the callback call
+    again). Per thread, as tracers are: boto3's transfer threads call AWS beside the test's own."""
+
+    def __init__(self) -> None:
+        self.tracers: list[Any] = []
 
 
-def _untraced_jsii(call: Callable[..., Any]) -> Callable[..., Any]:
+_set_aside = _SetAside()
+
+
+def _untraced(call: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(call)
     def untraced(*args: Any, **kwargs: Any) -> Any:
         tracer = sys.gettrace()
         if tracer is None:
             return call(*args, **kwargs)
         sys.settrace(None)
-        _set_aside.append(tracer)
+        _set_aside.tracers.append(tracer)
         try:
             return call(*args, **kwargs)
         finally:
-            sys.settrace(_set_aside.pop())  # the one a callback may have replaced (a debugger started there)
+            sys.settrace(_set_aside.tracers.pop())  # the one a callback may have replaced (a debugger started there)
 
     return untraced
 
@@ -46,16 +57,16 @@ def _untraced_jsii(call: Callable[..., Any]) -> Callable[..., Any]:
 def _traced_callback(handle: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(handle)
     def traced(*args: Any, **kwargs: Any) -> Any:
-        if not _set_aside:
+        if not _set_aside.tracers:
             return handle(*args, **kwargs)
-        tracer = _set_aside[-1]
+        tracer = _set_aside.tracers[-1]
         sys.settrace(tracer)
         try:
             return handle(*args, **kwargs)
         finally:
             now = sys.gettrace()
             if now is not tracer:
-                _set_aside[-1] = now  # set in our code (``breakpoint()``): it stays once the jsii call returns
+                _set_aside.tracers[-1] = now  # set in our code (``breakpoint()``): it stays once the jsii call returns
             sys.settrace(None)
 
     return traced
@@ -70,33 +81,69 @@ def jsii_marshalling_untraced() -> None:
     if getattr(jsii, "_marshalling_untraced", False):
         return
     for name in JSII_CALLS:
-        setattr(jsii, name, _untraced_jsii(getattr(jsii, name)))
+        setattr(jsii, name, _untraced(getattr(jsii, name)))
     # _callback_till_result looks it up in its module on every callback.
     kernel._handle_callback = _traced_callback(kernel._handle_callback)  # type: ignore[attr-defined]
     jsii._marshalling_untraced = True  # type: ignore[attr-defined]
 
 
+#: Where our code lives: a callable defined in a module under it (and not in the virtualenv) is ours.
+_ROOT = Path(__file__).resolve().parents[1]
+_VENV = Path(sys.prefix).resolve()
+
+
+def _is_ours(handler: Any) -> bool:
+    module = sys.modules.get(getattr(handler, "__module__", None) or "")
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return False
+    path = Path(file).resolve()
+    return path.is_relative_to(_ROOT) and not path.is_relative_to(_VENV)
+
+
+class _TracedHandler:
+    """One of our botocore event handlers, called with the tracer put back; equal to the handler it wraps, so
+    that ``unregister(event, handler)`` still finds it."""
+
+    def __init__(self, handler: Callable[..., Any]) -> None:
+        self.handler = handler
+        self.call = _traced_callback(handler)
+        functools.update_wrapper(self, handler)  # its signature, which botocore checks for **kwargs
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self.call(**kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return self.handler == (other.handler if isinstance(other, _TracedHandler) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.handler)
+
+
 @contextlib.contextmanager
-def moto_answers_untraced() -> Iterator[None]:
-    """While in effect, moto answers each AWS call with the thread's tracer set aside (none of our code runs
-    inside moto's answer); the client's side of the call stays traced."""
-    from moto.core.botocore_stubber import BotocoreStubber
+def aws_calls_untraced() -> Iterator[None]:
+    """While in effect, every AWS call through botocore runs with the thread's tracer set aside: the client's side
+    (serializing, signing, its event handlers, parsing the answer) and moto's answer alike, and so does creating a
+    client (loading its service model). An event handler of ours (modelctl's throttling counter) is called with the
+    tracer put back. (An upload's progress callback is called by boto3's transfer threads outside the call.)"""
+    from botocore.client import BaseClient
+    from botocore.hooks import BaseEventHooks
+    from botocore.session import Session
 
-    answer = BotocoreStubber.__call__
+    call, create, register = BaseClient._make_api_call, Session.create_client, BaseEventHooks._verify_and_register
 
-    @functools.wraps(answer)
-    def untraced(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tracer = sys.gettrace()
-        if tracer is None:
-            return answer(self, *args, **kwargs)
-        sys.settrace(None)
-        try:
-            return answer(self, *args, **kwargs)
-        finally:
-            sys.settrace(tracer)
+    @functools.wraps(register)
+    def registering(self: Any, event_name: str, handler: Any, *args: Any, **kwargs: Any) -> Any:
+        if _is_ours(handler) and not isinstance(handler, _TracedHandler):
+            handler = _TracedHandler(handler)
+        return register(self, event_name, handler, *args, **kwargs)
 
-    BotocoreStubber.__call__ = untraced  # type: ignore[method-assign]
+    BaseClient._make_api_call = _untraced(call)  # type: ignore[method-assign]
+    Session.create_client = _untraced(create)  # type: ignore[method-assign]
+    BaseEventHooks._verify_and_register = registering  # type: ignore[method-assign]
     try:
         yield
     finally:
-        BotocoreStubber.__call__ = answer  # type: ignore[method-assign]
+        BaseClient._make_api_call = call  # type: ignore[method-assign]
+        Session.create_client = create  # type: ignore[method-assign]
+        BaseEventHooks._verify_and_register = register  # type: ignore[method-assign]
