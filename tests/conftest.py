@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _VENV_BIN = str(Path(sys.executable).parent)
 if not os.environ.get("PATH", "").startswith(_VENV_BIN):
@@ -41,7 +41,8 @@ os.environ.pop("AWS_PROFILE", None)
 
 import pytest  # noqa: E402  (the environment above must be set before aws_cdk loads)
 
-from stacks.stage import ModelHostingStage  # noqa: E402
+if TYPE_CHECKING:  # the CDK is imported by the tests that use it: the xdist controller, which runs none, starts no Node
+    from stacks.stage import ModelHostingStage
 
 # pytest-xdist's hooks that keep the tests that use the synthesis on one worker (registered here by their names).
 from tests.scheduling import (  # noqa: E402, F401

@@ -9,12 +9,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aws_cdk as cdk
-from constructs import IConstruct
+if TYPE_CHECKING:  # imported where used: a test of modelctl or a Lambda function starts no Node
+    import aws_cdk as cdk
+    from constructs import IConstruct
 
-from stacks.compliance import Finding, unacknowledged_findings
+    from stacks.compliance import Finding
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +33,8 @@ def cdk_context(**overrides: Any) -> dict[str, Any]:
 
 def make_app(**overrides: Any) -> cdk.App:
     """An App with the project's feature flags, as ``cdk synth`` would build it."""
+    import aws_cdk as cdk
+
     return cdk.App(context=cdk_context(**overrides))
 
 
@@ -41,11 +44,17 @@ def compliance_findings(app: cdk.App) -> list[Finding]:
     The app must be built with ``@aws-cdk/core:failSynthOnValidationErrors`` false, or synthesis raises
     instead of reporting.
     """
+    from stacks.compliance import unacknowledged_findings
+
     return unacknowledged_findings(app.synth().directory)
 
 
 def acknowledgments(root: IConstruct) -> Iterator[Finding]:
     """Every acknowledgment attached anywhere under ``root``, as (rule, construct path)."""
+    import aws_cdk as cdk
+
+    from stacks.compliance import Finding
+
     for construct in root.node.find_all():
         for entry in construct.node.metadata:
             if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
@@ -250,6 +259,8 @@ class Synthesis:
 
     def template(self, stack: cdk.Stack) -> dict[str, Any]:
         """``stack``'s synthesized template (what ``Template.from_stack(stack).to_json()`` returns), as a new dict."""
+        import aws_cdk as cdk
+
         path = str(Path(cdk.Stage.of(stack).outdir) / stack.template_file)  # type: ignore[union-attr]
         if path not in self._texts:
             self._texts[path] = Path(path).read_text()
@@ -261,6 +272,10 @@ class Synthesis:
         construct (thousands of calls): the CDK writes each stack's construct metadata, acknowledgments included,
         into the assembly (``<stack>.metadata.json``; a nested stage's assembly sits in its parent's folder). What
         no stack holds (the app, the stages, anything else in them) is read from the tree."""
+        import aws_cdk as cdk
+
+        from stacks.compliance import Finding
+
         found = {
             Finding(key.removeprefix("Annotation::"), path.lstrip("/"))
             for metadata in self.outdir.rglob("*.metadata.json")
@@ -280,6 +295,10 @@ class Synthesis:
 
 def _outside_stacks(container: IConstruct) -> Iterator[Finding]:
     """The acknowledgments on ``container`` (the app or a stage) and under it outside its stacks."""
+    import aws_cdk as cdk
+
+    from stacks.compliance import Finding
+
     for entry in container.node.metadata:
         if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
             yield from (Finding(key.removeprefix("Annotation::"), container.node.path) for key in entry.data)
@@ -299,6 +318,8 @@ def synthesize_like_the_cli(outdir: Path, environments: tuple[Any, ...] | None =
     import contextlib
     import io
     import shutil
+
+    import aws_cdk as cdk
 
     import app as app_module
     from stacks.stage import ModelHostingStage

@@ -183,3 +183,20 @@ def test_make_cfn_lint_ignores_what_the_tests_ignore() -> None:
     makefile = (ROOT / "Makefile").read_text()
     (recipe,) = re.findall(r"^cfn-lint:.*\n\t(.+)$", makefile, re.M)
     assert tuple(re.findall(r"--ignore-checks (\S+)", recipe)) == CFN_LINT_IGNORED
+
+
+def test_the_test_set_up_loads_no_cdk_until_a_test_asks() -> None:
+    """conftest and the shared helpers import the CDK where it is used: the xdist controller, which runs no test,
+    and a run of modelctl's or the functions' tests start no Node process and load no jsii assembly."""
+    jsii_packages = ("aws_cdk", "constructs", "cdk_nag")  # each loads its assembly into Node when imported
+    probe = (
+        f"import sys, tests.conftest, tests.support; print([m for m in sys.modules if m.startswith({jsii_packages})])"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert loaded.strip() == "[]"
