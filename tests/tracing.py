@@ -2,7 +2,7 @@
 own thread and calls none of our code, it runs with the thread's tracer set aside.
 
 Under ``make test`` coverage traces with ``sys.settrace`` (Python 3.11 has no ``sys.monitoring``): every Python
-frame of the process pays for it, ours or not. Two libraries do most of the tests' work outside our code:
+frame of the process pays for it, ours or not. Two kinds of call do most of the tests' work outside our code:
 
 - jsii, which marshals every call into the CDK's Node process and back. When Node calls back into Python (a
   Python object that implements a CDK interface: a lazy value, an aspect, a validation), that callback runs with
