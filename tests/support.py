@@ -133,7 +133,11 @@ def cfn_lint(template: dict[str, Any], region: str = "eu-west-1") -> list[str]:
     """cfn-lint's findings on ``template`` (``RULE: message``), as ``make test`` runs it (W3005 aside)."""
     from cfnlint.api import ManualArgs, lint
 
-    matches = lint(json.dumps(template), config=ManualArgs(regions=[region], ignore_checks=list(CFN_LINT_IGNORED)))
+    from tests.tracing import untraced
+
+    matches = untraced(lint)(
+        json.dumps(template), config=ManualArgs(regions=[region], ignore_checks=list(CFN_LINT_IGNORED))
+    )
     return [f"{m.rule.id}: {m.message}" for m in matches]
 
 

@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import jsii
 import pytest
 
-from tests.support import ROOT, Moto
+from tests.support import ROOT, Moto, cfn_lint
 
 
 def _under(tracer: Callable[..., Any], action: Callable[[], object]) -> Any:
@@ -146,6 +146,30 @@ def test_jsii_calls_run_untraced_and_node_s_calls_into_python_traced() -> None:
     assert visited == ["Traced"]
     assert any(name.endswith(":visit") for name in seen)  # Node's call into our code is traced
     assert not any("/jsii/_kernel/providers/" in name for name in seen)  # the talk with Node is not
+
+
+def test_the_bindings_type_checks_run_untraced_and_still_check() -> None:
+    app = cdk.App()
+    seen: list[str] = []
+    tracer = _recording(seen)
+    assert _under(tracer, lambda: cdk.Stack(app, "Checked", description="typeguard checks this str")) is tracer
+    assert any("/aws_cdk/" in name for name in seen)  # the binding itself is traced, as before
+    assert not any("/typeguard/" in name for name in seen)  # its argument checks are not
+
+    def wrong_type() -> None:
+        with pytest.raises(TypeError, match="description"):
+            cdk.Stack(app, "Unchecked", description=42)  # type: ignore[arg-type]
+
+    assert _under(tracer, wrong_type) is tracer
+
+
+def test_cfn_lint_runs_untraced() -> None:
+    seen: list[str] = []
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Colour": "red"}}}}
+    cfn_lint({"Resources": {}})  # cfn-lint imported (its modules' own code runs once, traced)
+    assert _under(_recording(seen), lambda: seen.extend(cfn_lint(template))) is not None
+    assert any(finding.startswith("E3002") for finding in seen)  # it still lints
+    assert not any("/cfnlint/" in name for name in seen)
 
 
 def test_the_tracer_is_put_back_when_a_jsii_call_raises() -> None:

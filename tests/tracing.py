@@ -4,9 +4,10 @@ own thread and calls none of our code, it runs with the thread's tracer set asid
 Under ``make test`` coverage traces with ``sys.settrace`` (Python 3.11 has no ``sys.monitoring``): every Python
 frame of the process pays for it, ours or not. Two kinds of call do most of the tests' work outside our code:
 
-- jsii, which marshals every call into the CDK's Node process and back. When Node calls back into Python (a
-  Python object that implements a CDK interface: a lazy value, an aspect, a validation), that callback runs with
-  the tracer put back, so our code is measured as before.
+- jsii, which checks the arguments of every call into the CDK's Node process (typeguard), and marshals the call
+  and its answer. When Node calls back into Python (a Python object that implements a CDK interface: a lazy
+  value, an aspect, a validation), that callback runs with the tracer put back, so our code is measured as
+  before.
 - botocore and moto, which make and answer each AWS call in the calling thread (``aws_calls_untraced``): the
   client serializes, signs and parses, moto emulates the service. Our own event handlers run traced.
 
@@ -77,6 +78,7 @@ def jsii_marshalling_untraced() -> None:
     process, before the first call (tests/conftest.py)."""
     import jsii
     import jsii._kernel as kernel
+    import jsii._type_checking as type_checking
 
     if getattr(jsii, "_marshalling_untraced", False):
         return
@@ -84,7 +86,16 @@ def jsii_marshalling_untraced() -> None:
         setattr(jsii, name, _untraced(getattr(jsii, name)))
     # _callback_till_result looks it up in its module on every callback.
     kernel._handle_callback = _traced_callback(kernel._handle_callback)  # type: ignore[attr-defined]
+    # The bindings check every argument with typeguard before the call (``check_type``): the check it resolves
+    # once, on the first call, through this module attribute.
+    load = type_checking._load_typeguard_check
+    type_checking._load_typeguard_check = lambda: _untraced(load())
     jsii._marshalling_untraced = True  # type: ignore[attr-defined]
+
+
+def untraced(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call``, run with the thread's tracer set aside: for a library that calls none of our code (cfn-lint)."""
+    return _untraced(call)
 
 
 #: Where our code lives: a callable defined in a module under it (and not in the virtualenv) is ours.
