@@ -56,6 +56,7 @@ from tests.support import (  # noqa: E402
     SYNTH_OUT_VARIABLE,
     Moto,
     Synthesis,
+    kms_private_keys_made_when_used,
     synthesize_like_the_cli,
 )
 from tests.tracing import aws_calls_untraced, jsii_marshalling_untraced  # noqa: E402
@@ -222,7 +223,7 @@ def _moto_module() -> Iterator[None]:
     from moto import mock_aws
 
     # One mock, hence one boto3 session, per module: the session's service models load once, not per test.
-    with mock_aws(), aws_calls_untraced():
+    with mock_aws(), aws_calls_untraced(), kms_private_keys_made_when_used():
         yield
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,31 @@ def test_moto_starts_empty_for_every_test(moto: Moto, attempt: int) -> None:
     assert ssm.describe_parameters()["Parameters"] == [], attempt
     s3.create_bucket(Bucket="left-behind", CreateBucketConfiguration={"LocationConstraint": moto.region})
     ssm.put_parameter(Name="/left/behind", Value="x", Type="String")
+
+
+def test_moto_s_kms_keys_make_their_private_key_when_first_used(moto: Moto) -> None:
+    """An asymmetric key still signs and verifies in moto, and its public key verifies the signature outside it."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.kms.models import kms_backends
+
+    kms = moto.client("kms")
+    key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    stored = kms_backends[DEFAULT_ACCOUNT_ID][moto.region].keys[key_id]
+    assert stored.private_key._key is None  # nothing made when the key was created
+    message, algorithm = b"model.tar.gz", "RSASSA_PSS_SHA_256"
+    signature = kms.sign(KeyId=key_id, Message=message, SigningAlgorithm=algorithm)["Signature"]
+    assert kms.verify(KeyId=key_id, Message=message, Signature=signature, SigningAlgorithm=algorithm)["SignatureValid"]
+    public_key: Any = load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
+    public_key.verify(
+        signature,
+        message,
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH),
+        hashes.SHA256(),
+    )  # raises InvalidSignature otherwise
+    assert public_key.key_size == 2048
 
 
 def _assembly_with(tmp_path: Path, template: dict[str, object]) -> Path:
