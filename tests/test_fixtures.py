@@ -116,16 +116,8 @@ def _assembly_with(tmp_path: Path, template: dict[str, object]) -> Path:
     return outdir
 
 
-@pytest.mark.parametrize(
-    ("properties", "problem"),
-    [
-        # A property CloudFormation's schema for the type does not have: cfn-lint's E3002.
-        ({"TopicName": "alarms", "Colour": "red"}, "E3002"),
-        ({"TopicName": "alarms"}, None),
-    ],
-)
-def test_the_assembly_is_cfn_linted_beside_the_tests_and_a_finding_fails_the_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, properties: dict[str, str], problem: str | None
+def test_the_assembly_is_cfn_linted_beside_the_tests_a_clean_verdict_remembered_a_finding_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests import conftest
 
@@ -133,44 +125,32 @@ def test_the_assembly_is_cfn_linted_beside_the_tests_and_a_finding_fails_the_run
     monkeypatch.setattr(conftest, "_synthesis", None)
     monkeypatch.setattr(conftest, "_assembly_lint", None)
     monkeypatch.setattr(conftest, "_LINT_CACHE", tmp_path / "clean")
-    outdir = _assembly_with(tmp_path, {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": properties}}})
-    for run in ("first", "again"):
+    outdir = _assembly_with(tmp_path, {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}})
+
+    def run() -> tuple[bool, list[str]]:
+        """One session's lint: whether cfn-lint ran, and the problems reported."""
         conftest._start_assembly_lint(outdir)
         linted = conftest._assembly_lint is not None
         problems = conftest._assembly_problems()
         monkeypatch.setattr(conftest, "_assembly_lint", None)
-        if problem is None:
-            assert problems == []
-            # The same templates, once clean, are clean again without cfn-lint running.
-            assert linted is (run == "first")
-        else:
-            # A finding is never remembered: it is linted and reported every run.
-            assert linted
-            assert len(problems) == 1
-            assert problems[0].startswith("cfn-lint on HOSTING_SYNTH_OUT exited")
-            assert problem in problems[0]
-    assert list(tmp_path.glob(".*cfn-lint*")) == []  # its output file is removed once read
+        assert list(tmp_path.glob(".*cfn-lint*")) == []  # its output file is removed once read
+        return linted, problems
 
-
-def test_a_clean_lint_is_remembered_for_those_bytes_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests import conftest
-
-    monkeypatch.setattr(conftest, "_synthesis", None)
-    monkeypatch.setattr(conftest, "_assembly_lint", None)
-    monkeypatch.setattr(conftest, "_LINT_CACHE", tmp_path / "clean")
-    outdir = _assembly_with(tmp_path, {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}})
-    conftest._start_assembly_lint(outdir)
-    assert conftest._assembly_problems() == []
-    monkeypatch.setattr(conftest, "_assembly_lint", None)
-    # A changed template (here: a property SNS does not have) is linted again, and its finding reported.
+    assert run() == (True, [])
+    # The same templates, once clean, are clean again without cfn-lint running.
+    assert run() == (False, [])
+    # A changed template (here: a property SNS's schema does not have, cfn-lint's E3002) is linted again, and a
+    # finding is never remembered: it is linted and reported, and fails the run, every time.
     (template,) = outdir.glob("assembly-*/*.template.json")
     template.write_text(
         json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Colour": "red"}}}})
     )
-    conftest._start_assembly_lint(outdir)
-    assert conftest._assembly_lint is not None
-    (problem,) = conftest._assembly_problems()
-    assert "E3002" in problem
+    for _again in range(2):
+        linted, problems = run()
+        assert linted
+        assert len(problems) == 1
+        assert problems[0].startswith("cfn-lint on HOSTING_SYNTH_OUT exited")
+        assert "E3002" in problems[0]
 
 
 def test_the_xdist_controller_reports_what_the_writing_worker_found(monkeypatch: pytest.MonkeyPatch) -> None:
