@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import types
 import typing
@@ -102,9 +103,17 @@ def check(value: Any, annotation: Any, path: str) -> TypeProblem | None:
     return None
 
 
+@functools.cache
+def _type_hints(dataclass: type) -> dict[str, Any]:
+    """A dataclass's field types: its annotations are strings (``from __future__ import annotations``), which
+    ``get_type_hints`` evaluates on each call, and a configuration holds thousands of instances of a few classes."""
+    return typing.get_type_hints(dataclass)
+
+
 def check_fields(instance: Any, path: str = "") -> TypeProblem | None:
     """Check every field of the dataclass ``instance`` (``path`` names the instance, empty at the root)."""
-    hints = typing.get_type_hints(type(instance))
+    kind: type = type(instance)
+    hints = _type_hints(kind)
     for field in dataclasses.fields(instance):
         problem = check(
             getattr(instance, field.name), hints[field.name], f"{path}.{field.name}" if path else field.name
