@@ -116,11 +116,14 @@ def test_each_thread_gets_its_own_tracer_back(moto: Moto) -> None:
     assert after == [threads_tracer]
 
 
-def test_an_upload_s_progress_callback_runs_traced(moto: Moto, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [1024, 9 * 1024 * 1024], ids=["small", "multipart"])
+def test_an_upload_s_progress_callbacks_run_traced(moto: Moto, tmp_path: Path, size: int) -> None:
+    """A small upload reports its progress once, when the file is closed, after the call; a multipart one (over
+    boto3's 8 MiB threshold) as botocore reads each part's body, within the calls: traced either way."""
     s3 = moto.client("s3")
     s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": Moto.region})
     archive = tmp_path / "model.tar.gz"
-    archive.write_bytes(b"x" * 1024)
+    archive.write_bytes(b"x" * size)
     sent: list[int] = []
 
     def progress(size: int) -> None:
@@ -133,8 +136,36 @@ def test_an_upload_s_progress_callback_runs_traced(moto: Moto, tmp_path: Path) -
         _under(tracer, lambda: s3.upload_file(str(archive), "models", "model.tar.gz", Callback=progress))
     finally:
         threading.settrace(None)  # type: ignore[arg-type]
-    assert sum(sent) == 1024
-    assert any(name.endswith(":progress") for name in seen)
+    assert sum(sent) == size
+    assert (len(sent) == 1) is (size == 1024)
+    assert sum(name.endswith(":progress") for name in seen) == len(sent)
+
+
+def test_our_handlers_are_held_to_botocore_s_signature_check(moto: Moto) -> None:
+    """botocore refuses a handler that does not take **kwargs; the wrapper that traces ours must not hide it."""
+
+    def handler(params: Any) -> None:  # noqa: ARG001  (no **kwargs: what botocore refuses)
+        return None
+
+    with pytest.raises(ValueError, match="must accept keyword arguments"):
+        moto.client("s3").meta.events.register("before-call.s3.ListBuckets", handler)
+
+
+def test_a_callback_called_by_a_callback_leaves_the_tracer_on() -> None:
+    """Our code, called back within an untraced call, calls more of our callbacks itself: traced throughout, and
+    the tracer put back afterwards."""
+    from tests import tracing
+
+    inside: list[Any] = []
+    inner = tracing._traced_callback(lambda: None)
+
+    def outer() -> None:
+        inner()
+        inside.append(sys.gettrace())
+
+    tracer = _recording([])
+    assert _under(tracer, tracing.untraced(tracing._traced_callback(outer))) is tracer
+    assert inside == [tracer]
 
 
 def test_jsii_calls_run_untraced_and_node_s_calls_into_python_traced() -> None:

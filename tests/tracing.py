@@ -9,7 +9,10 @@ frame of the process pays for it, ours or not. Two kinds of call do most of the 
   value, an aspect, a validation), that callback runs with the tracer put back, so our code is measured as
   before.
 - botocore and moto, which make and answer each AWS call in the calling thread (``aws_calls_untraced``): the
-  client serializes, signs and parses, moto emulates the service. Our own event handlers run traced.
+  client serializes, signs and parses, moto emulates the service. Our own event handlers and an upload's progress
+  callbacks run traced.
+
+cfn-lint, run in the test's process by some tests, is set aside the same way (``untraced``).
 
 A debugger's tracer is set aside the same way, within those calls only.
 """
@@ -58,8 +61,8 @@ def _untraced(call: Callable[..., Any]) -> Callable[..., Any]:
 def _traced_callback(handle: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(handle)
     def traced(*args: Any, **kwargs: Any) -> Any:
-        if not _set_aside.tracers:
-            return handle(*args, **kwargs)
+        if not _set_aside.tracers or sys.gettrace() is not None:
+            return handle(*args, **kwargs)  # not inside an untraced call (or called from our traced code): as is
         tracer = _set_aside.tracers[-1]
         sys.settrace(tracer)
         try:
@@ -117,9 +120,9 @@ class _TracedHandler:
     that ``unregister(event, handler)`` still finds it."""
 
     def __init__(self, handler: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, handler)  # its name and docstring (first: it copies the handler's __dict__)
         self.handler = handler
         self.call = _traced_callback(handler)
-        functools.update_wrapper(self, handler)  # its signature, which botocore checks for **kwargs
 
     def __call__(self, **kwargs: Any) -> Any:
         return self.call(**kwargs)
@@ -135,26 +138,32 @@ class _TracedHandler:
 def aws_calls_untraced() -> Iterator[None]:
     """While in effect, every AWS call through botocore runs with the thread's tracer set aside: the client's side
     (serializing, signing, its event handlers, parsing the answer) and moto's answer alike, and so does creating a
-    client (loading its service model). An event handler of ours (modelctl's throttling counter) is called with the
-    tracer put back. (An upload's progress callback is called by boto3's transfer threads outside the call.)"""
+    client (loading its service model). Called with the tracer put back: an event handler of ours (modelctl's
+    throttling counter), and an upload's progress callback (modelctl's progress), which s3transfer calls as botocore
+    reads each 256 KiB of the body, within the call."""
     from botocore.client import BaseClient
     from botocore.hooks import BaseEventHooks
     from botocore.session import Session
+    from s3transfer.upload import AggregatedProgressCallback
 
     call, create, register = BaseClient._make_api_call, Session.create_client, BaseEventHooks._verify_and_register
+    progress = AggregatedProgressCallback._trigger_callbacks
 
     @functools.wraps(register)
     def registering(self: Any, event_name: str, handler: Any, *args: Any, **kwargs: Any) -> Any:
         if _is_ours(handler) and not isinstance(handler, _TracedHandler):
+            self._verify_accept_kwargs(handler)  # botocore's check, on the handler itself: the wrapper takes **kwargs
             handler = _TracedHandler(handler)
         return register(self, event_name, handler, *args, **kwargs)
 
     BaseClient._make_api_call = _untraced(call)  # type: ignore[method-assign]
     Session.create_client = _untraced(create)  # type: ignore[method-assign]
     BaseEventHooks._verify_and_register = registering  # type: ignore[method-assign]
+    AggregatedProgressCallback._trigger_callbacks = _traced_callback(progress)  # type: ignore[method-assign]
     try:
         yield
     finally:
         BaseClient._make_api_call = call  # type: ignore[method-assign]
         Session.create_client = create  # type: ignore[method-assign]
         BaseEventHooks._verify_and_register = register  # type: ignore[method-assign]
+        AggregatedProgressCallback._trigger_callbacks = progress  # type: ignore[method-assign]
