@@ -45,6 +45,13 @@ def _scheduled_actions(scaling: EndpointScaling) -> list[dict[str, Any]]:
     return actions
 
 
+@pytest.fixture(scope="module")
+def refusing() -> EndpointScaling:
+    """One target for the refused schedules: a refusal adds nothing (were one left behind, the next test's 'Night'
+    would be refused as a name already used, not for its expression)."""
+    return _scaling()
+
+
 # -- schedule expressions ---------------------------------------------------------------------------------------
 
 
@@ -103,11 +110,10 @@ def test_valid_schedules_are_accepted(expression: str) -> None:
         ("0 20 * * ? *", r"must be at\(yyyy-mm-ddThh:mm:ss\)"),  # fields without cron()
     ],
 )
-def test_bad_schedule_expressions_are_refused(expression: str, why: str) -> None:
-    scaling = _scaling()
+def test_bad_schedule_expressions_are_refused(refusing: EndpointScaling, expression: str, why: str) -> None:
     quoted = expression.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*").replace("?", r"\?")
     with pytest.raises(ValidationError, match=rf"^{OWNER}: schedule Night '{quoted}' .*{why}"):
-        _schedule(scaling, expression)
+        _schedule(refusing, expression)
 
 
 def test_a_token_schedule_is_left_to_deploy_time() -> None:
