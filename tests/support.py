@@ -90,9 +90,13 @@ def policy_allows(
         if principal is None:
             assert "Principal" not in statement, f"a resource policy's statement, asked as an identity's: {statement}"
             return True
-        return statement.get("Principal") in ({"AWS": "*"}, "*", {"Service": principal})
+        who = statement.get("Principal")
+        return who in ({"AWS": "*"}, "*") or (isinstance(who, dict) and principal in as_list(who.get("Service", [])))
 
     def condition_holds(operator: str, key: str, wanted: Any) -> bool:
+        assert operator in ("StringEquals", "ArnEquals", "Bool", "ArnLike"), (
+            f"an evaluator for {operator} is needed here"
+        )
         actual = context.get(key)
         values = as_list(wanted)
         if actual is None:
@@ -101,7 +105,6 @@ def policy_allows(
             return actual in values
         if operator == "Bool":
             return actual.lower() in [str(v).lower() for v in values]
-        assert operator == "ArnLike", f"an evaluator for {operator} is needed here"
         return any(fnmatch.fnmatchcase(actual, v) for v in values)
 
     def matches(statement: dict[str, Any]) -> bool:

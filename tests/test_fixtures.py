@@ -206,3 +206,23 @@ def test_the_test_set_up_loads_no_cdk_until_a_test_asks() -> None:
         check=True,
     ).stdout
     assert loaded.strip() == "[]"
+
+
+def test_the_policy_evaluator_reads_principals_and_conditions_as_iam_does() -> None:
+    from tests.support import policy_allows
+
+    topic = "arn:aws:sns:eu-west-1:111111111111:alarms"
+    allow = {"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+             "Resource": topic}  # fmt: skip
+    # A Deny naming several services applies to each of them ("IAM JSON policy elements: Principal").
+    deny = {"Effect": "Deny", "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
+            "Action": "sns:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}  # fmt: skip
+    secure, plain = {"aws:SecureTransport": "true"}, {"aws:SecureTransport": "false"}
+    assert policy_allows([allow, deny], "sns:Publish", topic, secure, principal="cloudwatch.amazonaws.com")
+    assert not policy_allows([allow, deny], "sns:Publish", topic, plain, principal="cloudwatch.amazonaws.com")
+    # A condition on a key the request does not carry matches nothing: here, the Deny.
+    assert policy_allows([allow, deny], "sns:Publish", topic, {}, principal="cloudwatch.amazonaws.com")
+    assert not policy_allows([allow], "sns:Publish", topic, secure, principal="s3.amazonaws.com")
+    with pytest.raises(AssertionError, match="an evaluator for StringLike is needed"):
+        policy_allows([{**allow, "Condition": {"StringLike": {"aws:SourceArn": "*"}}}], "sns:Publish", topic, secure,
+                      principal="cloudwatch.amazonaws.com")  # fmt: skip

@@ -42,9 +42,12 @@ class _SetAside(threading.local):
 _set_aside = _SetAside()
 
 
-def _untraced(call: Callable[..., Any]) -> Callable[..., Any]:
+def untraced(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call``, run with the thread's tracer set aside: for a library that calls none of our code but through a
+    callback wrapped by ``_traced_callback`` (jsii, botocore, cfn-lint)."""
+
     @functools.wraps(call)
-    def untraced(*args: Any, **kwargs: Any) -> Any:
+    def set_aside(*args: Any, **kwargs: Any) -> Any:
         tracer = sys.gettrace()
         if tracer is None:
             return call(*args, **kwargs)
@@ -55,7 +58,7 @@ def _untraced(call: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             sys.settrace(_set_aside.tracers.pop())  # the one a callback may have replaced (a debugger started there)
 
-    return untraced
+    return set_aside
 
 
 def _traced_callback(handle: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,19 +89,14 @@ def jsii_marshalling_untraced() -> None:
     if getattr(jsii, "_marshalling_untraced", False):
         return
     for name in JSII_CALLS:
-        setattr(jsii, name, _untraced(getattr(jsii, name)))
+        setattr(jsii, name, untraced(getattr(jsii, name)))
     # _callback_till_result looks it up in its module on every callback.
     kernel._handle_callback = _traced_callback(kernel._handle_callback)  # type: ignore[attr-defined]
     # The bindings check every argument with typeguard before the call (``check_type``): the check it resolves
     # once, on the first call, through this module attribute.
     load = type_checking._load_typeguard_check
-    type_checking._load_typeguard_check = lambda: _untraced(load())
+    type_checking._load_typeguard_check = lambda: untraced(load())
     jsii._marshalling_untraced = True  # type: ignore[attr-defined]
-
-
-def untraced(call: Callable[..., Any]) -> Callable[..., Any]:
-    """``call``, run with the thread's tracer set aside: for a library that calls none of our code (cfn-lint)."""
-    return _untraced(call)
 
 
 #: Where our code lives: a callable defined in a module under it (and not in the virtualenv) is ours.
@@ -156,8 +154,8 @@ def aws_calls_untraced() -> Iterator[None]:
             handler = _TracedHandler(handler)
         return register(self, event_name, handler, *args, **kwargs)
 
-    BaseClient._make_api_call = _untraced(call)  # type: ignore[method-assign]
-    Session.create_client = _untraced(create)  # type: ignore[method-assign]
+    BaseClient._make_api_call = untraced(call)  # type: ignore[method-assign]
+    Session.create_client = untraced(create)  # type: ignore[method-assign]
     BaseEventHooks._verify_and_register = registering  # type: ignore[method-assign]
     AggregatedProgressCallback._trigger_callbacks = _traced_callback(progress)  # type: ignore[method-assign]
     try:
