@@ -109,9 +109,8 @@ def _resource_seconds(count: int = 400) -> tuple[float, float]:
 
     context = _reporting_context()
     properties = {"Type": "String", "Value": "v", "Tier": "Standard", "Description": "the floor of a resource"}
-    seconds = []
-    # The first round warms Node's compiler for these calls; the next two are measured.
-    for size in (count, 1, count + 1):
+
+    def stage_of(size: int) -> tuple[float, float]:
         with tempfile.TemporaryDirectory() as out:
             app = cdk.App(context=context, outdir=out)
             stage = cdk.Stage(app, "Floor")
@@ -122,9 +121,14 @@ def _resource_seconds(count: int = 400) -> tuple[float, float]:
                 cdk.CfnResource(stack, f"R{index}", type="AWS::SSM::Parameter", properties=properties)
             built = time.perf_counter()
             app.synth()
-            seconds.append((built - start, time.perf_counter() - built))
-    (create_one, synth_one), (create_all, synth_all) = seconds[1:]
-    return (create_all - create_one) / count, (synth_all - synth_one) / count
+            return built - start, time.perf_counter() - built
+
+    stage_of(count)  # warms Node's compiler for these calls
+    # Medians of five pairs: one round alone varies by half (Node collecting the previous round's garbage).
+    pairs = [(stage_of(1), stage_of(count + 1)) for _ in range(5)]
+    create = statistics.median((every[0] - one[0]) / count for one, every in pairs)
+    synthesize = statistics.median((every[1] - one[1]) / count for one, every in pairs)
+    return create, synthesize
 
 
 def main(argv: list[str]) -> int:

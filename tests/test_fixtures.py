@@ -191,6 +191,40 @@ def test_make_cfn_lint_ignores_what_the_tests_ignore() -> None:
     assert tuple(re.findall(r"--ignore-checks (\S+)", recipe)) == CFN_LINT_IGNORED
 
 
+def test_the_tests_cfn_lint_finds_what_cfn_lint_s_api_finds_template_after_template() -> None:
+    """``cfn_lint`` loads cfn-lint's rules once per process; a template linted after another gets the verdict that
+    ``cfnlint.api.lint`` (which loads them for each call) gives, W3005 aside, and a clean template stays clean."""
+    from cfnlint.api import ManualArgs, lint
+
+    from tests.support import CFN_LINT_IGNORED, cfn_lint
+
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 30}}
+    bad = {
+        "Parameters": {"Unused": {"Type": "String"}},  # W2001
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": "soon", "Colour": "red"}},
+            # W3005 (DependsOn beside a GetAtt of the same resource), which make test ignores
+            "Other": {
+                "Type": "AWS::SQS::Queue",
+                "DependsOn": "Queue",
+                "Properties": {"VisibilityTimeout": {"Fn::GetAtt": ["Queue", "VisibilityTimeout"]}},
+            },
+        },
+    }
+    assert "W3005" in {m.rule.id for m in lint(json.dumps(bad), config=ManualArgs(regions=["eu-west-1"]))}
+    clean = {"Resources": {"Queue": queue}}
+    wanted = sorted(
+        f"{m.rule.id}: {m.message}"
+        for m in lint(json.dumps(bad), config=ManualArgs(regions=["eu-west-1"], ignore_checks=list(CFN_LINT_IGNORED)))
+    )
+    assert {finding.split(":")[0] for finding in wanted} >= {"E3002", "E3012", "W2001"}
+    assert "W3005" not in {finding.split(":")[0] for finding in wanted}
+    for _ in range(2):
+        assert sorted(cfn_lint(bad)) == wanted
+        assert cfn_lint(clean) == []
+    assert cfn_lint({"Resources": []}) != []  # one that cfn-lint cannot decode as a template is not clean
+
+
 def test_the_test_set_up_loads_no_cdk_until_a_test_asks() -> None:
     """conftest and the shared helpers import the CDK where it is used: the xdist controller, which runs no test,
     and a run of modelctl's or the functions' tests start no Node process and load no jsii assembly."""
