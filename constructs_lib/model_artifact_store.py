@@ -47,8 +47,9 @@ class ModelArtifactStore(Construct):
 
         :param removal_policy: ``RETAIN`` for production (key and buckets survive stack deletion);
             ``DESTROY`` lets a development stack be torn down: CloudFormation deletes only empty buckets, so
-            the buckets are then emptied of every object version on deletion (the CDK's auto-delete custom
-            resource), and the key is scheduled for deletion after KMS's shortest waiting period.
+            the artifact bucket is then emptied of every object version on deletion (the CDK's auto-delete
+            custom resource), and the key is scheduled for deletion after KMS's shortest waiting period. The
+            access-log bucket is retained whatever the policy (see ``access_log_bucket``).
         :param noncurrent_version_expiration: how long a replaced or deleted archive version is kept.
         :param access_log_expiration: how long access logs are kept. Default: 365 days.
         :param bucket_name: a fixed name for the artifact bucket, so that other stacks can reference it by name
@@ -98,10 +99,16 @@ class ModelArtifactStore(Construct):
                     noncurrent_version_expiration=cdk.Duration.days(30),
                 )
             ],
-            removal_policy=removal_policy,
-            auto_delete_objects=destroy,
+            # Retained even when the store is destroyed. S3 delivers server access logs on a best-effort basis,
+            # most within a few hours of the request (Amazon S3 User Guide, "Logging requests with server access
+            # logging"), so the logs of the artifact bucket's own emptying can land after this bucket was
+            # emptied, and CloudFormation's delete then fails with BucketNotEmpty (aws/aws-cdk#21776): the
+            # stack ends DELETE_FAILED, or ROLLBACK_FAILED when its first deploy fails. The logs are also the
+            # record of what was done to the archives before the teardown; they expire with the rule above.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        """Receives the artifact bucket's server access logs."""
+        """Receives the artifact bucket's server access logs. Always retained: a destroyed store leaves it behind,
+        its logs expiring after ``access_log_expiration``."""
         # No acknowledgment for the log bucket's own logging: cdk-nag exempts a bucket that is a log target.
         acknowledge_control_rule(
             _resource(self.access_log_bucket),

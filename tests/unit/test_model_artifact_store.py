@@ -112,19 +112,26 @@ def test_access_log_bucket_is_sse_s3(template: Template) -> None:
 @pytest.mark.parametrize(
     ("policy", "expected"), [(cdk.RemovalPolicy.RETAIN, "Retain"), (cdk.RemovalPolicy.DESTROY, "Delete")]
 )
-def test_removal_policy_applies_to_key_and_buckets(policy: cdk.RemovalPolicy, expected: str) -> None:
+def test_removal_policy_applies_to_key_and_artifact_bucket(policy: cdk.RemovalPolicy, expected: str) -> None:
     template = _template(removal_policy=policy)
-    for resource_type in ("AWS::KMS::Key", "AWS::S3::Bucket"):
-        for resource in template.find_resources(resource_type).values():
-            assert resource["DeletionPolicy"] == expected
-            assert resource["UpdateReplacePolicy"] == expected
+    buckets = template.find_resources("AWS::S3::Bucket")
+    (artifacts,) = [i for i, r in buckets.items() if "LoggingConfiguration" in r["Properties"]]
+    logs = buckets[artifacts]["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    assert set(buckets) == {artifacts, logs}
+    for resource in (*template.find_resources("AWS::KMS::Key").values(), buckets[artifacts]):
+        assert resource["DeletionPolicy"] == expected
+        assert resource["UpdateReplacePolicy"] == expected
     # CloudFormation deletes only empty buckets ("DeletionPolicy attribute": a bucket must be empty to be
-    # deleted): DESTROY empties them, every version, so a development stage can be torn down; RETAIN never.
+    # deleted): DESTROY empties the artifact bucket, every version, so a development stage can be torn down.
+    # The access-log bucket is retained and never emptied, whatever the policy: S3 delivers server access logs
+    # on a best-effort basis, most within a few hours (Amazon S3 User Guide, "Logging requests with server
+    # access logging"), so the logs of that very emptying could land in an emptied log bucket and fail its
+    # deletion with BucketNotEmpty, leaving the stack DELETE_FAILED (or ROLLBACK_FAILED on a failed first deploy).
+    assert buckets[logs]["DeletionPolicy"] == buckets[logs]["UpdateReplacePolicy"] == "Retain"
     emptied = {
         r["Properties"]["BucketName"]["Ref"] for r in template.find_resources("Custom::S3AutoDeleteObjects").values()
     }
-    buckets = set(template.find_resources("AWS::S3::Bucket"))
-    assert emptied == (buckets if expected == "Delete" else set())
+    assert emptied == ({artifacts} if expected == "Delete" else set())
     # A destroyed key is scheduled for deletion after KMS's shortest waiting period, not kept (and billed).
     (key,) = template.find_resources("AWS::KMS::Key").values()
     assert key["Properties"].get("PendingWindowInDays") == (7 if expected == "Delete" else None)
