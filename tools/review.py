@@ -1086,6 +1086,8 @@ ROLLING = "rolling"
 IN_PLACE = "in place"
 CREATES = "creates"
 DELETES = "deletes"
+#: A change SageMaker refuses as written: the deploy fails and rolls back.
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -1285,7 +1287,17 @@ def _variants(old: Endpoint, new: Endpoint) -> Iterator[tuple[str, str]]:
         yield f"variant removed: {v.name}", SHIFTS
     for name in sorted(before.keys() & after.keys()):
         was, now = before[name], after[name]
-        if was.instance_type != now.instance_type:
+        if was.instance_type != now.instance_type and was.scaled and not now.scaled and "managed" not in was.scaling:
+            # CloudFormation deletes the removed scalable target only in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, after
+            # the endpoint's update, and SageMaker refuses a type change of a variant that is still a target
+            # ("Update endpoints that use auto scaling", Amazon SageMaker AI Developer Guide).
+            yield (
+                f"{name}: instance type {was.instance_type} -> {now.instance_type} with its scaling removed: SageMaker "
+                "refuses it (the scalable target goes only after the endpoint's update); remove the scaling, deploy, "
+                "then change the type",
+                REFUSED,
+            )
+        elif was.instance_type != now.instance_type:
             yield f"{name}: instance type {was.instance_type} -> {now.instance_type}", SHIFTS
         if was.initial_count != now.initial_count:
             kept = " (RetainAllVariantProperties: the running count is kept)" if new.retains_variant_properties else ""
@@ -1460,7 +1472,8 @@ LEGEND = (
     "endpoint's deployment policy (blue/green all at once by default; canary or linear, with automatic rollback "
     "on its alarms, when the endpoint has a DeploymentConfig); **rolling**: UpdateInferenceComponent replaces the "
     "component's copies batch by batch (blue/green without a rolling policy); **in place**: no new instances "
-    "(scaling, alarms, policies); **creates** / **deletes**: a whole endpoint or component."
+    "(scaling, alarms, policies); **creates** / **deletes**: a whole endpoint or component; **refused**: SageMaker "
+    "refuses the change as written, so the deploy fails and rolls back (the change says what to deploy first)."
 )
 
 

@@ -712,6 +712,36 @@ def test_every_request_may_arrive_twice(aws: Aws, order: str) -> None:
     assert _stored(aws) == []
 
 
+@pytest.mark.parametrize("status", ["UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "DELETE_COMPLETE"])
+def test_a_request_that_arrives_after_its_update_changes_nothing(aws: Aws, status: str) -> None:
+    # CloudFormation invokes the function asynchronously, and Lambda may hand an event over hours late (a throttled
+    # one is retried for up to six hours) or twice ("Asynchronous invocation", AWS Lambda Developer Guide).
+    # CloudFormation waits for an Update's answer only while the stack is UPDATE_IN_PROGRESS (forward) or
+    # UPDATE_ROLLBACK_IN_PROGRESS: after that, a late release would deregister the restored target for good, and a
+    # late rollback request (properties swapped) would read as a forward one.
+    _register(aws.autoscaling, policies=2, actions=2)
+    before = _state(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    deployment.release()
+    deployment.update_endpoint()
+    deployment.restore()
+    assert (_state(aws.autoscaling), _stored(aws)) == (before, [])
+    assert deployment.restore_event is not None
+    late = {
+        "release": (guard.on_release, deployment.release_event),
+        "restore": (guard.on_restore, deployment.restore_event),
+        "rollback release": (guard.on_release, _rollback_of(deployment.release_event)),
+        "rollback restore": (guard.on_restore, _rollback_of(deployment.restore_event)),
+    }
+    for name, (action, event) in late.items():
+        data = deployment._call(action, event, status)
+        assert data in ({}, {"Snapshot": guard.NOTHING_RELEASED}), name
+        assert (_state(aws.autoscaling), _stored(aws)) == (before, []), name
+    # The stack's next update: its own requests act (UPDATE_IN_PROGRESS again).
+    assert Deployment(aws, C5, M5).release()["Snapshot"] != guard.NOTHING_RELEASED
+    assert _stored(aws) == ["AllTraffic"]
+
+
 def test_stale_snapshots_are_cleared_by_the_next_update_and_by_delete(aws: Aws) -> None:
     _register(aws.autoscaling, _rid("Canary"))
     first = Deployment(aws, [*M5, CANARY], M5)

@@ -779,6 +779,28 @@ def test_variants_and_the_endpoint_itself(built: Callable[[Shape], Path], table:
     assert changes(mce, single, ic, extra) == {("shop-extra", "endpoint added (single model)", review.CREATES)}
 
 
+def test_a_type_change_with_the_variant_s_scaling_removed_is_refused(built: Callable[[Shape], Path]) -> None:
+    # CloudFormation deletes a removed scalable target only in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, after the
+    # endpoint's update ("Stack status codes", AWS CloudFormation User Guide), and SageMaker fails an update that
+    # changes the instance type of a variant that is a scalable target ("Update endpoints that use auto scaling",
+    # Amazon SageMaker AI Developer Guide): the deploy would fail and roll back.
+    mce = next(e for e in review.read_assembly(built(BASE)).endpoints if e.name == "shop-mce")
+    (scaled,) = mce.variants
+    assert (scaled.scaled, scaled.scaling) == (True, "Application Auto Scaling")
+    fixed = {"scaled": False, "scaling": "fixed", "policies": {}}
+
+    def changes(**variant: Any) -> list[review.Change]:
+        return review.endpoint_changes(mce, dataclasses.replace(mce, variants=[dataclasses.replace(scaled, **variant)]))
+
+    (refused,) = [c for c in changes(instance_type="ml.c5.xlarge", **fixed) if c.kind == review.REFUSED]
+    assert refused.what.startswith("AllTraffic: instance type ml.m5.large -> ml.c5.xlarge with its scaling removed")
+    assert refused.what.endswith("remove the scaling, deploy, then change the type")
+    # Each alone deploys: the guard releases a scaled variant around a type change; a fixed one has no target.
+    assert review.REFUSED not in {c.kind for c in changes(instance_type="ml.c5.xlarge")}
+    assert review.REFUSED not in {c.kind for c in changes(**fixed)}
+    assert review.REFUSED in review.LEGEND
+
+
 def test_the_reverse_change_removes_what_was_added(
     built: Callable[[Shape], Path], table: dict[str, Any], changed: review.Diff
 ) -> None:

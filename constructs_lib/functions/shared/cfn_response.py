@@ -80,7 +80,12 @@ def send(
         response.read()
 
 
+def stack_status(cloudformation: Any, event: dict[str, Any]) -> str:
+    """The request's stack's status now (DescribeStacks), or "" if it is gone."""
+    stacks = cloudformation.describe_stacks(StackName=event["StackId"])["Stacks"]
+    return str(stacks[0]["StackStatus"]) if stacks else ""
+
+
 def is_rolling_back(cloudformation: Any, event: dict[str, Any]) -> bool:
     """True while the request's stack is rolling back (its status, read with DescribeStacks)."""
-    stacks = cloudformation.describe_stacks(StackName=event["StackId"])["Stacks"]
-    return bool(stacks) and stacks[0]["StackStatus"] in ROLLBACK_STATUSES
+    return stack_status(cloudformation, event) in ROLLBACK_STATUSES
