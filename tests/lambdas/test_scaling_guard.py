@@ -463,14 +463,20 @@ def test_a_failed_delete_is_not_taken_for_done(aws: Aws) -> None:
 # a variant whose instance type goes back, or that goes away, is still registered at that moment.
 
 
-@pytest.mark.parametrize("order", ORDERS)
-def test_rollback_after_a_later_failure_releases_for_the_endpoint_then_registers_again(aws: Aws, order: str) -> None:
+def _type_changed(aws: Aws) -> tuple[Deployment, dict[str, Any]]:
+    """A scaled variant's M5 -> C5 update, done forward (release, endpoint, restore), and the targets before it."""
     _register(aws.autoscaling, policies=2, actions=2)
     before = _state(aws.autoscaling)
     deployment = Deployment(aws, M5, C5)
     deployment.release()
     deployment.update_endpoint()
     deployment.restore()
+    return deployment, before
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_rollback_after_a_later_failure_releases_for_the_endpoint_then_registers_again(aws: Aws, order: str) -> None:
+    deployment, before = _type_changed(aws)
     assert (_state(aws.autoscaling), aws.endpoint.runs()) == (before, {"AllTraffic": "ml.c5.xlarge"})
 
     first, endpoint, last = ORDERS[order]
@@ -719,12 +725,7 @@ def test_a_request_that_arrives_after_its_update_changes_nothing(aws: Aws, statu
     # CloudFormation waits for an Update's answer only while the stack is UPDATE_IN_PROGRESS (forward) or
     # UPDATE_ROLLBACK_IN_PROGRESS: after that, a late release would deregister the restored target for good, and a
     # late rollback request (properties swapped) would read as a forward one.
-    _register(aws.autoscaling, policies=2, actions=2)
-    before = _state(aws.autoscaling)
-    deployment = Deployment(aws, M5, C5)
-    deployment.release()
-    deployment.update_endpoint()
-    deployment.restore()
+    deployment, before = _type_changed(aws)
     assert (_state(aws.autoscaling), _stored(aws)) == (before, [])
     assert deployment.restore_event is not None
     late = {
