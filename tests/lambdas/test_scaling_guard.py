@@ -718,6 +718,27 @@ def test_every_request_may_arrive_twice(aws: Aws, order: str) -> None:
     assert _stored(aws) == []
 
 
+def test_a_release_delivered_again_after_the_endpoint_s_update_changes_nothing(aws: Aws) -> None:
+    # Lambda may deliver an asynchronous event more than once ("Asynchronous invocation", AWS Lambda Developer
+    # Guide), and a copy may come while the stack is still UPDATE_IN_PROGRESS: after the endpoint's update, the
+    # variant must stay as it is (released until Restore; registered again after it).
+    _register(aws.autoscaling, policies=2, actions=2)
+    before = _state(aws.autoscaling)
+    deployment = Deployment(aws, M5, C5)
+    token = deployment.release()["Snapshot"]
+    deployment.update_endpoint()
+    released = (_state(aws.autoscaling), _stored(aws))
+    assert released == ({RID: None, "orphans": []}, ["AllTraffic"])
+    assert deployment.release()["Snapshot"] == guard.NOTHING_RELEASED  # ignored, snapshot kept for Restore
+    assert (_state(aws.autoscaling), _stored(aws)) == released
+    assert deployment.restore_event is not None
+    deployment.restore_event["ResourceProperties"]["Snapshot"] = token  # CloudFormation kept the first answer
+    deployment.restore()
+    assert (_state(aws.autoscaling), _stored(aws)) == (before, [])
+    deployment.release()  # after Restore: the target it registered again stays
+    assert (_state(aws.autoscaling), _stored(aws)) == (before, [])
+
+
 @pytest.mark.parametrize("status", ["UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "DELETE_COMPLETE"])
 def test_a_request_that_arrives_after_its_update_changes_nothing(aws: Aws, status: str) -> None:
     # CloudFormation invokes the function asynchronously, and Lambda may hand an event over hours late (a throttled

@@ -309,12 +309,22 @@ def restore_stored(client: Any, store: SnapshotStore, endpoint: str, variants: l
 
 
 def release_transition(
-    client: Any, store: SnapshotStore, old: dict[str, Any], new: dict[str, Any], *, clear_stale: bool = False
+    client: Any,
+    store: SnapshotStore,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *,
+    clear_stale: bool = False,
+    running: dict[str, str] | None = None,
 ) -> list[str]:
     """Release the variants of ``old`` that ``new`` changes or drops; the names of those released.
 
     :param clear_stale: also delete the endpoint's other snapshots: left over from an update that completed,
         they must not be restored by a later rollback.
+    :param running: what the endpoint runs now (``running_instance_types``), to leave alone a variant it already
+        runs as ``new`` says (or no longer runs): the request was delivered again after the endpoint's update
+        (Lambda may deliver an asynchronous event more than once), and Restore may have registered the variant
+        again already, which a release now would undo for good.
     """
     endpoint = old.get("EndpointName") or new["EndpointName"]
     changed, removed = variants_to_release(old.get("Variants", []), new.get("Variants", []))
@@ -322,6 +332,10 @@ def release_transition(
         for variant in store.variants(endpoint):
             if variant not in changed + removed:
                 store.delete(endpoint, variant)
+    if running is not None:
+        new_types = {v["VariantName"]: v["InstanceType"] for v in new.get("Variants", [])}
+        changed = [v for v in changed if running.get(v) != new_types[v]]
+        removed = [v for v in removed if v in running]
     return [v for v in changed + removed if release_variant(client, store, endpoint, v, keep_stored=False)]
 
 
@@ -463,7 +477,8 @@ def on_release(
         return {"Snapshot": NOTHING_RELEASED}
     if _stale(status, event):
         return {"Snapshot": NOTHING_RELEASED}
-    return {"Snapshot": token(release_transition(client, store, old, properties, clear_stale=True))}
+    running = running_instance_types(sagemaker, properties["EndpointName"])
+    return {"Snapshot": token(release_transition(client, store, old, properties, clear_stale=True, running=running))}
 
 
 def on_restore(
