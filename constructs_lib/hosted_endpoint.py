@@ -112,9 +112,9 @@ class HostedEndpoint(Protocol):
         """Let ``grantee`` send exactly ``invocations`` (no wider)."""
         ...
 
-    def prepare_smoke_test(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> SmokeExpectations:
-        """What the smoke test of ``invocations`` must also wait for and check (granting ``grantee`` the reads);
-        ``AlarmedEndpoint`` gives kinds without such parts an empty answer."""
+    def prepare_smoke_test(self, grantee: iam.IGrantable) -> SmokeExpectations:
+        """What the endpoint's smoke test must also wait for and check, whichever requests it sends (granting
+        ``grantee`` the reads); ``AlarmedEndpoint`` gives kinds without such parts an empty answer."""
         ...
 
 
@@ -135,12 +135,9 @@ class AlarmedEndpoint:
     """``add_alarms`` on the endpoint itself, as the CDK's L2s offer ``metric_*``: mixed into every kind created
     here (it creates ``EndpointAlarms`` under the endpoint)."""
 
-    def prepare_smoke_test(
-        self,
-        grantee: iam.IGrantable,  # noqa: ARG002  (the protocol's signature)
-        invocations: Sequence[SmokeInvocation],  # noqa: ARG002
-    ) -> SmokeExpectations:
-        """Nothing beyond the endpoint's own checks: a kind whose requests reach parts of their own overrides it."""
+    def prepare_smoke_test(self, grantee: iam.IGrantable) -> SmokeExpectations:  # noqa: ARG002  (the protocol's)
+        """Nothing beyond the endpoint's own checks: a kind with parts of its own (inference components) overrides
+        it."""
         return SmokeExpectations()
 
     def add_alarms(

@@ -560,14 +560,13 @@ class InferenceComponentEndpoint(EndpointBase, AlarmedEndpoint):
                 "keeps a copy)",
             )
 
-    def prepare_smoke_test(self, grantee: iam.IGrantable, invocations: Sequence[SmokeInvocation]) -> SmokeExpectations:
+    def prepare_smoke_test(self, grantee: iam.IGrantable) -> SmokeExpectations:
         """The test waits for every component and its scalable target (CloudFormation creates them after the
         endpoint, and placing copies takes minutes) and checks that each runs the model this deploy set, invoked or
         not: a rolling or blue/green update SageMaker rolled back on its own leaves the component on the old model,
         CloudFormation reports success, and its cleanup then deletes that model. A changed model of any component
         changes the test's properties, so the test runs after that deploy too. ``grantee`` may describe exactly
         these components."""
-        del invocations  # the protocol's argument: every component is checked, whichever the canaries invoke
         components = list(self.components.values())
         iam.Grant.add_to_principal(
             grantee=grantee,

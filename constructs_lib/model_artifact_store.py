@@ -109,6 +109,9 @@ class ModelArtifactStore(Construct):
         )
         """Receives the artifact bucket's server access logs. Always retained: a destroyed store leaves it behind,
         its logs expiring after ``access_log_expiration``."""
+        # With its policy: the bucket left behind stays SSL-only (enforce_ssl's Deny lives in the policy).
+        assert self.access_log_bucket.policy is not None
+        self.access_log_bucket.policy.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         # No acknowledgment for the log bucket's own logging: cdk-nag exempts a bucket that is a log target.
         acknowledge_control_rule(
             _resource(self.access_log_bucket),

@@ -116,7 +116,7 @@ class EndpointSmokeTest(Construct):
             endpoint.check_smoke_invocation(owner, invocation)
         provider.allow_endpoint(endpoint.endpoint_arn)
         endpoint.grant_smoke_invocations(provider.custom.role, invocations)
-        expectations = endpoint.prepare_smoke_test(provider.custom.role, invocations)
+        expectations = endpoint.prepare_smoke_test(provider.custom.role)
         properties: dict[str, object] = {
             "EndpointName": endpoint.endpoint_name,
             # A new config on every change: the test runs after each deploy that touched the endpoint.

@@ -562,6 +562,10 @@ def _capture(config: dict[str, Any]) -> str:
 _VARIANT_FIELDS = ("VariantName", "InstanceType", "InitialInstanceCount", "ModelName")
 
 
+#: ``Variant.scaling`` of a variant that is a scalable target.
+AUTO_SCALING = "Application Auto Scaling"
+
+
 def _variant(raw: dict[str, Any], endpoint: str, targets: dict[str, _Target]) -> Variant:
     count = int(raw.get("InitialInstanceCount", 1))
     settings = {k: v for k, v in raw.items() if k not in _VARIANT_FIELDS}
@@ -569,7 +573,7 @@ def _variant(raw: dict[str, Any], endpoint: str, targets: dict[str, _Target]) ->
     target = targets.get(f"endpoint/{endpoint}/variant/{raw['VariantName']}".lower())
     if target is not None:
         variant.min_count, variant.max_count, variant.policies = target.minimum, target.maximum, target.policies
-        variant.scaled, variant.scaling = True, "Application Auto Scaling"
+        variant.scaled, variant.scaling = True, AUTO_SCALING
     managed = raw.get("ManagedInstanceScaling", {})
     if managed.get("Status") == "ENABLED":
         # SageMaker adds and removes instances as the components' copies need them.
@@ -1287,7 +1291,7 @@ def _variants(old: Endpoint, new: Endpoint) -> Iterator[tuple[str, str]]:
         yield f"variant removed: {v.name}", SHIFTS
     for name in sorted(before.keys() & after.keys()):
         was, now = before[name], after[name]
-        if was.instance_type != now.instance_type and was.scaled and not now.scaled and "managed" not in was.scaling:
+        if was.instance_type != now.instance_type and was.scaling == AUTO_SCALING != now.scaling:
             # CloudFormation deletes the removed scalable target only in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, after
             # the endpoint's update, and SageMaker refuses a type change of a variant that is still a target
             # ("Update endpoints that use auto scaling", Amazon SageMaker AI Developer Guide).

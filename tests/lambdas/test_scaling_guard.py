@@ -718,6 +718,23 @@ def test_every_request_may_arrive_twice(aws: Aws, order: str) -> None:
     assert _stored(aws) == []
 
 
+def test_the_phase_of_an_update_is_read_from_cloudformation_s_own_stack_statuses() -> None:
+    # StackStatus as the CloudFormation API model (botocore's copy) lists it: CloudFormation sends a forward Update
+    # while the stack is UPDATE_IN_PROGRESS and a rollback's Update (properties swapped) while it is
+    # UPDATE_ROLLBACK_IN_PROGRESS ("Custom resource request types", AWS CloudFormation User Guide); in any other
+    # status nothing waits for an Update's answer.
+    import botocore.session
+
+    statuses = botocore.session.get_session().get_service_model("cloudformation").shape_for("StackStatus").enum
+    assert {cfn_response.FORWARD_UPDATE_STATUS, *cfn_response.ROLLBACK_STATUSES} <= set(statuses)
+    phases = {status: cfn_response.update_phase(status) for status in [*statuses, ""]}
+    assert [s for s, phase in phases.items() if phase == cfn_response.FORWARD] == ["UPDATE_IN_PROGRESS"]
+    assert {s for s, phase in phases.items() if phase == cfn_response.ROLLBACK} == {
+        s for s in statuses if s.endswith("ROLLBACK_IN_PROGRESS")
+    }
+    assert phases[""] == phases["UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"] == cfn_response.STALE  # "": the stack is gone
+
+
 def test_a_release_delivered_again_after_the_endpoint_s_update_changes_nothing(aws: Aws) -> None:
     # Lambda may deliver an asynchronous event more than once ("Asynchronous invocation", AWS Lambda Developer
     # Guide), and a copy may come while the stack is still UPDATE_IN_PROGRESS: after the endpoint's update, the

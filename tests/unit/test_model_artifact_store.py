@@ -128,6 +128,17 @@ def test_removal_policy_applies_to_key_and_artifact_bucket(policy: cdk.RemovalPo
     # access logging"), so the logs of that very emptying could land in an emptied log bucket and fail its
     # deletion with BucketNotEmpty, leaving the stack DELETE_FAILED (or ROLLBACK_FAILED on a failed first deploy).
     assert buckets[logs]["DeletionPolicy"] == buckets[logs]["UpdateReplacePolicy"] == "Retain"
+    # Its policy too, so that the bucket left behind still refuses requests without TLS (aws:SecureTransport).
+    (policy,) = [
+        r
+        for r in template.find_resources("AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": logs}
+    ]
+    assert policy["DeletionPolicy"] == "Retain"
+    assert any(
+        st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
     emptied = {
         r["Properties"]["BucketName"]["Ref"] for r in template.find_resources("Custom::S3AutoDeleteObjects").values()
     }

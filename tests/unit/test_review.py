@@ -786,7 +786,7 @@ def test_a_type_change_with_the_variant_s_scaling_removed_is_refused(built: Call
     # Amazon SageMaker AI Developer Guide): the deploy would fail and roll back.
     mce = next(e for e in review.read_assembly(built(BASE)).endpoints if e.name == "shop-mce")
     (scaled,) = mce.variants
-    assert (scaled.scaled, scaled.scaling) == (True, "Application Auto Scaling")
+    assert (scaled.scaled, scaled.scaling) == (True, review.AUTO_SCALING)
     fixed = {"scaled": False, "scaling": "fixed", "policies": {}}
 
     def changes(**variant: Any) -> list[review.Change]:

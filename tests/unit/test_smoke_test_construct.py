@@ -332,7 +332,7 @@ class ComponentEndpoint(Construct):
         if invocation.inference_component not in self.components:
             raise ValidationError(f"{owner}: inference_component must be one of {self.components}")
 
-    def prepare_smoke_test(self, grantee: iam.IGrantable, invocations: Any) -> Any:  # noqa: ARG002
+    def prepare_smoke_test(self, grantee: iam.IGrantable) -> Any:  # noqa: ARG002
         from constructs_lib.hosted_endpoint import SmokeExpectations
 
         return SmokeExpectations()

@@ -471,11 +471,10 @@ def on_release(
     if event["RequestType"] != "Update":
         return {"Snapshot": NOTHING_RELEASED}
     old = event.get("OldResourceProperties", {})
-    status = cfn_response.stack_status(cloudformation, event)
-    if status in cfn_response.ROLLBACK_STATUSES:
+    phase = _update_phase(cloudformation, event)
+    if phase == cfn_response.ROLLBACK:
         reconcile(client, store, sagemaker, properties, old)
-        return {"Snapshot": NOTHING_RELEASED}
-    if _stale(status, event):
+    if phase != cfn_response.FORWARD:
         return {"Snapshot": NOTHING_RELEASED}
     running = running_instance_types(sagemaker, properties["EndpointName"])
     return {"Snapshot": token(release_transition(client, store, old, properties, clear_stale=True, running=running))}
@@ -488,32 +487,25 @@ def on_restore(
     if event["RequestType"] != "Update":
         return {}
     properties = event["ResourceProperties"]
-    status = cfn_response.stack_status(cloudformation, event)
-    if status in cfn_response.ROLLBACK_STATUSES:
+    phase = _update_phase(cloudformation, event)
+    if phase == cfn_response.ROLLBACK:
         reconcile(client, store, sagemaker, properties, event.get("OldResourceProperties", {}))
-        return {}
-    if _stale(status, event):
-        return {}
-    restore_variants(client, store, properties)
+    if phase == cfn_response.FORWARD:
+        restore_variants(client, store, properties)
     return {}
 
 
-#: The one stack status in which CloudFormation sends a forward Update request and waits for its answer.
-FORWARD_UPDATE_STATUS = "UPDATE_IN_PROGRESS"
-
-
-def _stale(status: str, event: dict[str, Any]) -> bool:
-    """Whether an Update request arrived after CloudFormation stopped waiting for it: the stack is neither
-    updating nor rolling back. Lambda may hand an asynchronous event over hours late (it retries a throttled one
-    for up to six hours) or more than once ("Asynchronous invocation", AWS Lambda Developer Guide); acting on it
-    then would release a variant that nothing restores any more (a rollback's request, read after the rollback
-    completed, would look like a forward one). Nothing is done; the answer goes nowhere."""
-    if status == FORWARD_UPDATE_STATUS:
-        return False
-    logging.warning(
-        "%s of %s arrived while the stack is %s, not updating: ignored",
-        event["ResourceProperties"].get("Action", "request"),
-        event["ResourceProperties"].get("EndpointName"),
-        status or "gone",
-    )
-    return True
+def _update_phase(cloudformation: Any, event: dict[str, Any]) -> str:
+    """``cfn_response.update_phase`` of the request's stack; a stale request is logged, and nothing is done with
+    it: acting on it would release a variant that nothing restores any more (a rollback's request, read after the
+    rollback completed, would look like a forward one)."""
+    status = cfn_response.stack_status(cloudformation, event)
+    phase = cfn_response.update_phase(status)
+    if phase == cfn_response.STALE:
+        logging.warning(
+            "%s of %s arrived while the stack is %s, not updating: ignored",
+            event["ResourceProperties"].get("Action", "request"),
+            event["ResourceProperties"].get("EndpointName"),
+            status or "gone",
+        )
+    return phase

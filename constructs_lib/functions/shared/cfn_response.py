@@ -20,6 +20,10 @@ from typing import Any
 MAX_RESPONSE_BYTES = 4096
 #: Stack statuses in which CloudFormation is undoing a change (requests then restore, never fail).
 ROLLBACK_STATUSES = frozenset({"UPDATE_ROLLBACK_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS"})
+#: The stack status in which CloudFormation sends a forward Update request and waits for its answer.
+FORWARD_UPDATE_STATUS = "UPDATE_IN_PROGRESS"
+#: What an Update request is part of (``update_phase``).
+FORWARD, ROLLBACK, STALE = "forward", "rollback", "stale"
 
 
 class ResponseTooLargeError(ValueError):
@@ -84,6 +88,16 @@ def stack_status(cloudformation: Any, event: dict[str, Any]) -> str:
     """The request's stack's status now (DescribeStacks), or "" if it is gone."""
     stacks = cloudformation.describe_stacks(StackName=event["StackId"])["Stacks"]
     return str(stacks[0]["StackStatus"]) if stacks else ""
+
+
+def update_phase(status: str) -> str:
+    """What an Update request is part of, from its stack's ``status`` now: the forward update, a rollback, or
+    nothing any more (``STALE``): CloudFormation stopped waiting for it, and Lambda handed it over late or twice
+    (it retries a throttled asynchronous event for up to six hours and may deliver one more than once:
+    "Asynchronous invocation", AWS Lambda Developer Guide)."""
+    if status == FORWARD_UPDATE_STATUS:
+        return FORWARD
+    return ROLLBACK if status in ROLLBACK_STATUSES else STALE
 
 
 def is_rolling_back(cloudformation: Any, event: dict[str, Any]) -> bool:
