@@ -259,9 +259,11 @@ class ArtifactGuard(Construct):
                 resources=[served],
             )
         )
+        # The copy, and a reading of its tags: a retry resumes a quarantine only if the copy is not of this version
+        # yet (GetObjectTagging needs s3:GetObjectTagging, Amazon S3 API Reference).
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:PutObjectTagging"],
+                actions=["s3:PutObject", "s3:PutObjectTagging", "s3:GetObjectTagging"],
                 resources=[bucket.arn_for_objects(f"{QUARANTINE_PREFIX}*")],
             )
         )

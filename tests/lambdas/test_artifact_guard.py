@@ -202,6 +202,52 @@ def test_a_vanished_version_is_skipped(s3: Any, recorder: Recorder) -> None:
     assert _guard(s3, recorder).handle(event).reason == "object version no longer exists"
 
 
+def test_an_event_without_a_version_judges_and_tags_the_version_current_when_it_arrived(
+    s3: Any, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whoever may invoke the guard (modelctl rescan) can send an event without a version id. PutObjectTagging
+    # without versionId tags the current version (Amazon S3 API Reference, PutObjectTagging): had the guard read
+    # and tagged by key alone, an upload made while it read a valid archive would be tagged valid unread.
+    key = PREFIX + "Raced.tar.gz"
+    first = s3.put_object(Bucket=BUCKET, Key=key, Body=good())["VersionId"]
+    original = s3.get_object
+
+    def upload_while_reading(**arguments: Any) -> Any:
+        answer = original(**arguments)
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"not an archive")  # lands while the guard reads
+        return answer
+
+    monkeypatch.setattr(s3, "get_object", upload_while_reading)
+    event = {"detail": {"bucket": {"name": BUCKET}, "object": {"key": key}}}
+    assert _guard(s3, recorder).handle(event).action == "valid"
+    assert _tags(s3, key, VersionId=first)["guard-version"] == first
+    current = s3.head_object(Bucket=BUCKET, Key=key)["VersionId"]
+    assert current != first
+    assert "guard-verdict" not in _tags(s3, key, VersionId=current)  # its own event will judge it
+
+
+def test_an_archive_uploaded_before_versioning_is_judged_as_the_null_version(recorder: Recorder, moto: Moto) -> None:
+    # modelctl rescan sends no version id for an object written while versioning was off: S3 calls its version
+    # "null" (S3 User Guide, "Working with objects in a versioning-enabled bucket").
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    key = PREFIX + "Old.tar.gz"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=good())
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    event = {"detail": {"bucket": {"name": BUCKET}, "object": {"key": key}}}
+    assert _guard(s3, recorder).handle(event).action == "valid"
+    assert _tags(s3, key)["guard-version"] == "null"
+    assert _guard(s3, recorder).handle(event).reason == "already valid (duplicate event)"
+
+
+def test_an_event_without_a_version_for_a_deleted_key_is_skipped(s3: Any, recorder: Recorder) -> None:
+    key = PREFIX + "Gone.tar.gz"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=good())
+    s3.delete_object(Bucket=BUCKET, Key=key)  # a delete marker is current
+    event = {"detail": {"bucket": {"name": BUCKET}, "object": {"key": key}}}
+    assert _guard(s3, recorder).handle(event).reason == "no current version (deleted)"
+
+
 def test_bomb_and_size_limits_apply(s3: Any, recorder: Recorder) -> None:
     big = tar_gz([Entry("weights.bin", bytes(11 * 1024 * 1024))])
     outcome = _guard(s3, recorder).handle(_put(s3, PREFIX + "big.tar.gz", big))

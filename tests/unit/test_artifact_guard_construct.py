@@ -327,3 +327,108 @@ def test_the_verdict_reservation_as_iam_evaluates_it(synthesis: Synthesis) -> No
         assert not _denied(statements, action, key, guard), action
     # Outside models/ (the guard's quarantine copy) nothing is reserved.
     assert not _denied(statements, "s3:PutObject", "quarantine/" + key, {**uploader, "s3:x-amz-copy-source": "x"})
+
+
+#: The IAM action S3 authorizes each operation the guard calls as, without and with a version id in the request
+#: (Amazon S3 API Reference, each operation's "Permissions": HeadObject needs s3:GetObject; Service Authorization
+#: Reference, "Actions defined by Amazon S3": the *Version* actions for a request naming a version). Parts and a
+#: multipart copy are writes of the destination: s3:PutObject.
+_S3_ACTIONS = {
+    "GetObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "HeadObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "GetObjectTagging": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+    "PutObjectTagging": ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+    "DeleteObject": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    "CreateMultipartUpload": ("s3:PutObject", "s3:PutObject"),
+    "CompleteMultipartUpload": ("s3:PutObject", "s3:PutObject"),
+    "UploadPartCopy": ("s3:PutObject", "s3:PutObject"),
+}
+
+
+def _guard_calls(s3_client: Any, record: list[tuple[str, str]], bucket: str) -> None:
+    """Record (IAM action, object ARN) for every S3 request ``s3_client`` makes."""
+
+    def one(params: dict[str, Any], model: Any, **_: Any) -> None:
+        key = f"arn:aws:s3:::{bucket}/{params['Key']}"
+        if model.name == "CopyObject" or model.name == "UploadPartCopy":
+            # CopyObject: read the source (with its tags, TaggingDirective COPY), write the destination and its tags.
+            source = params["CopySource"]
+            source_arn = f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"
+            versioned = "VersionId" in source
+            record.append(("s3:GetObjectVersion" if versioned else "s3:GetObject", source_arn))
+            if model.name == "CopyObject":
+                record.append(("s3:GetObjectVersionTagging" if versioned else "s3:GetObjectTagging", source_arn))
+                record.append(("s3:PutObjectTagging", key))
+            record.append(("s3:PutObject", key))
+            return
+        if model.name in ("UploadPart",):
+            record.append(("s3:PutObject", key))
+            return
+        plain, versioned_action = _S3_ACTIONS[model.name]
+        record.append((versioned_action if params.get("VersionId") else plain, key))
+
+    s3_client.meta.events.register("before-parameter-build.s3.*", one)
+
+
+def _resolved(value: Any, bucket: str) -> Any:
+    """A policy Resource with the artifact bucket's ARN and the partition filled in; other references as they are."""
+    if isinstance(value, dict) and value.get("Fn::GetAtt") == ["ArtifactsBucket88671897", "Arn"]:
+        return f"arn:aws:s3:::{bucket}"
+    if isinstance(value, dict) and value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        resolved = [_resolved(part, bucket) for part in parts]
+        return separator.join(resolved) if all(isinstance(p, str) for p in resolved) else value
+    return value
+
+
+def test_the_guard_s_role_allows_every_s3_call_of_its_verdicts_and_quarantines(
+    synthesis: Synthesis, moto: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto does not evaluate IAM: every S3 request the guard makes while judging a valid archive, rejecting one
+    # (copied in one request and in parts) and pinning an event without a version is recorded and asked of the
+    # role's policy as synthesized. A rejection once failed on the quarantine copy's tags (GetObjectTagging):
+    # the event went to the dead-letter queue and the archive stayed current under models/.
+    from hosting_contract.archive_rules import Limits
+    from tests.modelctl.archives import good
+    from tests.support import as_list, lambda_module, policy_allows
+
+    guard_module = lambda_module("artifact_guard", "artifact_guard")
+    bucket, prefix = "artifacts", "models/an-endpoint/"
+    resources = _stack(synthesis)
+    (policy,) = [
+        r
+        for k, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and k.startswith("ArtifactGuardHandlerRoleDefaultPolicy")
+    ]
+    statements = [
+        {**statement, "Resource": [_resolved(r, bucket) for r in as_list(statement["Resource"])]}
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    uploader, client = moto.client("s3"), moto.client("s3")
+    uploader.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": moto.region})
+    uploader.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    asked: list[tuple[str, str]] = []
+    _guard_calls(client, asked, bucket)
+    guard = guard_module.Guard(
+        s3=client,
+        bucket=bucket,
+        prefixes=[ServedPrefix(prefix=prefix, endpoint_name="an-endpoint")],
+        limits=Limits(),
+        notify=lambda *_: None,
+        emit=lambda _: None,
+    )
+
+    def event(key: str, body: bytes, *, versioned: bool = True) -> dict[str, Any]:
+        version = uploader.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
+        named = {"version-id": version} if versioned else {}
+        return {"detail": {"bucket": {"name": bucket}, "object": {"key": key, **named}}}
+
+    assert guard.handle(event(prefix + "Good.tar.gz", good())).action == "valid"
+    assert guard.handle(event(prefix + "Bad.tar.gz", b"not an archive")).action == "rejected"
+    assert guard.handle(event(prefix + "Pinned.tar.gz", good(), versioned=False)).action == "valid"
+    monkeypatch.setattr(guard_module, "_SINGLE_COPY_LIMIT", 1024)
+    assert guard.handle(event(prefix + "Big.tar.gz", b"\0" * (9 * 1024 * 1024))).action == "rejected"
+    assert ("s3:PutObject", f"arn:aws:s3:::{bucket}/quarantine/{prefix}Big.tar.gz") in asked  # copied in parts
+    assert sorted({call for call in asked if not policy_allows(statements, *call, {})}) == []

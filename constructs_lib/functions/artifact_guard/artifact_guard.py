@@ -83,14 +83,23 @@ class Guard:
             return Outcome("skipped", key, "not under a served prefix")
         if key.endswith(WARMUP_SUFFIX):
             return Outcome("skipped", key, "warm-up payload")
-        location = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+        if not version:
+            # S3's events from a versioned bucket name the version; an event without one (a rescan of an archive
+            # uploaded before versioning, or a hand-made invocation) is pinned to the version current now. Read and
+            # tagged by key alone, the guard would read one version and tag whichever is current when it is done:
+            # a PutObjectTagging without versionId tags the current version (Amazon S3 API Reference,
+            # PutObjectTagging), so an upload made while a large archive is read would be tagged valid unread.
+            version = self._current_version(bucket, key)
+            if version is None:
+                return Outcome("skipped", key, "no current version (deleted)")
+        location = {"Bucket": bucket, "Key": key, "VersionId": version}
         try:
             existing = self._tags(location)
         except ClientError as error:
             if _missing(error):
                 return Outcome("skipped", key, "object version no longer exists")
             raise
-        judged = version or _NULL_VERSION
+        judged = version
         if VERDICT_TAG in existing and existing.get(VERSION_TAG) == judged:
             # The verdict is the commit point; a retry after it finishes a quarantine a failure interrupted.
             reason = existing.get(REASON_TAG, "")
@@ -131,12 +140,12 @@ class Guard:
         tag_set = self.s3.get_object_tagging(**location)["TagSet"]
         return {t["Key"]: t["Value"] for t in tag_set}
 
-    def _quarantine(self, bucket: str, key: str, version: str | None, served: ServedPrefix, reason: str) -> bool:
+    def _quarantine(self, bucket: str, key: str, version: str, served: ServedPrefix, reason: str) -> bool:
         """Copy the rejected version to quarantine and take it off the served prefix, each step only if it is not
         done yet (a retry resumes); notify when anything was done. Returns whether anything was."""
-        source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+        source = {"Bucket": bucket, "Key": key, "VersionId": version}
         quarantined = QUARANTINE_PREFIX + key
-        judged = version or _NULL_VERSION
+        judged = version
         did = False
         if self._quarantined_version(bucket, quarantined) != judged:
             size = self.s3.head_object(**source)["ContentLength"]
