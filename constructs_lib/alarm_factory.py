@@ -38,8 +38,11 @@ class AlarmThresholds:
     model_unloads_per_period: float = 30
     """Multi-model: alarm when more models than this are unloaded per period (cache thrashing)."""
 
-    model_loading_wait_p99: cdk.Duration = cdk.Duration.seconds(20)
-    """Multi-model: p99 time a request waits for its model to be downloaded and loaded."""
+    model_loading_wait_max: cdk.Duration = cdk.Duration.seconds(20)
+    """Multi-model: longest time a request waited for its model to be downloaded and loaded, per period. The
+    Maximum, not a percentile: SageMaker lists Average, Sum, Min, Max and Sample Count as ModelLoadingWaitTime's
+    statistics, percentiles only for the latency metrics (SageMaker Developer Guide, "Amazon SageMaker AI metrics
+    in Amazon CloudWatch", multi-model endpoint metrics)."""
 
     cpu_percent: float = 85
     """Average CPU as a percent of the whole instance (converted to CPUUtilization's 0-100 x vCPUs)."""
@@ -75,7 +78,7 @@ class AlarmThresholds:
         limits.check_range(owner, "cache_hit_ratio_floor", self.cache_hit_ratio_floor, 0, 1)
         limits.check_finite(owner, "model_unloads_per_period", self.model_unloads_per_period)
         limits.check_range(owner, "model_unloads_per_period", self.model_unloads_per_period, 1)
-        for name in ("model_latency_p99", "model_loading_wait_p99"):
+        for name in ("model_latency_p99", "model_loading_wait_max"):
             _check_latency(owner, name, getattr(self, name))
         self._check_period(owner)
         _VALID_THRESHOLDS.add(self)

@@ -236,12 +236,12 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
             AlarmSpec(
                 construct_id=f"ModelLoadingWait{suffix}",
                 metric=self.metric_model_loading_wait_time(
-                    variant_name=variant, statistic="p99", period=thresholds.period
+                    variant_name=variant, statistic="Maximum", period=thresholds.period
                 ),
-                threshold=microseconds(thresholds.model_loading_wait_p99),
+                threshold=microseconds(thresholds.model_loading_wait_max),
                 description=(
-                    f"{name}/{variant}: p99 model loading wait above "
-                    f"{duration_milliseconds(thresholds.model_loading_wait_p99)} ms"
+                    f"{name}/{variant}: a model loading wait above "
+                    f"{duration_milliseconds(thresholds.model_loading_wait_max)} ms"
                 ),
             ),
         ]

@@ -404,6 +404,42 @@ def test_alarm_thresholds_come_from_each_environment(synthesis: Synthesis, name:
     assert dashboard["Properties"]["DashboardName"] == f"sagemaker-hosting-{name}"
 
 
+#: The metrics whose statistics include percentiles, as SageMaker lists them (SageMaker Developer Guide, "Amazon
+#: SageMaker AI metrics in Amazon CloudWatch": "Valid statistics: Average, Sum, Min, Max, Sample Count,
+#: Percentiles"). CloudWatch computes percentiles only from raw values (CloudWatch User Guide, "Statistics
+#: definitions"): on any other metric, e.g. ModelLoadingWaitTime, p99 would find no data, and an alarm treating
+#: missing data as not breaching would stay OK whatever happens.
+PERCENTILE_METRICS = {("AWS/SageMaker", "ModelLatency"), ("AWS/SageMaker", "ModelSetupTime")}
+
+
+def _percentile(statistic: str | None) -> bool:
+    return statistic is not None and statistic[:1] in ("p", "t", "w", "P", "T", "W", "I", "i")
+
+
+@pytest.mark.parametrize("name", examples.NAMES)
+def test_alarms_take_percentiles_only_of_metrics_sagemaker_offers_them_for(synthesis: Synthesis, name: str) -> None:
+    stage = synthesis.stage(name)
+    checked = []
+    for stack in (stage.model_store, *stage.hosting_stacks):
+        for logical_id, alarm in synthesis.resources(stack, "AWS::CloudWatch::Alarm").items():
+            properties = alarm["Properties"]
+            stats = [(properties.get("Namespace"), properties.get("MetricName"), properties.get("ExtendedStatistic"))]
+            stats += [
+                (
+                    m["MetricStat"]["Metric"].get("Namespace"),
+                    m["MetricStat"]["Metric"]["MetricName"],
+                    m["MetricStat"]["Stat"],
+                )
+                for m in properties.get("Metrics", [])
+                if "MetricStat" in m
+            ]
+            for namespace, metric, statistic in stats:
+                if _percentile(statistic):
+                    checked.append(logical_id)
+                    assert (namespace, metric) in PERCENTILE_METRICS, f"{logical_id}: {statistic} of {metric}"
+    assert checked  # the latency alarms
+
+
 @pytest.mark.parametrize("name", examples.NAMES)
 def test_blue_green_per_stage(synthesis: Synthesis, name: str) -> None:
     # The example: mnist shifts traffic linearly in staging and by canary in prod, all at once in dev.

@@ -85,7 +85,7 @@ def test_evaluation_windows_at_cloudwatchs_limits_are_accepted(period: cdk.Durat
             {"model_latency_p99": cdk.Duration.millis(1.5)},
             r"model_latency_p99 '1.5 millis' must be a whole number of milliseconds",
         ),
-        ({"model_loading_wait_p99": cdk.Duration.days(1e306)}, r"model_loading_wait_p99 .* must be a finite duration"),
+        ({"model_loading_wait_max": cdk.Duration.days(1e306)}, r"model_loading_wait_max .* must be a finite duration"),
     ],
 )
 def test_bad_thresholds_are_refused(thresholds: dict[str, Any], message: str) -> None:

@@ -30,7 +30,7 @@ from tests.support import make_app
 
 XGBOOST = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 THRESHOLDS = AlarmThresholds(
-    model_latency_p99=cdk.Duration.millis(500), model_loading_wait_p99=cdk.Duration.seconds(20), cpu_percent=80
+    model_latency_p99=cdk.Duration.millis(500), model_loading_wait_max=cdk.Duration.seconds(20), cpu_percent=80
 )
 
 
@@ -99,9 +99,9 @@ def test_latency_thresholds_are_in_microseconds(monitored: Template) -> None:
     )
     assert latency["Unit"] == "Microseconds"
     wait = _alarm(monitored, "MmeAlarmsModelLoadingWait")
-    assert (wait["MetricName"], wait["ExtendedStatistic"], wait["Threshold"]) == (
+    assert (wait["MetricName"], wait["Statistic"], wait["Threshold"]) == (
         "ModelLoadingWaitTime",
-        "p99",
+        "Maximum",
         20_000_000,
     )
 
