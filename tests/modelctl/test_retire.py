@@ -4,6 +4,7 @@ the printed command), a smoke-test canary refused, and nothing done when it cann
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -224,3 +225,46 @@ def test_the_canaries_of_every_region_count(tmp_path: Path) -> None:
     (other / "DevHosting.template.json").write_text(json.dumps(hosting))
     assert preflight.canaries(assembly, "dev", "dev-home-values") == {CANARY, "Berlin.tar.gz"}
     assert preflight.canaries(assembly, "dev", "dev-mnist") == set()
+
+
+#: S3's IAM action for each S3 operation modelctl calls (Amazon S3 API Reference, each operation's "Permissions":
+#: HeadObject needs s3:GetObject, ListObjectsV2 s3:ListBucket, ListObjectVersions s3:ListBucketVersions; a
+#: multipart upload's requests s3:PutObject).
+_S3_ACTIONS = {
+    "GetObjectTagging": "s3:GetObjectTagging",
+    "HeadObject": "s3:GetObject",
+    "GetObject": "s3:GetObject",
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "PutObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "DeleteObject": "s3:DeleteObject",
+}
+
+
+def test_operations_md_gives_an_uploader_every_s3_action_modelctl_calls(s3: Any, tmp_path: Path) -> None:
+    # moto does not evaluate IAM: the S3 operations of an upload, a listing and a retirement are recorded and
+    # their actions looked up in the uploader's permissions as OPERATIONS.md lists them. It once left out
+    # s3:GetObject, which HeadObject needs: list, rescan and retire failed with 403.
+    called: set[str] = set()
+
+    def recording(service: str, region: str | None, config: Any = None) -> Any:
+        client = mocked_clients(service, region, config)
+        if service == "s3":
+            client.meta.events.register("before-parameter-build.s3.*", lambda model, **_: called.add(model.name))
+        return client
+
+    archive = tmp_path / "New_IL.tar.gz"
+    archive.write_bytes(good())
+    main(["upload", str(archive), "--env", "dev", "--endpoint", "home-values", "--wait", "0"], clients=recording)
+    assert main(["list", "--env", "dev", "--endpoint", "home-values"], clients=recording) == OK
+    assembly = str(_assembly(tmp_path))
+    assert main([*RETIRE, "--model", "Old_IL.tar.gz", "--assembly", assembly], clients=recording) == OK
+    assert {"PutObject", "HeadObject", "DeleteObject"} <= called
+    operations = (Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md").read_text()
+    section = operations.split("**What an uploader needs**", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"`(s3:\w+)`", section))
+    assert sorted({_S3_ACTIONS[operation] for operation in called} - documented) == []
