@@ -206,13 +206,14 @@ class MultiContainerEndpointBase(EndpointBase):
         return self.metric_container(container, "ContainerLatency", unit=cloudwatch.Unit.MICROSECONDS, **props)
 
     def metric_container_cpu_utilization(self, container: str, **props: Any) -> cloudwatch.Metric:
-        """CPU utilization of one container, percent (Average)."""
+        """CPU utilization of one container, percent (Average): Direct invocation only (a Serial pipeline reports
+        its instances' total, per variant)."""
         return self.metric_container(
             container, "CPUUtilization", namespace=INSTANCE_NAMESPACE, unit=cloudwatch.Unit.PERCENT, **props
         )
 
     def metric_container_memory_utilization(self, container: str, **props: Any) -> cloudwatch.Metric:
-        """Memory utilization of one container, percent (Average)."""
+        """Memory utilization of one container, percent (Average): Direct invocation only."""
         return self.metric_container(
             container, "MemoryUtilization", namespace=INSTANCE_NAMESPACE, unit=cloudwatch.Unit.PERCENT, **props
         )
@@ -355,7 +356,13 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
 
     def _container_row(self, hostname: str) -> list[cloudwatch.IWidget]:
         title = f"{self.endpoint_name}/{hostname}"
-        return [
+        # Per-container CPU and memory exist for Direct invocation only (SageMaker Developer Guide, "Metrics for
+        # multi-container endpoints with direct invocation"); in a Serial pipeline CPUUtilization "is the sum of
+        # CPU utilization by all containers running on the instance" ("Inference Pipeline Logs and Metrics"):
+        # the variant's row shows it.
+        direct = self.mode is InferenceMode.DIRECT
+        width = 8 if direct else 12
+        row: list[cloudwatch.IWidget] = [
             cloudwatch.GraphWidget(
                 title=f"{title}: invocations and errors",
                 left=[self.metric_container_invocations(hostname, period=MINUTE)],
@@ -363,22 +370,26 @@ class MultiContainerEndpoint(MultiContainerEndpointBase, OperatedEndpoint):
                     self.metric_container_invocation_4xx_errors(hostname, period=MINUTE),
                     self.metric_container_invocation_5xx_errors(hostname, period=MINUTE),
                 ],
-                width=8,
+                width=width,
             ),
             cloudwatch.GraphWidget(
                 title=f"{title}: container latency (ms)",
                 left=[milliseconds(self.metric_container_latency(hostname, period=MINUTE), "average")],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title=f"{title}: CPU and memory (%)",
-                left=[
-                    self.metric_container_cpu_utilization(hostname, period=MINUTE),
-                    self.metric_container_memory_utilization(hostname, period=MINUTE),
-                ],
-                width=8,
+                width=width,
             ),
         ]
+        if direct:
+            row.append(
+                cloudwatch.GraphWidget(
+                    title=f"{title}: CPU and memory (%)",
+                    left=[
+                        self.metric_container_cpu_utilization(hostname, period=MINUTE),
+                        self.metric_container_memory_utilization(hostname, period=MINUTE),
+                    ],
+                    width=8,
+                )
+            )
+        return row
 
     def check_smoke_invocation(self, owner: str, invocation: SmokeInvocation) -> None:
         """Direct: one of the hostnames, no model. Serial: the pipeline as a whole, no target at all."""

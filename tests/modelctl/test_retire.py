@@ -245,7 +245,10 @@ _S3_ACTIONS = {
 }
 
 
-def test_operations_md_gives_an_uploader_every_s3_action_modelctl_calls(s3: Any, tmp_path: Path) -> None:
+def test_operations_md_gives_an_uploader_every_s3_action_modelctl_calls(
+    s3: Any,  # noqa: ARG001 (the ModelStore with its archives)
+    tmp_path: Path,
+) -> None:
     # moto does not evaluate IAM: the S3 operations of an upload, a listing and a retirement are recorded and
     # their actions looked up in the uploader's permissions as OPERATIONS.md lists them. It once left out
     # s3:GetObject, which HeadObject needs: list, rescan and retire failed with 403.

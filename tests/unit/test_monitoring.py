@@ -226,6 +226,29 @@ def test_dashboard_shows_each_metric_with_its_dimensions(
     assert _shows(_dashboard_metrics(monitored), namespace, name, dimensions)
 
 
+def test_a_serial_pipeline_s_dashboard_draws_no_per_container_cpu_or_memory() -> None:
+    # SageMaker reports CPU and memory per container for Direct invocation only ("Metrics for multi-container
+    # endpoints with direct invocation"); a Serial pipeline's CPUUtilization "is the sum of CPU utilization by all
+    # containers running on the instance" (SageMaker Developer Guide, "Inference Pipeline Logs and Metrics").
+    stack = _stack()
+    image = ServingImage.from_deep_learning_container("pytorch-inference", "2.6.0-cpu-py312")
+    pipeline = MultiContainerEndpoint(
+        stack,
+        "Pipeline",
+        endpoint_name="pipeline",
+        mode=InferenceMode.SERIAL,
+        containers=[Container(hostname="pre", image=image), Container(hostname="model", image=image)],
+        variants=[ProductionVariant(instance_type="ml.c5.2xlarge")],
+    )
+    HostingDashboard(stack, "Dashboard", dashboard_name="pipeline").add_endpoint(pipeline)
+    metrics = _dashboard_metrics(Template.from_stack(stack))
+    variant = {"EndpointName": "pipeline", "VariantName": "AllTraffic"}
+    assert _shows(metrics, "/aws/sagemaker/Endpoints", "CPUUtilization", variant)
+    assert _shows(metrics, "AWS/SageMaker", "ContainerLatency", {**variant, "ContainerName": "pre"})
+    per_container = [m for m in metrics if m[0] == "/aws/sagemaker/Endpoints" and "ContainerName" in m]
+    assert per_container == []
+
+
 def test_dashboard_latency_is_in_milliseconds(monitored: Template) -> None:
     expressions = [
         m[0]["expression"] for m in _dashboard_metrics(monitored) if isinstance(m[0], dict) and "expression" in m[0]
