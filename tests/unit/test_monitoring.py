@@ -51,13 +51,14 @@ def _mme(stack: cdk.Stack) -> MultiModelEndpoint:
     )
 
 
-def _mce(stack: cdk.Stack) -> MultiContainerEndpoint:
+def _mce(stack: cdk.Stack, mode: InferenceMode = InferenceMode.DIRECT) -> MultiContainerEndpoint:
+    """Endpoint ``mce``, containers ``tf`` and ``pt``."""
     image = ServingImage.from_deep_learning_container("pytorch-inference", "2.6.0-cpu-py312")
     return MultiContainerEndpoint(
         stack,
         "Mce",
         endpoint_name="mce",
-        mode=InferenceMode.DIRECT,
+        mode=mode,
         containers=[Container(hostname="tf", image=image), Container(hostname="pt", image=image)],
         variants=[ProductionVariant(instance_type="ml.c5.2xlarge")],
     )
@@ -231,20 +232,10 @@ def test_a_serial_pipeline_s_dashboard_draws_no_per_container_cpu_or_memory() ->
     # endpoints with direct invocation"); a Serial pipeline's CPUUtilization "is the sum of CPU utilization by all
     # containers running on the instance" (SageMaker Developer Guide, "Inference Pipeline Logs and Metrics").
     stack = _stack()
-    image = ServingImage.from_deep_learning_container("pytorch-inference", "2.6.0-cpu-py312")
-    pipeline = MultiContainerEndpoint(
-        stack,
-        "Pipeline",
-        endpoint_name="pipeline",
-        mode=InferenceMode.SERIAL,
-        containers=[Container(hostname="pre", image=image), Container(hostname="model", image=image)],
-        variants=[ProductionVariant(instance_type="ml.c5.2xlarge")],
-    )
-    HostingDashboard(stack, "Dashboard", dashboard_name="pipeline").add_endpoint(pipeline)
+    HostingDashboard(stack, "Dashboard", dashboard_name="pipeline").add_endpoint(_mce(stack, InferenceMode.SERIAL))
     metrics = _dashboard_metrics(Template.from_stack(stack))
-    variant = {"EndpointName": "pipeline", "VariantName": "AllTraffic"}
-    assert _shows(metrics, "/aws/sagemaker/Endpoints", "CPUUtilization", variant)
-    assert _shows(metrics, "AWS/SageMaker", "ContainerLatency", {**variant, "ContainerName": "pre"})
+    assert _shows(metrics, "/aws/sagemaker/Endpoints", "CPUUtilization", MCE)
+    assert _shows(metrics, "AWS/SageMaker", "ContainerLatency", {**MCE, "ContainerName": "tf"})
     per_container = [m for m in metrics if m[0] == "/aws/sagemaker/Endpoints" and "ContainerName" in m]
     assert per_container == []
 
