@@ -597,29 +597,6 @@ def test_once_rolled_back_what_the_rollback_left_released_is_registered_again(aw
     assert _after_rollback(aws) == {}  # a second delivery finds nothing left
 
 
-def test_a_rollback_that_cannot_register_again_still_answers_and_the_end_of_the_rollback_retries(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Failing the rollback's request would leave the stack UPDATE_ROLLBACK_FAILED, and ContinueUpdateRollback would
-    # send the same request into the same refusal (AWS CloudFormation API Reference, ContinueUpdateRollback).
-    deployment, before = _type_changed(aws)
-    deployment.rollback_release()  # the endpoint still runs the new type: released, snapshot stored
-    deployment.rollback_endpoint()
-    original = aws.autoscaling.register_scalable_target
-
-    def refused(**_: Any) -> Any:
-        raise ClientError({"Error": {"Code": "ValidationException", "Message": "not authorized"}}, "Register")
-
-    monkeypatch.setattr(aws.autoscaling, "register_scalable_target", refused)
-    deployment.rollback_restore()  # answers: the stack's rollback goes on
-    assert _state(aws.autoscaling) == {RID: None, "orphans": []}
-    assert aws.store.get(ENDPOINT, "AllTraffic")[guard.RELEASED_IN_ROLLBACK] is True
-    monkeypatch.setattr(aws.autoscaling, "register_scalable_target", original)
-    assert _after_rollback(aws) == {ENDPOINT: ["AllTraffic"]}
-    assert _state(aws.autoscaling) == before
-    assert _stored(aws) == []
-
-
 def test_a_late_event_during_the_next_update_touches_nothing(aws: Aws) -> None:
     # The next update released the variant on purpose before the event arrived: its Restore registers it.
     _register(aws.autoscaling)

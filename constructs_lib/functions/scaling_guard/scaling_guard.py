@@ -394,23 +394,7 @@ def reconcile(
         elif variant not in goal:
             gone.append(variant)  # neither runs nor will after the rollback
         # else: only the target has it; the endpoint's rollback brings it back, and the other resource restores.
-    try:
-        restored = restore_stored(client, store, endpoint, back)
-    except ClientError as error:
-        # A rollback's request that fails leaves the stack UPDATE_ROLLBACK_FAILED, and ContinueUpdateRollback sends
-        # it again (AWS CloudFormation API Reference, ContinueUpdateRollback): a refusal that lasts (Application
-        # Auto Scaling checks the caller's CloudWatch rights, "Permissions validation for API calls on target
-        # resources") would block every later deploy of the stack. The endpoint is back; its scaling waits,
-        # marked for after_rollback, which registers it once the stack has rolled back, or fails, raising the
-        # guard's error alarm.
-        logging.error(
-            "%s: %s not registered again during the rollback (%s): after_rollback retries", endpoint, back, error
-        )
-        for variant in back:
-            stored = store.get(endpoint, variant)
-            if stored is not None:
-                _put_if_changed(store, endpoint, variant, stored, _with_mark(stored, True))
-        restored = []
+    restored = restore_stored(client, store, endpoint, back)
     for variant in gone:
         store.delete(endpoint, variant)
     return {"released": released, "restored": restored, "forgotten": gone}
