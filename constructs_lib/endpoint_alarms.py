@@ -14,7 +14,7 @@ class EndpointAlarms(Construct):
     """Alarms of every variant of an endpoint, as its kind chooses them.
 
     Instance-backed endpoints: 5XX error rate, p99 model latency, CPU, memory and disk per variant. Multi-model
-    endpoints add cache-hit ratio below a floor, model unloads above a ceiling (thrashing) and p99 model loading
+    endpoints add cache-hit ratio below a floor, model unloads above a ceiling (thrashing) and the longest model loading
     wait; Direct multi-container endpoints add a 5XX error rate per container; serverless endpoints watch errors
     and latency (cold starts are on the dashboard). Latency thresholds are given as durations and converted to
     the metrics' microseconds.

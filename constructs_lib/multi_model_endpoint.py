@@ -206,7 +206,7 @@ class MultiModelEndpoint(MultiModelEndpointBase, OperatedEndpoint):
 
     def alarm_specs(self, thresholds: AlarmThresholds) -> list[AlarmSpec]:
         """Per variant: the instance alarms, cache-hit ratio below a floor, model unloads above a ceiling
-        (thrashing) and p99 model loading wait."""
+        (thrashing) and the longest model loading wait."""
         specs: list[AlarmSpec] = []
         for variant in self.production_variants:
             suffix = variant_suffix(self.production_variants, variant)
