@@ -130,6 +130,28 @@ def policy_allows(
     return any(s["Effect"] == "Allow" for s in relevant) and not any(s["Effect"] == "Deny" for s in relevant)
 
 
+#: The IAM action S3 authorizes each object or bucket operation as, without and with a version id in the request
+#: (Amazon S3 API Reference, each operation's "Permissions": HeadObject needs s3:GetObject, ListObjectsV2
+#: s3:ListBucket, ListObjectVersions s3:ListBucketVersions; Service Authorization Reference, "Actions defined by
+#: Amazon S3": the *Version* actions for a request naming a version). A multipart upload's or copy's requests are
+#: writes of the destination: s3:PutObject.
+S3_ACTIONS = {
+    "GetObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "HeadObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "GetObjectTagging": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
+    "PutObjectTagging": ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+    "DeleteObject": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    "PutObject": ("s3:PutObject", "s3:PutObject"),
+    "CreateMultipartUpload": ("s3:PutObject", "s3:PutObject"),
+    "UploadPart": ("s3:PutObject", "s3:PutObject"),
+    "UploadPartCopy": ("s3:PutObject", "s3:PutObject"),
+    "CompleteMultipartUpload": ("s3:PutObject", "s3:PutObject"),
+    "ListObjectsV2": ("s3:ListBucket", "s3:ListBucket"),
+    "ListObjectVersions": ("s3:ListBucketVersions", "s3:ListBucketVersions"),
+    "GetBucketVersioning": ("s3:GetBucketVersioning", "s3:GetBucketVersioning"),
+}
+
+
 #: cfn-lint's rules ``make test`` ignores: W3005 (redundant DependsOn) is emitted by the CDK itself.
 CFN_LINT_IGNORED = ("W3005",)
 

@@ -17,7 +17,7 @@ from constructs_lib import ModelPrefix, ValidationError
 from constructs_lib.artifact_guard import ArtifactGuard
 from hosting_contract.served_prefix import ServedPrefix
 from tests import examples
-from tests.support import Synthesis
+from tests.support import S3_ACTIONS, Synthesis
 
 #: The stage these tests read: the guard is the same in every stage (the stages tests check each).
 STAGE = examples.NAMES[-1]
@@ -329,22 +329,6 @@ def test_the_verdict_reservation_as_iam_evaluates_it(synthesis: Synthesis) -> No
     assert not _denied(statements, "s3:PutObject", "quarantine/" + key, {**uploader, "s3:x-amz-copy-source": "x"})
 
 
-#: The IAM action S3 authorizes each operation the guard calls as, without and with a version id in the request
-#: (Amazon S3 API Reference, each operation's "Permissions": HeadObject needs s3:GetObject; Service Authorization
-#: Reference, "Actions defined by Amazon S3": the *Version* actions for a request naming a version). Parts and a
-#: multipart copy are writes of the destination: s3:PutObject.
-_S3_ACTIONS = {
-    "GetObject": ("s3:GetObject", "s3:GetObjectVersion"),
-    "HeadObject": ("s3:GetObject", "s3:GetObjectVersion"),
-    "GetObjectTagging": ("s3:GetObjectTagging", "s3:GetObjectVersionTagging"),
-    "PutObjectTagging": ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
-    "DeleteObject": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
-    "CreateMultipartUpload": ("s3:PutObject", "s3:PutObject"),
-    "CompleteMultipartUpload": ("s3:PutObject", "s3:PutObject"),
-    "UploadPartCopy": ("s3:PutObject", "s3:PutObject"),
-}
-
-
 def _guard_calls(s3_client: Any, record: list[tuple[str, str]], bucket: str) -> None:
     """Record (IAM action, object ARN) for every S3 request ``s3_client`` makes."""
 
@@ -361,10 +345,7 @@ def _guard_calls(s3_client: Any, record: list[tuple[str, str]], bucket: str) -> 
                 record.append(("s3:PutObjectTagging", key))
             record.append(("s3:PutObject", key))
             return
-        if model.name in ("UploadPart",):
-            record.append(("s3:PutObject", key))
-            return
-        plain, versioned_action = _S3_ACTIONS[model.name]
+        plain, versioned_action = S3_ACTIONS[model.name]
         record.append((versioned_action if params.get("VersionId") else plain, key))
 
     s3_client.meta.events.register("before-parameter-build.s3.*", one)

@@ -99,8 +99,7 @@ class Guard:
             if _missing(error):
                 return Outcome("skipped", key, "object version no longer exists")
             raise
-        judged = version
-        if VERDICT_TAG in existing and existing.get(VERSION_TAG) == judged:
+        if VERDICT_TAG in existing and existing.get(VERSION_TAG) == version:
             # The verdict is the commit point; a retry after it finishes a quarantine a failure interrupted.
             reason = existing.get(REASON_TAG, "")
             if existing[VERDICT_TAG] == REJECTED and self._quarantine(bucket, key, version, served, reason):
@@ -119,7 +118,7 @@ class Guard:
         reason = str(problems[0]) if problems else ""
         verdict = REJECTED if problems else VALID
         existing.update(
-            {VERDICT_TAG: verdict, REASON_TAG: tag_value(reason or "passed every rule"), VERSION_TAG: judged}
+            {VERDICT_TAG: verdict, REASON_TAG: tag_value(reason or "passed every rule"), VERSION_TAG: version}
         )
         self.s3.put_object_tagging(
             **location, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in existing.items()]}
@@ -145,9 +144,8 @@ class Guard:
         done yet (a retry resumes); notify when anything was done. Returns whether anything was."""
         source = {"Bucket": bucket, "Key": key, "VersionId": version}
         quarantined = QUARANTINE_PREFIX + key
-        judged = version
         did = False
-        if self._quarantined_version(bucket, quarantined) != judged:
+        if self._quarantined_version(bucket, quarantined) != version:
             size = self.s3.head_object(**source)["ContentLength"]
             if size <= _SINGLE_COPY_LIMIT:
                 self.s3.copy_object(Bucket=bucket, Key=quarantined, CopySource=source, TaggingDirective="COPY")
@@ -157,7 +155,7 @@ class Guard:
                 tag_set = self.s3.get_object_tagging(**source)["TagSet"]
                 self.s3.put_object_tagging(Bucket=bucket, Key=quarantined, Tagging={"TagSet": tag_set})
             did = True
-        if self._current_version(bucket, key) == judged:
+        if self._current_version(bucket, key) == version:
             # A delete marker: the rejected version stays in the bucket's history.
             self.s3.delete_object(Bucket=bucket, Key=key)
             did = True
